@@ -1,0 +1,5 @@
+"""``python -m aarlab`` runs the CLI."""
+
+from aarlab.cli import main
+
+main()

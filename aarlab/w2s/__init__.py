@@ -1,0 +1,1 @@
+"""The weak-to-strong testbed: data, models, training, methods, pipeline, metrics."""
