@@ -1,0 +1,44 @@
+"""Fine-tuning classifiers: hyper-parameters, losses, the training loop, prediction and frozen features.
+
+``TrainConfig`` imports without torch (suite files and the scoring service use it); the rest loads torch lazily.
+"""
+
+from typing import TYPE_CHECKING, Any
+
+from aarlab.w2s.train._config import TrainConfig
+
+if TYPE_CHECKING:
+    from aarlab.w2s.train._loop import apply_lora, extract_features, fine_tune, predict_proba
+    from aarlab.w2s.train._losses import AuxConfidence, Loss, SoftCrossEntropy, soft_cross_entropy
+
+_LAZY = {
+    "AuxConfidence": "_losses",
+    "Loss": "_losses",
+    "SoftCrossEntropy": "_losses",
+    "soft_cross_entropy": "_losses",
+    "apply_lora": "_loop",
+    "extract_features": "_loop",
+    "fine_tune": "_loop",
+    "predict_proba": "_loop",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f"aarlab.w2s.train.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'aarlab.w2s.train' has no attribute {name!r}")
+
+
+__all__ = [
+    "AuxConfidence",
+    "Loss",
+    "SoftCrossEntropy",
+    "TrainConfig",
+    "apply_lora",
+    "extract_features",
+    "fine_tune",
+    "predict_proba",
+    "soft_cross_entropy",
+]
