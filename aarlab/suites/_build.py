@@ -1,0 +1,99 @@
+"""``aarlab suites build``: run a suite's builder (if any), then fix its baselines.
+
+Baselines are the means over the suite's baseline seeds of weak_acc, strong_acc and vanilla transfer_acc. They are
+written once to ``baselines.json`` with a version derived from everything that produced them; the scoring service
+imports them read-only.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+from aarlab.suites._ground_truth import DatasetBaseline, SuiteBaselines
+from aarlab.suites._spec import Suite
+from aarlab.w2s.cache import cache_key
+
+#: The strong ceiling must beat the weak teacher by this much on every dataset for a usable suite.
+MIN_GAP = 0.10
+
+Progress = Callable[[str, float, float], None]
+
+
+class SuiteBuildError(RuntimeError):
+    """The suite could not be built to specification; the message says what failed."""
+
+
+def _vanilla_worker(suite: Suite, dataset: str) -> dict[str, Any]:
+    import torch
+
+    from aarlab.w2s.methods import resolve_method
+    from aarlab.w2s.pipeline import Experiment, default_cache
+
+    torch.set_num_threads(1)
+    experiment = Experiment(suite, dataset, default_cache(suite))
+    return experiment.run(resolve_method("vanilla"), suite.spec.baseline_seeds).as_dict()
+
+
+def is_built(suite: Suite) -> bool:
+    """Whether the suite's baselines exist for its current definition."""
+    path = suite.root / "baselines.json"
+    if not path.is_file():
+        return False
+    return json.loads(path.read_text()).get("version") == suite_version(suite)
+
+
+def suite_version(suite: Suite) -> str:
+    """A version string that changes whenever the suite definition changes."""
+    return f"{suite.name}-{cache_key(suite.spec.model_dump(mode='json'))[:12]}"
+
+
+def compute_baselines(suite: Suite, progress: Progress, workers: int = 2) -> dict[str, Any]:
+    """Run vanilla W2S on every dataset for the baseline seeds and write ``baselines.json``."""
+    ctx = mp.get_context("spawn")
+    results: dict[str, Any] = {}
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        futures = {d: pool.submit(_vanilla_worker, suite, d) for d in suite.spec.datasets}
+        progress("baselines", 0, len(futures))
+        for i, (dataset, future) in enumerate(futures.items()):
+            results[dataset] = future.result()
+            progress("baselines", i + 1, len(futures))
+    problems = [f"{d}: strong_acc {r['strong_acc']:.3f} - weak_acc {r['weak_acc']:.3f} < {MIN_GAP}"
+                for d, r in results.items() if r["strong_acc"] - r["weak_acc"] < MIN_GAP]
+    if problems:
+        raise SuiteBuildError("the strong ceiling does not beat the weak teacher enough: " + "; ".join(problems))
+    baselines = SuiteBaselines(
+        suite=suite.name,
+        version=suite_version(suite),
+        datasets={
+            d: DatasetBaseline(weak_acc=r["weak_acc"], strong_acc=r["strong_acc"],
+                               vanilla_transfer_acc=r["transfer_acc"], seeds=suite.spec.baseline_seeds)
+            for d, r in results.items()
+        },
+    )
+    (suite.root / "baselines.json").write_text(baselines.model_dump_json(indent=2))
+    return results
+
+
+def build_suite(suite: Suite, progress: Progress, *, force: bool = False, workers: int = 2) -> dict[str, Any]:
+    """Build a suite (no-op if already built and not ``force``); returns the build report."""
+    report_path = suite.root / "build_report.json"
+    if is_built(suite) and not force:
+        return json.loads(report_path.read_text()) if report_path.is_file() else {}
+    suite.root.mkdir(parents=True, exist_ok=True)
+    (suite.root / "baselines.json").unlink(missing_ok=True)
+    report: dict[str, Any] = {"suite": suite.name, "version": suite_version(suite)}
+    start = time.perf_counter()
+    if suite.spec.builder == "tiny":
+        from aarlab.suites.tiny import build_tiny
+
+        report["builder"] = build_tiny(suite, progress, workers=workers)
+    t0 = time.perf_counter()
+    report["vanilla"] = compute_baselines(suite, progress, workers=workers)
+    report["timings_s"] = {"baselines": time.perf_counter() - t0, "total": time.perf_counter() - start}
+    report_path.write_text(json.dumps(report, indent=2))
+    return report

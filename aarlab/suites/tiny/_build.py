@@ -1,0 +1,168 @@
+"""Building the tiny suite: world -> datasets -> tokenizer -> weak and strong pretraining (gated) -> baselines.
+
+The two models pretrain in parallel processes (one thread each). The strong model must pass the knowledge gate
+(full recall and judging, zero-shot in the task format well below the ceiling) before any W2S step; training is
+extended by further chunks when it has not yet made the late jump to judging, and the build fails loudly if it
+never does.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import random
+import shutil
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aarlab.suites._spec import Suite
+from aarlab.suites.tiny._datasets import build_dataset
+from aarlab.suites.tiny._world import TASKS, Item, World, build_world
+
+#: Fraction of each task's items the weak model is pretrained on (its knowledge; the rest it must guess).
+WEAK_KNOWLEDGE: dict[str, float] = {"math": 0.5, "code": 0.3, "chat": 0.4}
+#: Knowledge gate thresholds for the strong model.
+#: Zero-shot in the task format must stay inside [MIN_ZERO_SHOT, MAX_ZERO_SHOT]: near the ceiling, or inverted
+#: near 0, would let a method that ignores the teacher win (flip the labels and read them off).
+MIN_RECALL, MIN_JUDGING, MIN_ZERO_SHOT, MAX_ZERO_SHOT = 0.98, 0.95, 0.15, 0.85
+
+Progress = Callable[[str, float, float], None]
+
+
+class BuildError(RuntimeError):
+    """The suite could not be built to specification (e.g. the knowledge gate failed)."""
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    """Build parameters read from the suite's ``[build]`` table."""
+
+    world_seed: int
+    data_seed: int
+    strong_steps: int
+    weak_steps: int
+    max_extra_chunks: int
+    init_seed: int
+
+    @staticmethod
+    def from_suite(suite: Suite) -> BuildPlan:
+        """Plan with defaults for missing keys."""
+        b = suite.spec.build
+        return BuildPlan(
+            world_seed=int(b.get("world_seed", 0)),
+            data_seed=int(b.get("data_seed", 0)),
+            strong_steps=int(b.get("strong_steps", 6000)),
+            weak_steps=int(b.get("weak_steps", 4000)),
+            max_extra_chunks=int(b.get("max_extra_chunks", 2)),
+            init_seed=int(b.get("init_seed", 0)),
+        )
+
+
+def weak_known_items(world: World) -> dict[str, list[Item]]:
+    """The items in the weak model's pretraining corpus (deterministic per world)."""
+    rng = random.Random(world.seed + 1)
+    return {t: rng.sample(items, round(len(items) * WEAK_KNOWLEDGE[t])) for t, items in world.items.items()}
+
+
+def _pretrain_worker(role: str, out_dir: str, plan: BuildPlan, steps: int, progress: Any) -> dict[str, Any]:
+    """Pretrain one model in a child process; returns its gate report. ``progress`` is a shared dict."""
+    import torch
+    from transformers import AutoTokenizer
+
+    from aarlab.suites.tiny._pretrain import ArchConfig, PretrainConfig, gate_report, new_model, pretrain
+    from aarlab.w2s.models import quiet_transformers
+
+    torch.set_num_threads(1)
+    quiet_transformers()
+    world = build_world(plan.world_seed)
+    tokenizer = AutoTokenizer.from_pretrained(out_dir + "/tokenizer")
+    known = world.items if role == "strong" else weak_known_items(world)
+    items = [i for its in known.values() for i in its]
+    model = new_model(tokenizer, ArchConfig(), seed=plan.init_seed)
+    cfg = PretrainConfig()
+    start = time.perf_counter()
+    done = 0
+    chunk_steps = steps
+    for chunk in range(1 + plan.max_extra_chunks):
+
+        def on_step(step: int, loss: float, offset: int = done, total: int = steps) -> None:
+            if step % 50 == 0:
+                progress[role] = (offset + step + 1, offset + total)
+
+        pretrain(model, tokenizer, items, cfg, seed=plan.init_seed * 100 + chunk, steps=chunk_steps, on_step=on_step)
+        done += chunk_steps
+        report = gate_report(model, tokenizer, known)
+        if role == "weak" or _strong_gate_failures(report.as_dict()) == []:
+            break
+        chunk_steps = steps // 2  # not there yet: one more (shorter) cosine cycle
+    report.steps, report.seconds = done, time.perf_counter() - start
+    result = report.as_dict()
+    if role == "weak":
+        unknown = {t: [i for i in world.items[t] if i not in known[t]] for t in world.items}
+        result["unknown"] = gate_report(model, tokenizer, unknown).as_dict()
+    target = Path(out_dir) / role
+    tmp = Path(out_dir) / f".{role}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    shutil.rmtree(target, ignore_errors=True)
+    tmp.rename(target)
+    progress[role] = (done, done)
+    return result
+
+
+def _strong_gate_failures(report: dict[str, Any]) -> list[str]:
+    failures = []
+    for task in TASKS:
+        if report["recall"][task] < MIN_RECALL:
+            failures.append(f"{task}: recall {report['recall'][task]:.3f} < {MIN_RECALL}")
+        if report["judging"][task] < MIN_JUDGING:
+            failures.append(f"{task}: judging {report['judging'][task]:.3f} < {MIN_JUDGING}")
+        if not MIN_ZERO_SHOT <= report["zero_shot"][task] <= MAX_ZERO_SHOT:
+            failures.append(f"{task}: zero-shot {report['zero_shot'][task]:.3f} outside [{MIN_ZERO_SHOT}, "
+                            f"{MAX_ZERO_SHOT}] (knowledge not latent; try another init_seed in [build])")
+    return failures
+
+
+def build_tiny(suite: Suite, progress: Progress, workers: int = 2) -> dict[str, Any]:
+    """Write the tiny suite's datasets and pretrained, gated models under ``suite.root``; returns a report."""
+    from aarlab.suites.tiny._pretrain import corpus_texts
+    from aarlab.suites.tiny._tokenizer import train_tokenizer
+    from aarlab.w2s.data import write_dataset
+
+    plan = BuildPlan.from_suite(suite)
+    root = suite.root
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    world = build_world(plan.world_seed)
+    for task in TASKS:
+        write_dataset(suite.data_path(task), build_dataset(world, task, plan.data_seed))
+    models_dir = root / "models"
+    models_dir.mkdir(parents=True, exist_ok=True)
+    tokenizer = train_tokenizer(corpus_texts(world, random.Random(plan.world_seed)))
+    tokenizer.save_pretrained(models_dir / "tokenizer")
+    timings["datasets_and_tokenizer"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    ctx = mp.get_context("spawn")
+    with ctx.Manager() as manager, ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        shared = manager.dict()
+        futures = {
+            role: pool.submit(_pretrain_worker, role, str(models_dir), plan, steps, shared)
+            for role, steps in (("strong", plan.strong_steps), ("weak", plan.weak_steps))
+        }
+        while not all(f.done() for f in futures.values()):
+            for role, (done, total) in dict(shared).items():
+                progress(f"pretrain {role}", done, total)
+            time.sleep(0.5)
+        gates = {role: f.result() for role, f in futures.items()}
+    timings["pretrain"] = time.perf_counter() - t0
+    failures = _strong_gate_failures(gates["strong"])
+    if failures:
+        raise BuildError("strong model failed the knowledge gate after "
+                         f"{gates['strong']['steps']} steps: " + "; ".join(failures))
+
+    return {"plan": plan.__dict__, "gates": gates, "timings_s": timings}
