@@ -1,0 +1,311 @@
+"""Commands ``aarlab w2s ...``, ``aarlab data ...`` and ``aarlab suites ...``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from aarlab.suites import Suite
+
+w2s_app = typer.Typer(help="Run weak-to-strong experiments and manage methods.", no_args_is_help=True)
+data_app = typer.Typer(help="Export datasets (agent-visible copies without labels).", no_args_is_help=True)
+suites_app = typer.Typer(help="List, inspect and build suites.", no_args_is_help=True)
+
+out = Console()
+err = Console(stderr=True)
+
+HomeOpt = Annotated[Path | None, typer.Option("--home", help="aarlab home (default $AARLAB_HOME or ~/.cache/aarlab)")]
+SuiteOpt = Annotated[str, typer.Option("--suite", help="Suite name (see `aarlab suites list`) or a .toml path")]
+DatasetOpt = Annotated[str, typer.Option("--dataset", help="Dataset of the suite, e.g. math, code, chat")]
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """Print a one-line error (no traceback) and return the exit to raise."""
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def register(app: typer.Typer) -> None:
+    """Attach these command groups to the root ``aarlab`` app."""
+    app.add_typer(w2s_app, name="w2s")
+    app.add_typer(data_app, name="data")
+    app.add_typer(suites_app, name="suites")
+
+
+@contextmanager
+def _progress() -> Iterator[Progress]:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("{task.description:<18}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err, transient=True, disable=not sys.stderr.isatty()) as progress:
+        yield progress
+
+
+class _Bars:
+    """Maps (stage, done, total) reports onto rich progress bars, one per stage."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.tasks: dict[str, Any] = {}
+
+    def __call__(self, stage: str, done: float, total: float) -> None:
+        if stage not in self.tasks:
+            self.tasks[stage] = self.progress.add_task(stage, total=total)
+        self.progress.update(self.tasks[stage], completed=done, total=total)
+        if done == 1 and total > 1:  # a new run of the same stage restarts its bar
+            self.progress.reset(self.tasks[stage], total=total, completed=1)
+
+
+def _suite(name: str, home: Path | None, build: bool = True) -> Suite:
+    from aarlab.home import resolve_home
+    from aarlab.suites import SuiteBuildError, SuiteError, build_suite, is_built, load_suite
+
+    try:
+        suite = load_suite(name, resolve_home(home))
+    except SuiteError as e:
+        raise fail(str(e)) from None
+    if build and not is_built(suite):
+        err.print(f"building suite [bold]{suite.name}[/] once (cached under {suite.root}) ...")
+        try:
+            with _progress() as progress:
+                build_suite(suite, _Bars(progress))
+        except SuiteBuildError as e:
+            raise fail(str(e), 1) from None
+    return suite
+
+
+def _check_dataset(suite: Suite, dataset: str) -> None:
+    from aarlab.suites import SuiteError
+
+    try:
+        suite.check_dataset(dataset)
+    except SuiteError as e:
+        raise fail(str(e)) from None
+
+
+@w2s_app.command("methods")
+def methods_cmd() -> None:
+    """List the built-in methods: one line each, name and description."""
+    from aarlab.w2s.methods import builtin_methods
+
+    for name, m in builtin_methods().items():
+        typer.echo(f"{name:<10} {m.description}")
+
+
+@w2s_app.command("new-method")
+def new_method_cmd(
+    name: Annotated[str, typer.Argument(help="Method name (a Python identifier), e.g. my_filter")],
+    directory: Annotated[Path, typer.Option("--dir", help="Where to write NAME.py")] = Path("."),
+) -> None:
+    """Write a template method file NAME.py that runs as is (`aarlab w2s run --method NAME.py`)."""
+    from aarlab.w2s.methods._template import TEMPLATE
+
+    if not name.isidentifier():
+        raise fail(f"method name {name!r} must be a Python identifier (letters, digits, _)")
+    path = directory / f"{name}.py"
+    if path.exists():
+        raise fail(f"{path} already exists; choose another name or delete it", 1)
+    directory.mkdir(parents=True, exist_ok=True)
+    path.write_text(TEMPLATE.format(name=name))
+    typer.echo(str(path))
+
+
+def _result_table(result: dict[str, Any]) -> Table:
+    table = Table(title=f"{result['suite']}/{result['dataset']} · {result['method']}")
+    for col in ("seed", "weak_acc", "strong_acc", "transfer_acc", "PGR"):
+        table.add_column(col, justify="right")
+    for row in result["seeds"]:
+        table.add_row(str(row["seed"]), f"{row['weak_acc']:.3f}", f"{row['strong_acc']:.3f}",
+                      f"{row['transfer_acc']:.3f}", "n/a" if row["pgr"] is None else f"{row['pgr']:.2f}")
+    low, high = result["pgr_ci"]
+    table.add_row("mean", f"{result['weak_acc']:.3f}", f"{result['strong_acc']:.3f}",
+                  f"{result['transfer_acc']:.3f}", f"{result['pgr']:.2f} [{low:.2f}, {high:.2f}]", style="bold")
+    return table
+
+
+@w2s_app.command("run")
+def run_cmd(
+    suite_name: SuiteOpt = "tiny",
+    dataset: DatasetOpt = "math",
+    method_name: Annotated[
+        str, typer.Option("--method", help="Built-in method (`aarlab w2s methods`) or a .py file")
+    ] = "vanilla",
+    seeds: Annotated[int, typer.Option("--seeds", min=1, help="Number of seeds (0..N-1)")] = 3,
+    first_seed: Annotated[int, typer.Option("--first-seed", help="First seed")] = 0,
+    out_path: Annotated[Path | None, typer.Option("--out", help="Write the result JSON here")] = None,
+    device: Annotated[str | None, typer.Option("--device", help="torch device (default: cuda if available)")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Recompute weak teacher and ceiling")] = False,
+    threads: Annotated[int | None, typer.Option("--threads", min=1, help="torch CPU threads")] = None,
+    home: HomeOpt = None,
+) -> None:
+    """Run one method on one dataset for several seeds; print a table, optionally write JSON.
+
+    Example: aarlab w2s run --suite tiny --dataset math --method vanilla --seeds 2 --out result.json
+    """
+    from aarlab.w2s.methods import MethodError, resolve_method
+
+    try:
+        method = resolve_method(method_name)
+    except MethodError as e:
+        raise fail(str(e)) from None
+    suite = _suite(suite_name, home, build=False)
+    _check_dataset(suite, dataset)
+    suite = _suite(suite_name, home)
+
+    import torch
+
+    from aarlab.w2s.cache import ArtifactCache
+    from aarlab.w2s.metrics import DegenerateGapError
+    from aarlab.w2s.models import ModelLoadError
+    from aarlab.w2s.pipeline import Experiment, default_cache
+
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        with _progress() as progress:
+            cache = ArtifactCache(None) if no_cache else default_cache(suite)
+            experiment = Experiment(suite, dataset, cache, device=device, report=_Bars(progress))
+            result = experiment.run(method, list(range(first_seed, first_seed + seeds)),
+                                    log=lambda m: err.print(f"[dim]{method.name}: {m}[/]"))
+    except (ModelLoadError, DegenerateGapError, MethodError) as e:
+        raise fail(str(e), 1) from None
+    data = result.as_dict()
+    out.print(_result_table(data))
+    if out_path is not None:
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        out_path.write_text(json.dumps(data, indent=2))
+        err.print(f"wrote {out_path}")
+
+
+@w2s_app.command("compare")
+def compare_cmd(
+    suite_name: SuiteOpt = "tiny",
+    method_names: Annotated[
+        list[str] | None, typer.Option("--method", help="Method to include (repeat); default all")
+    ] = None,
+    seeds: Annotated[int, typer.Option("--seeds", min=1, help="Number of seeds (0..N-1)")] = 3,
+    out_path: Annotated[Path | None, typer.Option("--out", help="Write the Markdown report here")] = None,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Datasets run in parallel (processes)")] = 2,
+    home: HomeOpt = None,
+) -> None:
+    """Compare methods on every dataset of a suite (the offline demo); print a table, optionally write Markdown.
+
+    Example: aarlab w2s compare --suite tiny --seeds 3 --out docs/results/tiny.md
+    """
+    from aarlab.w2s._compare import compare_methods, markdown_table
+    from aarlab.w2s.methods import MethodError, builtin_methods, resolve_method
+
+    names = method_names or list(builtin_methods())
+    try:
+        for name in names:
+            resolve_method(name)
+    except MethodError as e:
+        raise fail(str(e)) from None
+    suite = _suite(suite_name, home)
+    seed_list = list(range(seeds))
+    table = Table(title=f"suite {suite.name}: PGR by method ({seeds} seeds)")
+    for col in ("dataset", "method", "weak_acc", "strong_acc", "transfer_acc", "PGR [95% CI]"):
+        table.add_column(col, justify="right")
+    with _progress() as progress:
+        bar = progress.add_task("experiments", total=len(names) * len(suite.spec.datasets))
+        results = compare_methods(suite, names, seed_list, workers,
+                                  on_done=lambda r: progress.advance(bar))
+    for r in results:
+        low, high = r["pgr_ci"]
+        table.add_row(r["dataset"], r["method"], f"{r['weak_acc']:.3f}", f"{r['strong_acc']:.3f}",
+                      f"{r['transfer_acc']:.3f}", f"{r['pgr']:.2f} [{low:.2f}, {high:.2f}]")
+    out.print(table)
+    if out_path is not None:
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        out_path.write_text(markdown_table(suite, results, seed_list))
+        err.print(f"wrote {out_path}")
+
+
+@data_app.command("export")
+def export_cmd(
+    out_dir: Annotated[Path, typer.Option("--out", help="Directory to write the agent-visible files into")],
+    suite_name: SuiteOpt = "tiny",
+    dataset: DatasetOpt = "math",
+    seed: Annotated[int, typer.Option("--seed", help="Weak teacher seed whose soft labels are exported")] = 0,
+    home: HomeOpt = None,
+) -> None:
+    """Write the agent-visible copy: train_unlabel.jsonl, test.jsonl (no labels), weak_soft_labels.jsonl."""
+    suite = _suite(suite_name, home, build=False)
+    _check_dataset(suite, dataset)
+    suite = _suite(suite_name, home)
+
+    from aarlab.w2s.data import write_agent_visible
+    from aarlab.w2s.pipeline import Experiment, default_cache
+
+    with _progress() as progress:
+        experiment = Experiment(suite, dataset, default_cache(suite), report=_Bars(progress))
+        weak = experiment.weak_teacher(seed)
+    for path in write_agent_visible(out_dir, experiment.dataset, weak["soft_labels"]):
+        typer.echo(str(path))
+
+
+@suites_app.command("list")
+def suites_list_cmd(home: HomeOpt = None) -> None:
+    """List built-in suites and whether each is built."""
+    from aarlab.home import resolve_home
+    from aarlab.suites import builtin_suite_names, is_built, load_suite
+
+    for name in builtin_suite_names():
+        suite = load_suite(name, resolve_home(home))
+        state = "built" if is_built(suite) else "not built"
+        typer.echo(f"{name:<8} {state:<10} {suite.spec.description}")
+
+
+@suites_app.command("show")
+def suites_show_cmd(
+    name: Annotated[str, typer.Argument(help="Suite name or .toml path")], home: HomeOpt = None
+) -> None:
+    """Print a suite's resolved definition (and baselines, once built) as JSON."""
+    from aarlab.suites import is_built, read_baselines
+
+    suite = _suite(name, home, build=False)
+    data: dict[str, Any] = {"spec": suite.spec.model_dump(mode="json"), "root": str(suite.root)}
+    if is_built(suite):
+        data["baselines"] = read_baselines(suite.home, suite.name).model_dump()
+    typer.echo(json.dumps(data, indent=2))
+
+
+@suites_app.command("build")
+def suites_build_cmd(
+    name: Annotated[str, typer.Argument(help="Suite name or .toml path")],
+    force: Annotated[bool, typer.Option("--force", help="Rebuild even if already built")] = False,
+    home: HomeOpt = None,
+) -> None:
+    """Build a suite's datasets, models and baselines (tiny: about 6 minutes on 2 cores, once)."""
+    from aarlab.suites import SuiteBuildError, build_suite, suite_version
+
+    suite = _suite(name, home, build=False)
+    if suite.spec.builder == "tiny":
+        err.print("estimate: ~5 min pretraining (2 processes) + ~1 min baselines; ~3 MB on disk")
+    try:
+        with _progress() as progress:
+            report = build_suite(suite, _Bars(progress), force=force)
+    except SuiteBuildError as e:
+        raise fail(str(e), 1) from None
+    except Exception as e:  # the tiny builder's gate failure
+        if type(e).__name__ == "BuildError":
+            raise fail(str(e), 1) from None
+        raise
+    table = Table(title=f"suite {suite.name} ({suite_version(suite)})")
+    for col in ("dataset", "weak_acc", "strong_acc", "vanilla transfer", "vanilla PGR"):
+        table.add_column(col, justify="right")
+    for dataset, r in report.get("vanilla", {}).items():
+        table.add_row(dataset, f"{r['weak_acc']:.3f}", f"{r['strong_acc']:.3f}", f"{r['transfer_acc']:.3f}",
+                      f"{r['pgr']:.2f}")
+    out.print(table)

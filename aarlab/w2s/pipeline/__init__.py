@@ -1,0 +1,11 @@
+"""The W2S experiment driver: weak teacher -> strong ceiling -> method -> scores, with artifact caching."""
+
+from aarlab.w2s.pipeline._experiment import (
+    STAGE_VERSIONS,
+    Experiment,
+    ExperimentResult,
+    SeedResult,
+    default_cache,
+)
+
+__all__ = ["STAGE_VERSIONS", "Experiment", "ExperimentResult", "SeedResult", "default_cache"]

@@ -1,0 +1,215 @@
+"""The W2S experiment, stage by stage.
+
+1. weak teacher: fine-tune the weak model on ``train_label``; its soft labels on ``train_unlabel`` and its
+   accuracy on ``test`` (weak_acc)                                                               [cached]
+2. strong ceiling: fine-tune the strong model on ``train_unlabel`` ground truth -> strong_acc     [cached]
+3. method: the strong model + label-free inputs + weak soft labels -> test probabilities by id
+4. score: transfer_acc and PGR per seed; aggregate over seeds with a bootstrap CI.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from aarlab.suites._spec import ModelRef, Suite
+from aarlab.w2s.cache import ArtifactCache, cache_key, examples_hash, model_fingerprint
+from aarlab.w2s.data import Dataset, load_dataset, strip_labels
+from aarlab.w2s.methods import Method, MethodContext, validate_predictions
+from aarlab.w2s.methods._strong import StrongModel, fresh_head, prompts_of
+from aarlab.w2s.metrics import bootstrap_pgr_ci, correctness, pgr
+from aarlab.w2s.models import LabelTokenHead, LoadedModel, load_causal_lm
+from aarlab.w2s.train import TrainConfig, fine_tune, predict_proba
+
+#: Bump when a stage's code changes what it produces: invalidates cached artifacts of that stage.
+STAGE_VERSIONS = {"weak_teacher": 1, "strong_ceiling": 1}
+
+Reporter = Callable[[str, int, int], None]
+
+
+def _silent(stage: str, done: int, total: int) -> None:
+    return None
+
+
+@dataclass
+class SeedResult:
+    """Scores of one seed."""
+
+    seed: int
+    weak_acc: float
+    strong_acc: float
+    transfer_acc: float
+    pgr: float | None  # None when this seed's ceiling does not beat its teacher
+
+
+@dataclass
+class ExperimentResult:
+    """Scores over seeds; top-level numbers are means over seeds, ``pgr`` is the PGR of those means."""
+
+    suite: str
+    dataset: str
+    method: str
+    weak_acc: float
+    strong_acc: float
+    transfer_acc: float
+    pgr: float
+    pgr_ci: tuple[float, float]
+    seeds: list[SeedResult]
+    config: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form (the ``aarlab w2s run --out`` format)."""
+        data = asdict(self)
+        data["pgr_ci"] = list(self.pgr_ci)
+        return data
+
+
+class Experiment:
+    """One dataset of one suite, ready to run methods. Models are loaded once and reused across seeds."""
+
+    def __init__(self, suite: Suite, dataset_name: str, cache: ArtifactCache, device: str | None = None,
+                 report: Reporter = _silent) -> None:
+        suite.check_dataset(dataset_name)
+        self.suite = suite
+        self.dataset: Dataset = load_dataset(suite.data_path(dataset_name), name=dataset_name)
+        self.cache = cache
+        self.device = device
+        self.report = report
+        self._models: dict[str, LoadedModel] = {}
+        self._fingerprints: dict[str, str] = {}
+
+    # -- models -------------------------------------------------------------------------------------------
+    def _loaded(self, ref: ModelRef) -> LoadedModel:
+        path = self.suite.model_path(ref)
+        if path not in self._models:
+            self._models[path] = load_causal_lm(path, dtype=ref.dtype, device=self.device,
+                                                chat_template=ref.chat_template)
+        return self._models[path]
+
+    def _fingerprint(self, ref: ModelRef) -> str:
+        path = self.suite.model_path(ref)
+        if path not in self._fingerprints:
+            self._fingerprints[path] = model_fingerprint(path)
+        return self._fingerprints[path]
+
+    def _train_head(self, ref: ModelRef, config: TrainConfig, split: str, seed: int, stage: str) -> LabelTokenHead:
+        head = fresh_head(self._loaded(ref), self.dataset.kind, config)
+        examples = self.dataset.split(split)
+        targets = [float(bool(e.positive())) for e in examples]
+        fine_tune(head, prompts_of(examples), targets, config, seed,
+                  progress=lambda d, t: self.report(stage, d, t))
+        return head
+
+    def _key(self, stage: str, ref: ModelRef, config: TrainConfig, splits: list[str], seed: int) -> tuple[str, dict]:
+        parts = {
+            "stage": stage,
+            "stage_version": STAGE_VERSIONS[stage],
+            "model": self._fingerprint(ref),
+            "model_ref": ref.model_dump(),
+            "train": config.model_dump(mode="json"),
+            "data": {s: examples_hash(self.dataset.split(s)) for s in splits},
+            "seed": seed,
+        }
+        return cache_key(parts), parts
+
+    # -- stages -------------------------------------------------------------------------------------------
+    def weak_teacher(self, seed: int) -> dict[str, Any]:
+        """Weak soft labels on train_unlabel and test, and weak_acc (cached)."""
+        spec = self.suite.spec
+        key, parts = self._key("weak_teacher", spec.weak, spec.weak_train, ["train_label", "train_unlabel", "test"],
+                               seed)
+        cached = self.cache.get("weak_teacher", key)
+        if cached is not None:
+            return cached
+        head = self._train_head(spec.weak, spec.weak_train, "train_label", seed, "weak teacher")
+        batch = spec.weak_train.eval_batch_size
+        unlabel, test = self.dataset.split("train_unlabel"), self.dataset.split("test")
+        soft = predict_proba(head, prompts_of(unlabel), batch)
+        test_probs = predict_proba(head, prompts_of(test), batch)
+        test_map = {e.id: float(p) for e, p in zip(test, test_probs, strict=True)}
+        artifact = {
+            "soft_labels": {e.id: float(p) for e, p in zip(unlabel, soft, strict=True)},
+            "test_probs": test_map,
+            "weak_acc": float(correctness(test_map, test).mean()),
+        }
+        self.cache.put("weak_teacher", key, artifact, parts)
+        return artifact
+
+    def strong_ceiling(self, seed: int) -> dict[str, Any]:
+        """The strong model trained on train_unlabel ground truth: test probabilities and strong_acc (cached)."""
+        spec = self.suite.spec
+        key, parts = self._key("strong_ceiling", spec.strong, spec.strong_train, ["train_unlabel", "test"], seed)
+        cached = self.cache.get("strong_ceiling", key)
+        if cached is not None:
+            return cached
+        head = self._train_head(spec.strong, spec.strong_train, "train_unlabel", seed, "strong ceiling")
+        test = self.dataset.split("test")
+        probs = predict_proba(head, prompts_of(test), spec.strong_train.eval_batch_size)
+        test_map = {e.id: float(p) for e, p in zip(test, probs, strict=True)}
+        artifact = {"test_probs": test_map, "strong_acc": float(correctness(test_map, test).mean())}
+        self.cache.put("strong_ceiling", key, artifact, parts)
+        return artifact
+
+    def method_context(self, weak: dict[str, Any], seed: int, scratch: Path,
+                       log: Callable[[str], None] = lambda _m: None) -> MethodContext:
+        """The label-free context a method runs in."""
+        spec = self.suite.spec
+        strong = StrongModel(self._loaded(spec.strong), self.dataset.kind, spec.strong_train,
+                             feature_layer=spec.strong.feature_layer,
+                             progress=lambda d, t: self.report("method", d, t))
+        return MethodContext(
+            dataset=self.dataset.name,
+            kind=self.dataset.kind,
+            unlabeled=strip_labels(self.dataset.split("train_unlabel")),
+            weak_soft_labels=dict(weak["soft_labels"]),
+            test=strip_labels(self.dataset.split("test")),
+            strong=strong,
+            seed=seed,
+            scratch_dir=scratch,
+            log=log,
+        )
+
+    def run_method(self, method: Method, weak: dict[str, Any], seed: int,
+                   log: Callable[[str], None] = lambda _m: None) -> dict[str, float]:
+        """Test probabilities of ``method`` for one seed, validated."""
+        with tempfile.TemporaryDirectory(prefix="aarlab-method-") as scratch:
+            ctx = self.method_context(weak, seed, Path(scratch), log)
+            result = method.run(ctx)
+        return validate_predictions(result, self.dataset.split("test"), method.name)
+
+    def run(self, method: Method, seeds: list[int], log: Callable[[str], None] = lambda _m: None) -> ExperimentResult:
+        """Run all stages for each seed and aggregate."""
+        test = self.dataset.split("test")
+        per_seed, matrices = [], {"weak": [], "strong": [], "transfer": []}
+        for seed in seeds:
+            weak = self.weak_teacher(seed)
+            ceiling = self.strong_ceiling(seed)
+            transfer = self.run_method(method, weak, seed, log)
+            rows = {
+                "weak": correctness(weak["test_probs"], test),
+                "strong": correctness(ceiling["test_probs"], test),
+                "transfer": correctness(transfer, test),
+            }
+            for name, row in rows.items():
+                matrices[name].append(row)
+            w, s, t = (float(rows[k].mean()) for k in ("weak", "strong", "transfer"))
+            seed_pgr = pgr(w, s, t) if s > w else None
+            per_seed.append(SeedResult(seed=seed, weak_acc=w, strong_acc=s, transfer_acc=t, pgr=seed_pgr))
+        w, s, t = (float(np.mean([getattr(r, f"{k}_acc") for r in per_seed])) for k in ("weak", "strong", "transfer"))
+        ci = bootstrap_pgr_ci(*(np.stack(matrices[k]) for k in ("weak", "strong", "transfer")))
+        return ExperimentResult(
+            suite=self.suite.name, dataset=self.dataset.name, method=method.name, weak_acc=w, strong_acc=s,
+            transfer_acc=t, pgr=pgr(w, s, t), pgr_ci=ci, seeds=per_seed,
+            config={"suite": self.suite.spec.model_dump(mode="json"), "method_source": method.source,
+                    "seeds": seeds},
+        )
+
+
+def default_cache(suite: Suite) -> ArtifactCache:
+    """The artifact cache of a suite under the aarlab home."""
+    return ArtifactCache(suite.root / "cache")
