@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Create .venv (if missing) and install aarlab into it. Usage: scripts/setup.sh [dev]
+# torch 2.13.0 is installed first on its own so that pip takes the CPU build when one is available locally and
+# never pulls a different build through another package's requirement.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --upgrade pip >/dev/null 2>&1 || true
+if ! .venv/bin/python -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '2.13.0')" 2>/dev/null; then
+  .venv/bin/python -m pip install --quiet "torch==2.13.0"
+fi
+extra=""
+if [ "${1:-}" = "dev" ]; then extra="[dev]"; fi
+.venv/bin/python -m pip install --quiet -e ".${extra}"
