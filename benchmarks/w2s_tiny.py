@@ -29,7 +29,7 @@ def timed_experiment(suite, dataset: str, method: str, cache: ArtifactCache, see
     times: dict[str, float] = {}
     t = time.perf_counter()
     experiment = Experiment(suite, dataset, cache)
-    experiment._loaded(suite.spec.weak), experiment._loaded(suite.spec.strong)  # noqa: B018 - load models
+    experiment.load_models()
     times["load"] = time.perf_counter() - t
     t = time.perf_counter()
     weak = experiment.weak_teacher(seed)

@@ -298,10 +298,6 @@ def suites_build_cmd(
             report = build_suite(suite, _Bars(progress), force=force)
     except SuiteBuildError as e:
         raise fail(str(e), 1) from None
-    except Exception as e:  # the tiny builder's gate failure
-        if type(e).__name__ == "BuildError":
-            raise fail(str(e), 1) from None
-        raise
     table = Table(title=f"suite {suite.name} ({suite_version(suite)})")
     for col in ("dataset", "weak_acc", "strong_acc", "vanilla transfer", "vanilla PGR"):
         table.add_column(col, justify="right")

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from aarlab.suites._build import SuiteBuildError
 from aarlab.suites._spec import Suite
 from aarlab.suites.tiny._datasets import build_dataset
 from aarlab.suites.tiny._world import TASKS, Item, World, build_world
@@ -32,8 +33,8 @@ MIN_RECALL, MIN_JUDGING, MIN_ZERO_SHOT, MAX_ZERO_SHOT = 0.98, 0.95, 0.15, 0.85
 Progress = Callable[[str, float, float], None]
 
 
-class BuildError(RuntimeError):
-    """The suite could not be built to specification (e.g. the knowledge gate failed)."""
+class BuildError(SuiteBuildError):
+    """The tiny suite's models failed the knowledge gate."""
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 import random
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
@@ -242,9 +241,3 @@ def gate_report(
         report.recall[task], report.judging[task], report.zero_shot[task] = recall, judging, zero_shot
     return report
 
-
-def timed_pretrain(*args: object, **kwargs: object) -> float:
-    """Run :func:`pretrain` and return wall seconds."""
-    start = time.perf_counter()
-    pretrain(*args, **kwargs)  # type: ignore[arg-type]
-    return time.perf_counter() - start

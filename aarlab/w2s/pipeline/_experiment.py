@@ -91,6 +91,10 @@ class Experiment:
                                                 chat_template=ref.chat_template)
         return self._models[path]
 
+    def load_models(self) -> tuple[LoadedModel, LoadedModel]:
+        """The weak and strong models, loaded once per experiment."""
+        return self._loaded(self.suite.spec.weak), self._loaded(self.suite.spec.strong)
+
     def _fingerprint(self, ref: ModelRef) -> str:
         path = self.suite.model_path(ref)
         if path not in self._fingerprints:
