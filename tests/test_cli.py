@@ -34,7 +34,8 @@ def test_methods_lists_one_line_per_method() -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--suite", "nope"], "unknown suite 'nope'; valid: tiny"),
+        (["--suite", "nope"], "unknown suite 'nope'; valid: cpu, paper, tiny"),
+        (["--lane", "gpu"], "unknown lane 'gpu'; valid: finetune, probe"),
         (["--dataset", "nope"], "unknown dataset 'nope' for suite 'tiny'; valid: math, code, chat"),
         (["--method", "nope"], "unknown method 'nope'; valid: auxconf"),
     ],

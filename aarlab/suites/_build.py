@@ -18,10 +18,8 @@ from aarlab.suites._ground_truth import DatasetBaseline, SuiteBaselines
 from aarlab.suites._spec import Suite
 from aarlab.w2s.cache import cache_key
 
-#: The strong ceiling must beat the weak teacher by this much on every dataset for a usable suite.
-MIN_GAP = 0.10
-
 Progress = Callable[[str, float, float], None]
+Log = Callable[[str], None]
 
 
 class SuiteBuildError(RuntimeError):
@@ -49,7 +47,7 @@ def is_built(suite: Suite) -> bool:
 
 def suite_version(suite: Suite) -> str:
     """A version string that changes whenever the suite definition changes."""
-    return f"{suite.name}-{cache_key(suite.spec.model_dump(mode='json'))[:12]}"
+    return f"{suite.name}-{cache_key(suite.spec.identity())[:12]}"
 
 
 def compute_baselines(suite: Suite, progress: Progress, workers: int = 2) -> dict[str, Any]:
@@ -62,8 +60,9 @@ def compute_baselines(suite: Suite, progress: Progress, workers: int = 2) -> dic
         for i, (dataset, future) in enumerate(futures.items()):
             results[dataset] = future.result()
             progress("baselines", i + 1, len(futures))
-    problems = [f"{d}: strong_acc {r['strong_acc']:.3f} - weak_acc {r['weak_acc']:.3f} < {MIN_GAP}"
-                for d, r in results.items() if r["strong_acc"] - r["weak_acc"] < MIN_GAP]
+    min_gap = suite.spec.min_gap
+    problems = [f"{d}: strong_acc {r['strong_acc']:.3f} - weak_acc {r['weak_acc']:.3f} < {min_gap}"
+                for d, r in results.items() if r["strong_acc"] - r["weak_acc"] < min_gap]
     if problems:
         raise SuiteBuildError("the strong ceiling does not beat the weak teacher enough: " + "; ".join(problems))
     baselines = SuiteBaselines(
@@ -79,8 +78,12 @@ def compute_baselines(suite: Suite, progress: Progress, workers: int = 2) -> dic
     return results
 
 
-def build_suite(suite: Suite, progress: Progress, *, force: bool = False, workers: int = 2) -> dict[str, Any]:
-    """Build a suite (no-op if already built and not ``force``); returns the build report."""
+def build_suite(suite: Suite, progress: Progress, *, force: bool = False, workers: int = 2,
+                log: Log = lambda _m: None) -> dict[str, Any]:
+    """Build a suite (no-op if already built and not ``force``); returns the build report.
+
+    ``log`` receives one-line notes, e.g. the time and size estimate before a long conversion or extraction.
+    """
     report_path = suite.root / "build_report.json"
     if is_built(suite) and not force:
         return json.loads(report_path.read_text()) if report_path.is_file() else {}
@@ -92,6 +95,10 @@ def build_suite(suite: Suite, progress: Progress, *, force: bool = False, worker
         from aarlab.suites.tiny import build_tiny
 
         report["builder"] = build_tiny(suite, progress, workers=workers)
+    elif suite.spec.builder == "cpu":
+        from aarlab.suites.cpu import build_cpu
+
+        report["builder"] = build_cpu(suite, progress, log)
     t0 = time.perf_counter()
     report["vanilla"] = compute_baselines(suite, progress, workers=workers)
     report["timings_s"] = {"baselines": time.perf_counter() - t0, "total": time.perf_counter() - start}

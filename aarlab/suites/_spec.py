@@ -2,7 +2,11 @@
 
 A model reference is a hub id, a local path, or ``built:NAME`` -- a model the suite's builder wrote to
 ``<home>/suites/<suite>/models/NAME``. Datasets are read from ``<home>/suites/<suite>/data/<dataset>`` for built
-suites, or from ``data_dir/<dataset>`` for suites that point at user data.
+suites, or from ``data_dir/<dataset>`` for suites that point at user data (``data_dir`` may also be given at run
+time, ``--data-dir``).
+
+A model is a ``causal_lm`` (trainable in both lanes, classifies through label-token logits) or an ``encoder``
+(a frozen feature extractor such as a sentence embedder: it only ever teaches through a probe head).
 """
 
 from __future__ import annotations
@@ -11,12 +15,28 @@ import tomllib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from aarlab.suites._ground_truth import dataset_dir, suite_dir
+from aarlab.w2s.probe._config import ProbeConfig
 from aarlab.w2s.train import TrainConfig
+
+Lane = Literal["finetune", "probe"]
+LANES: tuple[str, ...] = ("finetune", "probe")
+
+
+def _identity(model: BaseModel, later_fields: dict[str, Any]) -> dict[str, Any]:
+    """``model_dump(mode="json")`` without fields added after a schema's first release while at their defaults.
+
+    Versions and cache keys hash this, so suites built before those fields existed keep their identity.
+    """
+    data = model.model_dump(mode="json")
+    for name, default in later_fields.items():
+        if data.get(name) == default:
+            data.pop(name, None)
+    return data
 
 
 class SuiteError(ValueError):
@@ -29,9 +49,21 @@ class ModelRef(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     model: str = Field(min_length=1)
+    kind: Literal["causal_lm", "encoder"] = "causal_lm"
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"
     chat_template: bool = False
     feature_layer: int = -1
+    pooling: Literal["last", "mean"] = "last"
+
+    @model_validator(mode="after")
+    def _encoder_is_mean_pooled(self) -> ModelRef:
+        if self.kind == "encoder" and (self.pooling != "mean" or self.chat_template):
+            raise ValueError("an encoder model is read by mean pooling (pooling = \"mean\") and has no chat template")
+        return self
+
+    def identity(self) -> dict[str, Any]:
+        """What identifies this reference in cache keys (stable for references written before kind/pooling)."""
+        return _identity(self, {"kind": "causal_lm", "pooling": "last"})
 
 
 class SuiteSpec(BaseModel):
@@ -41,15 +73,31 @@ class SuiteSpec(BaseModel):
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
     description: str
-    builder: Literal["tiny"] | None = None
+    builder: Literal["tiny", "cpu"] | None = None
     data_dir: str | None = None
     datasets: list[str] = Field(min_length=1)
     weak: ModelRef
     strong: ModelRef
-    weak_train: TrainConfig
+    weak_train: TrainConfig = TrainConfig()
     strong_train: TrainConfig
+    lane: Lane = "finetune"
+    probe: ProbeConfig = ProbeConfig()
     baseline_seeds: list[int] = Field(default=[0, 1, 2], min_length=1)
+    #: The build fails unless strong_acc - weak_acc reaches this on every dataset.
+    min_gap: float = Field(default=0.10, ge=0, le=1)
     build: dict[str, int | float | str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _strong_is_trainable(self) -> SuiteSpec:
+        if self.strong.kind != "causal_lm":
+            raise ValueError("strong.kind must be \"causal_lm\": the student is fine-tuned (or probed) as a causal LM")
+        return self
+
+    def identity(self) -> dict[str, Any]:
+        """What identifies this suite definition (hashed into its version); stable across schema additions."""
+        data = _identity(self, {"lane": "finetune", "probe": ProbeConfig().model_dump(mode="json"), "min_gap": 0.10})
+        data["weak"], data["strong"] = self.weak.identity(), self.strong.identity()
+        return data
 
 
 @dataclass(frozen=True)
@@ -74,7 +122,20 @@ class Suite:
         self.check_dataset(dataset)
         if self.spec.data_dir is not None:
             return Path(self.spec.data_dir).expanduser() / dataset
+        if self.spec.builder is None:
+            raise SuiteError(
+                f"suite {self.name!r} reads its datasets from a directory you provide: pass --data-dir DIR (holding "
+                f"{', '.join(d + '/' for d in self.spec.datasets)} each with train_label.jsonl, train_unlabel.jsonl, "
+                "test.jsonl in the reference format) or set data_dir in the suite file"
+            )
         return dataset_dir(self.home, self.spec.name, dataset)
+
+    def with_data_dir(self, data_dir: Path | str) -> Suite:
+        """The same suite reading its datasets from ``data_dir/<dataset>``."""
+        path = Path(data_dir).expanduser().resolve()
+        if not path.is_dir():
+            raise SuiteError(f"data directory {path} does not exist")
+        return Suite(self.spec.model_copy(update={"data_dir": str(path)}), self.home)
 
     def model_path(self, ref: ModelRef) -> str:
         """A loadable model reference (hub id or local path)."""

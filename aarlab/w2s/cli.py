@@ -28,6 +28,13 @@ err = Console(stderr=True)
 HomeOpt = Annotated[Path | None, typer.Option("--home", help="aarlab home (default $AARLAB_HOME or ~/.cache/aarlab)")]
 SuiteOpt = Annotated[str, typer.Option("--suite", help="Suite name (see `aarlab suites list`) or a .toml path")]
 DatasetOpt = Annotated[str, typer.Option("--dataset", help="Dataset of the suite, e.g. math, code, chat")]
+DataDirOpt = Annotated[
+    Path | None, typer.Option("--data-dir", help="Read datasets from DIR/<dataset>/ (reference JSONL; e.g. paper)")
+]
+LaneOpt = Annotated[
+    str | None, typer.Option("--lane", help="finetune (train the strong model) or probe (heads on frozen features); "
+                                            "default: the suite's")
+]
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
@@ -67,15 +74,21 @@ class _Bars:
             self.progress.reset(self.tasks[stage], total=total, completed=1)
 
 
-def _suite(name: str, home: Path | None, build: bool = True) -> Suite:
+def _suite(name: str, home: Path | None, build: bool = True, data_dir: Path | None = None,
+           need_data: bool = True) -> Suite:
+    """Load a suite (optionally reading its datasets from ``data_dir``); build it first if it has a builder."""
     from aarlab.home import resolve_home
     from aarlab.suites import SuiteBuildError, SuiteError, build_suite, is_built, load_suite
 
     try:
         suite = load_suite(name, resolve_home(home))
+        if data_dir is not None:
+            suite = suite.with_data_dir(data_dir)
+        elif need_data and suite.spec.builder is None and suite.spec.data_dir is None:
+            suite.data_path(suite.spec.datasets[0])  # raises the "pass --data-dir" error
     except SuiteError as e:
         raise fail(str(e)) from None
-    if build and not is_built(suite):
+    if build and suite.spec.builder is not None and not is_built(suite):
         err.print(f"building suite [bold]{suite.name}[/] once (cached under {suite.root}) ...")
         try:
             with _progress() as progress:
@@ -92,6 +105,13 @@ def _check_dataset(suite: Suite, dataset: str) -> None:
         suite.check_dataset(dataset)
     except SuiteError as e:
         raise fail(str(e)) from None
+
+
+def _check_lane(lane: str | None) -> None:
+    from aarlab.suites._spec import LANES
+
+    if lane is not None and lane not in LANES:
+        raise fail(f"unknown lane {lane!r}; valid: {', '.join(LANES)}")
 
 
 @w2s_app.command("methods")
@@ -122,7 +142,7 @@ def new_method_cmd(
 
 
 def _result_table(result: dict[str, Any]) -> Table:
-    table = Table(title=f"{result['suite']}/{result['dataset']} · {result['method']}")
+    table = Table(title=f"{result['suite']}/{result['dataset']} · {result['method']} · {result['lane']} lane")
     for col in ("seed", "weak_acc", "strong_acc", "transfer_acc", "PGR"):
         table.add_column(col, justify="right")
     for row in result["seeds"]:
@@ -147,11 +167,13 @@ def run_cmd(
     device: Annotated[str | None, typer.Option("--device", help="torch device (default: cuda if available)")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Recompute weak teacher and ceiling")] = False,
     threads: Annotated[int | None, typer.Option("--threads", min=1, help="torch CPU threads")] = None,
+    lane: LaneOpt = None,
+    data_dir: DataDirOpt = None,
     home: HomeOpt = None,
 ) -> None:
     """Run one method on one dataset for several seeds; print a table, optionally write JSON.
 
-    Example: aarlab w2s run --suite tiny --dataset math --method vanilla --seeds 2 --out result.json
+    Example: aarlab w2s run --suite cpu --dataset chat --method vanilla --lane probe --seeds 3 --out result.json
     """
     from aarlab.w2s.methods import MethodError, resolve_method
 
@@ -159,13 +181,15 @@ def run_cmd(
         method = resolve_method(method_name)
     except MethodError as e:
         raise fail(str(e)) from None
-    suite = _suite(suite_name, home, build=False)
+    _check_lane(lane)
+    suite = _suite(suite_name, home, build=False, data_dir=data_dir)
     _check_dataset(suite, dataset)
-    suite = _suite(suite_name, home)
+    suite = _suite(suite_name, home, data_dir=data_dir)
 
     import torch
 
     from aarlab.w2s.cache import ArtifactCache
+    from aarlab.w2s.data import DatasetError
     from aarlab.w2s.metrics import DegenerateGapError
     from aarlab.w2s.models import ModelLoadError
     from aarlab.w2s.pipeline import Experiment, default_cache
@@ -175,10 +199,10 @@ def run_cmd(
     try:
         with _progress() as progress:
             cache = ArtifactCache(None) if no_cache else default_cache(suite)
-            experiment = Experiment(suite, dataset, cache, device=device, report=_Bars(progress))
+            experiment = Experiment(suite, dataset, cache, device=device, report=_Bars(progress), lane=lane)
             result = experiment.run(method, list(range(first_seed, first_seed + seeds)),
                                     log=lambda m: err.print(f"[dim]{method.name}: {m}[/]"))
-    except (ModelLoadError, DegenerateGapError, MethodError) as e:
+    except (ModelLoadError, DegenerateGapError, MethodError, DatasetError) as e:
         raise fail(str(e), 1) from None
     data = result.as_dict()
     out.print(_result_table(data))
@@ -197,13 +221,18 @@ def compare_cmd(
     seeds: Annotated[int, typer.Option("--seeds", min=1, help="Number of seeds (0..N-1)")] = 3,
     out_path: Annotated[Path | None, typer.Option("--out", help="Write the Markdown report here")] = None,
     workers: Annotated[int, typer.Option("--workers", min=1, help="Datasets run in parallel (processes)")] = 2,
+    lanes: Annotated[
+        list[str] | None, typer.Option("--lane", help="Lane to run (repeat for both: --lane probe --lane finetune); "
+                                                      "default: the suite's")
+    ] = None,
+    data_dir: DataDirOpt = None,
     home: HomeOpt = None,
 ) -> None:
     """Compare methods on every dataset of a suite (the offline demo); print a table, optionally write Markdown.
 
-    Example: aarlab w2s compare --suite tiny --seeds 3 --out docs/results/tiny.md
+    Example: aarlab w2s compare --suite cpu --lane probe --seeds 3 --out docs/results/cpu.md
     """
-    from aarlab.w2s._compare import compare_methods, markdown_table
+    from aarlab.w2s._compare import compare_methods, markdown_table, read_question_blind
     from aarlab.w2s.methods import MethodError, builtin_methods, resolve_method
 
     names = method_names or list(builtin_methods())
@@ -212,23 +241,28 @@ def compare_cmd(
             resolve_method(name)
     except MethodError as e:
         raise fail(str(e)) from None
-    suite = _suite(suite_name, home)
+    for lane in lanes or []:
+        _check_lane(lane)
+    suite = _suite(suite_name, home, data_dir=data_dir)
+    lane_list = lanes or [suite.spec.lane]
     seed_list = list(range(seeds))
     table = Table(title=f"suite {suite.name}: PGR by method ({seeds} seeds)")
-    for col in ("dataset", "method", "weak_acc", "strong_acc", "transfer_acc", "PGR [95% CI]"):
+    for col in ("lane", "dataset", "method", "weak_acc", "strong_acc", "transfer_acc", "PGR [95% CI]"):
         table.add_column(col, justify="right")
+    results = []
     with _progress() as progress:
-        bar = progress.add_task("experiments", total=len(names) * len(suite.spec.datasets))
-        results = compare_methods(suite, names, seed_list, workers,
-                                  on_done=lambda r: progress.advance(bar))
+        bar = progress.add_task("experiments", total=len(names) * len(suite.spec.datasets) * len(lane_list))
+        for lane in lane_list:
+            results += compare_methods(suite, names, seed_list, workers, on_done=lambda r: progress.advance(bar),
+                                       lane=lane)
     for r in results:
         low, high = r["pgr_ci"]
-        table.add_row(r["dataset"], r["method"], f"{r['weak_acc']:.3f}", f"{r['strong_acc']:.3f}",
+        table.add_row(r["lane"], r["dataset"], r["method"], f"{r['weak_acc']:.3f}", f"{r['strong_acc']:.3f}",
                       f"{r['transfer_acc']:.3f}", f"{r['pgr']:.2f} [{low:.2f}, {high:.2f}]")
     out.print(table)
     if out_path is not None:
         out_path.parent.mkdir(parents=True, exist_ok=True)
-        out_path.write_text(markdown_table(suite, results, seed_list))
+        out_path.write_text(markdown_table(suite, results, seed_list, read_question_blind(suite)))
         err.print(f"wrote {out_path}")
 
 
@@ -238,18 +272,21 @@ def export_cmd(
     suite_name: SuiteOpt = "tiny",
     dataset: DatasetOpt = "math",
     seed: Annotated[int, typer.Option("--seed", help="Weak teacher seed whose soft labels are exported")] = 0,
+    lane: LaneOpt = None,
+    data_dir: DataDirOpt = None,
     home: HomeOpt = None,
 ) -> None:
     """Write the agent-visible copy: train_unlabel.jsonl, test.jsonl (no labels), weak_soft_labels.jsonl."""
-    suite = _suite(suite_name, home, build=False)
+    _check_lane(lane)
+    suite = _suite(suite_name, home, build=False, data_dir=data_dir)
     _check_dataset(suite, dataset)
-    suite = _suite(suite_name, home)
+    suite = _suite(suite_name, home, data_dir=data_dir)
 
     from aarlab.w2s.data import write_agent_visible
     from aarlab.w2s.pipeline import Experiment, default_cache
 
     with _progress() as progress:
-        experiment = Experiment(suite, dataset, default_cache(suite), report=_Bars(progress))
+        experiment = Experiment(suite, dataset, default_cache(suite), report=_Bars(progress), lane=lane)
         weak = experiment.weak_teacher(seed)
     for path in write_agent_visible(out_dir, experiment.dataset, weak["soft_labels"]):
         typer.echo(str(path))
@@ -273,11 +310,15 @@ def suites_show_cmd(
 ) -> None:
     """Print a suite's resolved definition (and baselines, once built) as JSON."""
     from aarlab.suites import is_built, read_baselines
+    from aarlab.w2s._compare import read_question_blind
 
-    suite = _suite(name, home, build=False)
+    suite = _suite(name, home, build=False, need_data=False)
     data: dict[str, Any] = {"spec": suite.spec.model_dump(mode="json"), "root": str(suite.root)}
     if is_built(suite):
         data["baselines"] = read_baselines(suite.home, suite.name).model_dump()
+        blind = read_question_blind(suite)
+        if blind:
+            data["question_blind"] = blind
     typer.echo(json.dumps(data, indent=2))
 
 
@@ -285,17 +326,26 @@ def suites_show_cmd(
 def suites_build_cmd(
     name: Annotated[str, typer.Argument(help="Suite name or .toml path")],
     force: Annotated[bool, typer.Option("--force", help="Rebuild even if already built")] = False,
+    threads: Annotated[int | None, typer.Option("--threads", min=1, help="torch CPU threads")] = None,
+    data_dir: DataDirOpt = None,
     home: HomeOpt = None,
 ) -> None:
-    """Build a suite's datasets, models and baselines (tiny: about 6 minutes on 2 cores, once)."""
+    """Build a suite's datasets, models and baselines (tiny: ~6 min; cpu: ~15-25 min on 2 cores, once)."""
     from aarlab.suites import SuiteBuildError, build_suite, suite_version
 
-    suite = _suite(name, home, build=False)
+    suite = _suite(name, home, build=False, data_dir=data_dir)
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
     if suite.spec.builder == "tiny":
         err.print("estimate: ~5 min pretraining (2 processes) + ~1 min baselines; ~3 MB on disk")
+    elif suite.spec.builder == "cpu":
+        err.print("estimate: ~2 min model conversion (1.1 GB) + ~10-20 min feature extraction on 2 cores; ~1.3 GB")
     try:
         with _progress() as progress:
-            report = build_suite(suite, _Bars(progress), force=force)
+            report = build_suite(suite, _Bars(progress), force=force,
+                                 log=lambda m: progress.console.print(f"[dim]{m}[/]", highlight=False))
     except SuiteBuildError as e:
         raise fail(str(e), 1) from None
     table = Table(title=f"suite {suite.name} ({suite_version(suite)})")

@@ -59,5 +59,4 @@ def build_dataset(world: World, task: str, seed: int) -> Dataset:
             else:
                 examples.append(_binary_example(item, example_id, rng))
         splits[split] = examples
-    kind = "comparison" if task == "chat" else "binary"
-    return Dataset(name=task, kind=kind, splits=splits)
+    return Dataset(name=task, kind="comparison" if task == "chat" else "binary", splits=splits)

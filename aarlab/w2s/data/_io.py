@@ -99,8 +99,8 @@ def _parse_line(record: object, where: str, kind: TaskKind | None, derive_ids: b
 def read_split(path: Path | str, *, kind: TaskKind | None = None, derive_ids: bool = False) -> LoadedSplit:
     """Read and validate one JSONL split file.
 
-    Blank lines are skipped. Ids must be unique within the file. ``kind`` (if given) is enforced; otherwise the
-    first line decides it.
+    Blank lines are skipped. Ids must be unique within the file; derived ids of repeated lines get ``-2``, ``-3``, ...
+    in file order. ``kind`` (if given) is enforced; otherwise the first line decides it.
     """
     path = Path(path)
     if not path.is_file():
@@ -117,9 +117,15 @@ def read_split(path: Path | str, *, kind: TaskKind | None = None, derive_ids: bo
                 record = json.loads(raw)
             except json.JSONDecodeError as err:
                 raise DatasetError(f"{where}: invalid JSON ({err.msg} at column {err.colno})") from None
-            derived = derived or (isinstance(record, dict) and "id" not in record)
+            line_derived = isinstance(record, dict) and "id" not in record
+            derived = derived or line_derived
             example = _parse_line(record, where, kind, derive_ids)
             kind = kind or ("binary" if isinstance(example, BinaryExample) else "comparison")
+            if line_derived and example.id in seen:  # a repeated line: number its copies, stable by order
+                copy = 2
+                while f"{example.id}-{copy}" in seen:
+                    copy += 1
+                example = example.model_copy(update={"id": f"{example.id}-{copy}"})
             if example.id in seen:
                 raise DatasetError(f"{where}: duplicate id {example.id!r} (first seen on line {seen[example.id]})")
             seen[example.id] = lineno

@@ -11,7 +11,7 @@ Internally every label is also available as a float target: P(True) or P(B).
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
@@ -32,7 +32,7 @@ class _Example(BaseModel):
         """True when the label is the positive class (True / B); None when unlabeled."""
         raise NotImplementedError
 
-    def without_label(self) -> _Example:
+    def without_label(self) -> Self:
         """A copy with every label-carrying field removed (what methods and agents see)."""
         data = {k: v for k, v in self.model_dump().items() if k not in LABEL_FIELDS}
         return type(self).model_validate(data)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from aarlab.w2s.data import Example, TaskKind
 
 if TYPE_CHECKING:  # the handle needs torch; listing methods must not
+    from aarlab.w2s.methods._probe_strong import ProbeStrongModel
     from aarlab.w2s.methods._strong import StrongModel
 
 _MARK = "__aarlab_method__"
@@ -27,17 +28,22 @@ _MARK = "__aarlab_method__"
 
 @dataclass(frozen=True)
 class MethodContext:
-    """Everything a method may use. Examples are label-free copies."""
+    """Everything a method may use. Examples are label-free copies.
+
+    ``strong`` has the same methods in both lanes (``train`` / ``zero_shot`` / ``features``): in the ``finetune``
+    lane ``train`` fine-tunes a copy of the model, in the ``probe`` lane it fits a head on cached frozen features.
+    """
 
     dataset: str
     kind: TaskKind
     unlabeled: list[Example]
     weak_soft_labels: dict[str, float]
     test: list[Example]
-    strong: StrongModel
+    strong: StrongModel | ProbeStrongModel
     seed: int
     scratch_dir: Path
     log: Callable[[str], None]
+    lane: str = "finetune"
 
     def weak_targets(self, hard: bool = False) -> dict[str, float]:
         """Weak soft labels on ``unlabeled`` (``hard=True``: rounded to 0/1)."""

@@ -9,6 +9,7 @@ import copy
 from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
+import torch
 
 from aarlab.w2s.data import Example, TaskKind, format_prompt, format_zero_shot_prompt
 from aarlab.w2s.models import LabelTokenHead, LoadedModel
@@ -26,7 +27,7 @@ def fresh_head(
     loaded: LoadedModel, kind: TaskKind, config: TrainConfig, *, copy_weights: bool = True
 ) -> LabelTokenHead:
     """A classifier over a fresh copy of the pretrained weights (wrapped in LoRA when ``config.mode`` says so)."""
-    model = copy.deepcopy(loaded.model) if copy_weights else loaded.model
+    model: torch.nn.Module = copy.deepcopy(loaded.model) if copy_weights else loaded.model
     if copy_weights and config.mode == "lora":
         model = apply_lora(model, config)
     return LabelTokenHead(model, loaded.tokenizer, kind, chat_template=loaded.uses_chat_template,
@@ -51,7 +52,9 @@ class Student:
 
 
 class StrongModel:
-    """What a method may do with the strong model. It holds no labels."""
+    """What a method may do with the strong model (fine-tune lane). It holds no labels."""
+
+    lane = "finetune"
 
     def __init__(
         self,

@@ -41,10 +41,9 @@ def render_prompt(tokenizer: PreTrainedTokenizerBase, prompt: str, chat_template
 
 def causal_lm_of(model: torch.nn.Module) -> PreTrainedModel:
     """The underlying ``*ForCausalLM`` module, also when wrapped by peft."""
-    inner = model
-    if hasattr(inner, "peft_config"):
-        inner = inner.base_model.model  # type: ignore[union-attr]
-    return inner  # type: ignore[return-value]
+    if hasattr(model, "peft_config"):
+        return model.base_model.model  # type: ignore[union-attr,return-value]
+    return model  # type: ignore[return-value]
 
 
 class LabelTokenHead:

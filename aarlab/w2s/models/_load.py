@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
@@ -72,8 +73,35 @@ def load_causal_lm(
     tokenizer.padding_side = "left"
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
-    model.to(resolve_device(device))
+    model.to(resolve_device(device))  # type: ignore[arg-type]  # transformers' stub types .to() narrowly
     model.eval()
     if chat_template and not getattr(tokenizer, "chat_template", None):
         raise ModelLoadError(f"model {ref!r} was configured with chat_template=true but its tokenizer has none")
     return LoadedModel(ref=ref, model=model, tokenizer=tokenizer, uses_chat_template=chat_template)
+
+
+def load_encoder(ref: str, *, dtype: str = "float32", device: str | None = None) -> tuple[PreTrainedModel, Any]:
+    """Load an encoder (e.g. a sentence embedder such as all-MiniLM-L6-v2) and its tokenizer, frozen, for features.
+
+    Raises :class:`ModelLoadError` with a fix-it message when ``ref`` is neither a local directory nor cached.
+    """
+    from transformers import AutoModel
+
+    quiet_transformers()
+    if dtype not in _DTYPES:
+        raise ModelLoadError(f"unknown dtype {dtype!r}; expected one of {sorted(_DTYPES)}")
+    local = Path(ref).expanduser()
+    if not local.is_dir() and ref.startswith((".", "/", "~")):
+        raise ModelLoadError(f"encoder path {ref!r} does not exist (expected a directory with config.json)")
+    source = str(local) if local.is_dir() else ref
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source)
+        model = AutoModel.from_pretrained(source, dtype=_DTYPES[dtype])
+    except OSError as err:
+        raise ModelLoadError(
+            f"could not load encoder {ref!r}: {str(err).splitlines()[0]}\nPass a local directory, or on a machine "
+            f"with hub access run `huggingface-cli download {ref}`."
+        ) from None
+    model.to(resolve_device(device))  # type: ignore[arg-type]  # transformers' stub types .to() narrowly
+    model.eval()
+    return model, tokenizer

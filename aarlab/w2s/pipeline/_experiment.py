@@ -5,6 +5,10 @@
 2. strong ceiling: fine-tune the strong model on ``train_unlabel`` ground truth -> strong_acc     [cached]
 3. method: the strong model + label-free inputs + weak soft labels -> test probabilities by id
 4. score: transfer_acc and PGR per seed; aggregate over seeds with a bootstrap CI.
+
+Two lanes run the same story. ``finetune``: every "train" is a fine-tune of the model (LoRA or full). ``probe``:
+every "train" is a head on the model's frozen features (cached under ``<cache>/features``), seconds per run. A weak
+model that is an *encoder* only ever teaches through a probe head, in both lanes.
 """
 
 from __future__ import annotations
@@ -17,13 +21,15 @@ from typing import Any
 
 import numpy as np
 
-from aarlab.suites._spec import ModelRef, Suite
+from aarlab.suites._spec import LANES, ModelRef, Suite, SuiteError
 from aarlab.w2s.cache import ArtifactCache, cache_key, examples_hash, model_fingerprint
-from aarlab.w2s.data import Dataset, load_dataset, strip_labels
+from aarlab.w2s.data import Dataset, Example, load_dataset, strip_labels
 from aarlab.w2s.methods import Method, MethodContext, validate_predictions
+from aarlab.w2s.methods._probe_strong import ProbeStrongModel
 from aarlab.w2s.methods._strong import StrongModel, fresh_head, prompts_of
 from aarlab.w2s.metrics import bootstrap_pgr_ci, correctness, pgr
-from aarlab.w2s.models import LabelTokenHead, LoadedModel, load_causal_lm
+from aarlab.w2s.models import LabelTokenHead, LoadedModel, load_causal_lm, load_encoder
+from aarlab.w2s.probe import FeatureBank, FeatureExtractor, FeatureStore, fit_head
 from aarlab.w2s.train import TrainConfig, fine_tune, predict_proba
 
 #: Bump when a stage's code changes what it produces: invalidates cached artifacts of that stage.
@@ -61,6 +67,7 @@ class ExperimentResult:
     pgr_ci: tuple[float, float]
     seeds: list[SeedResult]
     config: dict[str, Any] = field(default_factory=dict)
+    lane: str = "finetune"
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form (the ``aarlab w2s run --out`` format)."""
@@ -73,15 +80,25 @@ class Experiment:
     """One dataset of one suite, ready to run methods. Models are loaded once and reused across seeds."""
 
     def __init__(self, suite: Suite, dataset_name: str, cache: ArtifactCache, device: str | None = None,
-                 report: Reporter = _silent) -> None:
+                 report: Reporter = _silent, lane: str | None = None) -> None:
         suite.check_dataset(dataset_name)
+        self.lane = lane or suite.spec.lane
+        if self.lane not in LANES:
+            raise SuiteError(f"unknown lane {self.lane!r}; valid: {', '.join(LANES)}")
         self.suite = suite
-        self.dataset: Dataset = load_dataset(suite.data_path(dataset_name), name=dataset_name)
+        self.dataset: Dataset = load_dataset(suite.data_path(dataset_name), name=dataset_name, derive_ids=True)
         self.cache = cache
         self.device = device
         self.report = report
         self._models: dict[str, LoadedModel] = {}
         self._fingerprints: dict[str, str] = {}
+        self._banks: dict[str, FeatureBank] = {}
+        self.features = FeatureStore(None if cache.root is None else cache.root / "features")
+
+    @property
+    def teacher_lane(self) -> str:
+        """The weak teacher's lane: the experiment's, except that an encoder always teaches through a probe."""
+        return "probe" if self.lane == "probe" or self.suite.spec.weak.kind == "encoder" else "finetune"
 
     # -- models -------------------------------------------------------------------------------------------
     def _loaded(self, ref: ModelRef) -> LoadedModel:
@@ -101,6 +118,38 @@ class Experiment:
             self._fingerprints[path] = model_fingerprint(path)
         return self._fingerprints[path]
 
+    def _extractor(self, ref: ModelRef) -> FeatureExtractor:
+        max_length = self.suite.spec.probe.max_length
+        if ref.kind == "encoder":
+            model, tokenizer = load_encoder(self.suite.model_path(ref), dtype=ref.dtype, device=self.device)
+            return FeatureExtractor(model, tokenizer, ref.kind, ref.feature_layer, ref.pooling, max_length)
+        loaded = self._loaded(ref)
+        return FeatureExtractor(loaded.model, loaded.tokenizer, ref.kind, ref.feature_layer, ref.pooling, max_length,
+                                ref.chat_template)
+
+    def bank(self, role: str) -> FeatureBank:
+        """Cached frozen features of the ``"weak"`` or ``"strong"`` model (its suite layer and pooling)."""
+        if role not in self._banks:
+            ref: ModelRef = getattr(self.suite.spec, role)
+            parts = {"model": self._fingerprint(ref), "kind": ref.kind, "layer": ref.feature_layer,
+                     "pooling": ref.pooling, "dtype": ref.dtype, "chat_template": ref.chat_template,
+                     "max_length": self.suite.spec.probe.max_length}
+            self._banks[role] = FeatureBank(self.features, parts, lambda: self._extractor(ref), self.suite.spec.probe,
+                                            progress=lambda d, t: self.report(f"{role} features", d, t))
+        return self._banks[role]
+
+    def _probe_probs(self, role: str, split: str, seed: int, predict: list[str]) -> list[dict[str, float]]:
+        """Fit a probe head on ``split`` ground truth; P(positive) by id on each split in ``predict``."""
+        bank = self.bank(role)
+        examples = self.dataset.split(split)
+        targets = np.array([float(bool(e.positive())) for e in examples])
+        head = fit_head(bank.matrix(examples), targets, self.suite.spec.probe, seed)
+        out = []
+        for name in predict:
+            rows: list[Example] = self.dataset.split(name)
+            out.append({e.id: float(p) for e, p in zip(rows, head.predict(bank.matrix(rows)), strict=True)})
+        return out
+
     def _train_head(self, ref: ModelRef, config: TrainConfig, split: str, seed: int, stage: str) -> LabelTokenHead:
         head = fresh_head(self._loaded(ref), self.dataset.kind, config)
         examples = self.dataset.split(split)
@@ -109,16 +158,20 @@ class Experiment:
                   progress=lambda d, t: self.report(stage, d, t))
         return head
 
-    def _key(self, stage: str, ref: ModelRef, config: TrainConfig, splits: list[str], seed: int) -> tuple[str, dict]:
-        parts = {
+    def _key(self, stage: str, ref: ModelRef, config: TrainConfig, splits: list[str], seed: int,
+             lane: str = "finetune") -> tuple[str, dict]:
+        parts: dict[str, Any] = {
             "stage": stage,
             "stage_version": STAGE_VERSIONS[stage],
             "model": self._fingerprint(ref),
-            "model_ref": ref.model_dump(),
+            "model_ref": ref.identity(),
             "train": config.model_dump(mode="json"),
             "data": {s: examples_hash(self.dataset.split(s)) for s in splits},
             "seed": seed,
         }
+        if lane == "probe":  # a probe's result does not depend on the fine-tuning recipe, only on the probe's
+            parts.pop("train")
+            parts.update(lane="probe", probe=self.suite.spec.probe.model_dump(mode="json"))
         return cache_key(parts), parts
 
     # -- stages -------------------------------------------------------------------------------------------
@@ -126,18 +179,22 @@ class Experiment:
         """Weak soft labels on train_unlabel and test, and weak_acc (cached)."""
         spec = self.suite.spec
         key, parts = self._key("weak_teacher", spec.weak, spec.weak_train, ["train_label", "train_unlabel", "test"],
-                               seed)
+                               seed, self.teacher_lane)
         cached = self.cache.get("weak_teacher", key)
         if cached is not None:
             return cached
-        head = self._train_head(spec.weak, spec.weak_train, "train_label", seed, "weak teacher")
-        batch = spec.weak_train.eval_batch_size
         unlabel, test = self.dataset.split("train_unlabel"), self.dataset.split("test")
-        soft = predict_proba(head, prompts_of(unlabel), batch)
-        test_probs = predict_proba(head, prompts_of(test), batch)
-        test_map = {e.id: float(p) for e, p in zip(test, test_probs, strict=True)}
+        if self.teacher_lane == "probe":
+            soft_map, test_map = self._probe_probs("weak", "train_label", seed, ["train_unlabel", "test"])
+        else:
+            head = self._train_head(spec.weak, spec.weak_train, "train_label", seed, "weak teacher")
+            batch = spec.weak_train.eval_batch_size
+            soft = predict_proba(head, prompts_of(unlabel), batch)
+            test_probs = predict_proba(head, prompts_of(test), batch)
+            soft_map = {e.id: float(p) for e, p in zip(unlabel, soft, strict=True)}
+            test_map = {e.id: float(p) for e, p in zip(test, test_probs, strict=True)}
         artifact = {
-            "soft_labels": {e.id: float(p) for e, p in zip(unlabel, soft, strict=True)},
+            "soft_labels": soft_map,
             "test_probs": test_map,
             "weak_acc": float(correctness(test_map, test).mean()),
         }
@@ -147,14 +204,18 @@ class Experiment:
     def strong_ceiling(self, seed: int) -> dict[str, Any]:
         """The strong model trained on train_unlabel ground truth: test probabilities and strong_acc (cached)."""
         spec = self.suite.spec
-        key, parts = self._key("strong_ceiling", spec.strong, spec.strong_train, ["train_unlabel", "test"], seed)
+        key, parts = self._key("strong_ceiling", spec.strong, spec.strong_train, ["train_unlabel", "test"], seed,
+                               self.lane)
         cached = self.cache.get("strong_ceiling", key)
         if cached is not None:
             return cached
-        head = self._train_head(spec.strong, spec.strong_train, "train_unlabel", seed, "strong ceiling")
         test = self.dataset.split("test")
-        probs = predict_proba(head, prompts_of(test), spec.strong_train.eval_batch_size)
-        test_map = {e.id: float(p) for e, p in zip(test, probs, strict=True)}
+        if self.lane == "probe":
+            (test_map,) = self._probe_probs("strong", "train_unlabel", seed, ["test"])
+        else:
+            head = self._train_head(spec.strong, spec.strong_train, "train_unlabel", seed, "strong ceiling")
+            probs = predict_proba(head, prompts_of(test), spec.strong_train.eval_batch_size)
+            test_map = {e.id: float(p) for e, p in zip(test, probs, strict=True)}
         artifact = {"test_probs": test_map, "strong_acc": float(correctness(test_map, test).mean())}
         self.cache.put("strong_ceiling", key, artifact, parts)
         return artifact
@@ -162,21 +223,36 @@ class Experiment:
     def method_context(self, weak: dict[str, Any], seed: int, scratch: Path,
                        log: Callable[[str], None] = lambda _m: None) -> MethodContext:
         """The label-free context a method runs in."""
-        spec = self.suite.spec
-        strong = StrongModel(self._loaded(spec.strong), self.dataset.kind, spec.strong_train,
-                             feature_layer=spec.strong.feature_layer,
-                             progress=lambda d, t: self.report("method", d, t))
         return MethodContext(
             dataset=self.dataset.name,
             kind=self.dataset.kind,
             unlabeled=strip_labels(self.dataset.split("train_unlabel")),
             weak_soft_labels=dict(weak["soft_labels"]),
             test=strip_labels(self.dataset.split("test")),
-            strong=strong,
+            strong=self.strong_handle(),
             seed=seed,
             scratch_dir=scratch,
             log=log,
+            lane=self.lane,
         )
+
+    def strong_handle(self) -> StrongModel | ProbeStrongModel:
+        """The label-free handle on the strong model that methods receive, for this experiment's lane."""
+        spec = self.suite.spec
+        if self.lane == "probe":
+            ref = spec.strong
+
+            def read_zero_shot(prompts: list[str]) -> np.ndarray:
+                head = fresh_head(self._loaded(ref), self.dataset.kind, spec.strong_train, copy_weights=False)
+                return predict_proba(head, prompts, spec.strong_train.eval_batch_size).astype(np.float32)
+
+            parts = {"model": self._fingerprint(ref), "dtype": ref.dtype, "chat_template": ref.chat_template,
+                     "max_length": spec.strong_train.max_length, "kind": self.dataset.kind}
+            return ProbeStrongModel(self.bank("strong"), self.dataset.kind, spec.probe, read_zero_shot, parts,
+                                    self.features)
+        return StrongModel(self._loaded(spec.strong), self.dataset.kind, spec.strong_train,
+                           feature_layer=spec.strong.feature_layer,
+                           progress=lambda d, t: self.report("method", d, t))
 
     def run_method(self, method: Method, weak: dict[str, Any], seed: int,
                    log: Callable[[str], None] = lambda _m: None) -> dict[str, float]:
@@ -189,7 +265,8 @@ class Experiment:
     def run(self, method: Method, seeds: list[int], log: Callable[[str], None] = lambda _m: None) -> ExperimentResult:
         """Run all stages for each seed and aggregate."""
         test = self.dataset.split("test")
-        per_seed, matrices = [], {"weak": [], "strong": [], "transfer": []}
+        per_seed: list[SeedResult] = []
+        matrices: dict[str, list[np.ndarray]] = {"weak": [], "strong": [], "transfer": []}
         for seed in seeds:
             weak = self.weak_teacher(seed)
             ceiling = self.strong_ceiling(seed)
@@ -210,7 +287,8 @@ class Experiment:
             suite=self.suite.name, dataset=self.dataset.name, method=method.name, weak_acc=w, strong_acc=s,
             transfer_acc=t, pgr=pgr(w, s, t), pgr_ci=ci, seeds=per_seed,
             config={"suite": self.suite.spec.model_dump(mode="json"), "method_source": method.source,
-                    "seeds": seeds},
+                    "seeds": seeds, "lane": self.lane},
+            lane=self.lane,
         )
 
 

@@ -1,0 +1,17 @@
+"""The cpu suite's builder: real pretrained models and data that ship inside PyPI packages, offline."""
+
+from aarlab.suites.cpu._build import CpuBuildError, build_cpu
+from aarlab.suites.cpu._chat import build_chat, chat_facts
+from aarlab.suites.cpu._math import build_math
+from aarlab.suites.cpu._models import MissingPackageError, prepare_gemma, prepare_minilm
+
+__all__ = [
+    "CpuBuildError",
+    "MissingPackageError",
+    "build_chat",
+    "build_cpu",
+    "build_math",
+    "chat_facts",
+    "prepare_gemma",
+    "prepare_minilm",
+]

@@ -1,0 +1,92 @@
+"""Benchmark the real suites: build time per suite and dataset, feature-extraction tokens/s per model (and the ratio
+to the measured Gemma reference of ~325 tokens/s per thread, float32), per-experiment time in each lane, peak RSS.
+
+Usage: python benchmarks/suites.py [--home DIR] [--suite cpu] [--dataset chat] [--sample 256] [--finetune]
+
+Targets (2 cores): probe-lane experiment <= 5 s once features are cached; `aarlab suites build cpu` <= 30 min;
+cpu fine-tune experiment <= 15 min (--finetune: one seed of vanilla, LoRA, minutes); peak RSS <= 12 GiB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from aarlab.home import resolve_home
+from aarlab.suites import build_suite, is_built, load_suite
+from aarlab.w2s.cache import ArtifactCache
+from aarlab.w2s.methods import resolve_method
+from aarlab.w2s.pipeline import Experiment, default_cache
+from aarlab.w2s.probe import example_texts
+
+GEMMA_REFERENCE_TOKENS_PER_S = 325.0  # TESTBED.md: 291-350 per thread, float32, idle machine
+
+
+def extraction_speed(suite, dataset: str, role: str, sample: int) -> dict[str, float]:
+    """Tokens/s of one model reading ``sample`` texts of the dataset, uncached (a throw-away feature store)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        experiment = Experiment(suite, dataset, ArtifactCache(Path(tmp)), lane="probe")
+        bank = experiment.bank(role)
+        texts = [t for e in experiment.dataset.split("test") for t in example_texts(e, suite.spec.probe.comparison)]
+        texts = texts[:sample]
+        tokens = sum(len(ids) for ids in bank.extractor.tokenizer(texts)["input_ids"])
+        start = time.perf_counter()
+        bank.text_matrix(texts)
+        seconds = time.perf_counter() - start
+    return {"texts": len(texts), "tokens": tokens, "seconds": seconds, "tokens_per_s": tokens / seconds}
+
+
+def experiment_time(suite, dataset: str, lane: str, method: str = "vanilla", seed: int = 0) -> dict[str, float]:
+    """Seconds of one seed (weak teacher, ceiling, method) in ``lane``, first with the suite's cache as it is, then
+    again with teacher and ceiling cached."""
+    out = {}
+    for label in ("first", "cached"):
+        start = time.perf_counter()
+        experiment = Experiment(suite, dataset, default_cache(suite), lane=lane)
+        weak = experiment.weak_teacher(seed)
+        experiment.strong_ceiling(seed)
+        experiment.run_method(resolve_method(method), weak, seed)
+        out[label] = time.perf_counter() - start
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--home", type=Path, default=None)
+    parser.add_argument("--suite", default="cpu")
+    parser.add_argument("--dataset", default="chat")
+    parser.add_argument("--sample", type=int, default=256, help="texts read per model for tokens/s")
+    parser.add_argument("--finetune", action="store_true", help="also time one fine-tune-lane seed (minutes)")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    suite = load_suite(args.suite, resolve_home(args.home))
+    if not is_built(suite):
+        start = time.perf_counter()
+        build_suite(suite, lambda *_: None)
+        print(f"suite build: {time.perf_counter() - start:.0f} s (measured now)")
+    report = json.loads((suite.root / "build_report.json").read_text())
+    print(f"suite build (recorded): total {report['timings_s']['total']:.0f} s; builder stages "
+          f"{json.dumps(report.get('builder', {}).get('timings_s', {}), default=lambda v: round(v, 1))}")
+    for role in ("weak", "strong"):
+        speed = extraction_speed(suite, args.dataset, role, args.sample)
+        ratio = speed["tokens_per_s"] / GEMMA_REFERENCE_TOKENS_PER_S
+        print(f"{role} features: {speed['tokens_per_s']:.0f} tokens/s ({speed['tokens']} tokens, "
+              f"{speed['seconds']:.1f} s, 1 thread; {ratio:.2f}x the Gemma reference of "
+              f"{GEMMA_REFERENCE_TOKENS_PER_S:.0f})")
+    lanes = ["probe", "finetune"] if args.finetune else ["probe"]
+    for lane in lanes:
+        times = experiment_time(suite, args.dataset, lane)
+        print(f"{lane} lane, one seed of vanilla: first {times['first']:.1f} s, with teacher and ceiling cached "
+              f"{times['cached']:.1f} s")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    print(f"peak RSS of this process: {peak:.2f} GiB (target <= 12 GiB)")
+
+
+if __name__ == "__main__":
+    main()
