@@ -1,0 +1,99 @@
+"""The scoring service: custody of ground truth, budgets, public/private split, audit chain, leaderboard.
+
+Exports load lazily, so ``aarlab --help`` does not pay for FastAPI and SQLAlchemy. Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS = {
+    "create_app": "_app",
+    "serve": "_serve",
+    "listen": "_serve",
+    "Listener": "_serve",
+    "ServerSettings": "_settings",
+    "SettingsError": "_settings",
+    "load_settings": "_settings",
+    "SCORE_STEP": "_settings",
+    "State": "_state",
+    "StateError": "_state",
+    "init_state": "_state",
+    "open_state": "_state",
+    "read_admin_token": "_state",
+    "verify_chain": "_audit",
+    "VerifyReport": "_audit",
+    "ApiError": "_errors",
+    "AgentCreate": "_schemas",
+    "AgentCreated": "_schemas",
+    "BudgetEntry": "_schemas",
+    "DatasetInfo": "_schemas",
+    "Identity": "_schemas",
+    "Leaderboard": "_schemas",
+    "LeaderboardRow": "_schemas",
+    "Prediction": "_schemas",
+    "SubmissionReceipt": "_schemas",
+    "SubmissionRequest": "_schemas",
+    "add_agent": "_admin",
+    "finalize": "_admin",
+}
+
+__all__ = [
+    "AgentCreate",
+    "AgentCreated",
+    "ApiError",
+    "BudgetEntry",
+    "DatasetInfo",
+    "Identity",
+    "Leaderboard",
+    "LeaderboardRow",
+    "Listener",
+    "Prediction",
+    "SCORE_STEP",
+    "ServerSettings",
+    "SettingsError",
+    "State",
+    "StateError",
+    "SubmissionReceipt",
+    "SubmissionRequest",
+    "VerifyReport",
+    "add_agent",
+    "create_app",
+    "finalize",
+    "init_state",
+    "listen",
+    "load_settings",
+    "open_state",
+    "read_admin_token",
+    "serve",
+    "verify_chain",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'aarlab.server' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"aarlab.server.{_EXPORTS[name]}"), name)
+
+
+if TYPE_CHECKING:
+    from aarlab.server._admin import add_agent, finalize
+    from aarlab.server._app import create_app
+    from aarlab.server._audit import VerifyReport, verify_chain
+    from aarlab.server._errors import ApiError
+    from aarlab.server._schemas import (
+        AgentCreate,
+        AgentCreated,
+        BudgetEntry,
+        DatasetInfo,
+        Identity,
+        Leaderboard,
+        LeaderboardRow,
+        Prediction,
+        SubmissionReceipt,
+        SubmissionRequest,
+    )
+    from aarlab.server._serve import Listener, listen, serve
+    from aarlab.server._settings import SCORE_STEP, ServerSettings, SettingsError, load_settings
+    from aarlab.server._state import State, StateError, init_state, open_state, read_admin_token

@@ -1,0 +1,122 @@
+"""The FastAPI application: routers, error bodies, OpenAPI, and the lifespan that owns the writer thread.
+
+More routers (forum, code store) slot in through :data:`ROUTERS`; they share authentication, the writer and the
+audit chain through :class:`Services`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from pydantic.json_schema import models_json_schema
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+import aarlab
+from aarlab.server import _routes_agents, _routes_leaderboard, _routes_submissions
+from aarlab.server._auth import Authenticator
+from aarlab.server._budget import RateLimiter
+from aarlab.server._errors import ApiError
+from aarlab.server._schemas import SubmissionRequest
+from aarlab.server._scoring import load_answer_keys
+from aarlab.server._services import Services
+from aarlab.server._settings import ServerSettings
+from aarlab.server._state import open_state
+from aarlab.server._writer import Writer
+
+ROUTERS = (_routes_agents.router, _routes_submissions.router, _routes_leaderboard.router)
+
+
+def _where(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(p) for p in loc if p != "body") or "body"
+
+
+async def _api_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ApiError)
+    return JSONResponse({"detail": exc.message}, status_code=exc.status, headers=exc.headers)
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = "; ".join(f"{_where(tuple(e['loc']))}: {e['msg']}" for e in exc.errors()[:3])
+    return JSONResponse({"detail": f"invalid request: {problems}"}, status_code=422)
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema is None:
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        _, extra = models_json_schema([(SubmissionRequest, "validation")],
+                                      ref_template="#/components/schemas/{model}")
+        schema.setdefault("components", {}).setdefault("schemas", {}).update(extra.get("$defs", {}))
+        app.openapi_schema = schema
+    return app.openapi_schema
+
+
+def create_app(state_dir: Path | str, settings: ServerSettings | None = None) -> FastAPI:
+    """The scoring service over an initialized state dir (see ``aarlab server init``)."""
+    settings = settings or ServerSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = open_state(state_dir)
+        with state.db.reader.connect() as conn:
+            keys = load_answer_keys(conn)
+        writer = Writer(state.db, settings.max_batch)
+        writer.start()
+        app.state.services = Services(
+            state_dir=state.path, suite=state.info.suite, settings=settings, db=state.db, writer=writer,
+            keys=keys, auth=Authenticator(state.db, RateLimiter(settings.rate_per_s, settings.rate_burst)))
+        try:
+            yield
+        finally:
+            writer.stop()
+            state.db.dispose()
+
+    app = FastAPI(title="aarlab scoring service", version=aarlab.__version__, lifespan=lifespan,
+                  description="Custody of ground truth, budgets, public/private split, audit chain, leaderboard. "
+                  "Every /api/v1 route needs 'Authorization: Bearer <token>'. Errors are {\"detail\": message}.")
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    for router in ROUTERS:
+        app.include_router(router)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    return app
+
+
+class BodyLimit:
+    """Refuse request bodies over ``limit`` bytes with a JSON 413, by declared length or while streaming."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    def _message(self, size: str) -> str:
+        return (f"request body {size} exceeds the limit of {self.limit} bytes; send one prediction per test id "
+                "and nothing else")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.limit:
+            response = JSONResponse({"detail": self._message(f"of {int(declared)} bytes")}, status_code=413)
+            await response(scope, receive, send)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise ApiError(413, self._message("(streamed)"))
+            return message
+
+        await self.app(scope, counted, send)

@@ -1,0 +1,201 @@
+"""The scoring service's tables and database connections (SQLite in WAL mode by default, PostgreSQL by URL).
+
+Every state change goes through :attr:`Database.writer`, whose transactions take the write lock up front
+(``BEGIN IMMEDIATE`` on SQLite, ``SELECT ... FOR UPDATE`` of the audit head on PostgreSQL), so the audit chain,
+budgets and the campaign state are always read and changed by one transaction at a time.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Engine,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+    create_engine,
+    event,
+)
+from sqlalchemy.engine import make_url
+
+metadata = MetaData()
+
+#: key/value facts fixed at first start: suite, state id, split fraction, finalized_at.
+meta = Table(
+    "meta", metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", String(4096), nullable=False),
+)
+
+agents = Table(
+    "agents", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("token_sha256", String(64), nullable=False, unique=True),
+    Column("is_admin", Boolean, nullable=False, default=False),
+    Column("budget", Integer, nullable=True),  # None: the server's default budget
+    Column("created_at", String(40), nullable=False),
+    Column("audit_seq", Integer, nullable=False),
+)
+
+#: Datasets and their fixed baselines: written once at import, never updated.
+datasets = Table(
+    "datasets", metadata,
+    Column("name", String(64), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("n_test", Integer, nullable=False),
+    Column("n_public", Integer, nullable=False),
+    Column("weak_acc", Float, nullable=False),
+    Column("strong_acc", Float, nullable=False),
+    Column("baseline_version", String(128), nullable=False),
+    Column("labels_sha256", String(64), nullable=False),
+)
+
+#: Ground truth of the test splits, with the secret public/private assignment.
+test_labels = Table(
+    "test_labels", metadata,
+    Column("dataset", String(64), ForeignKey("datasets.name"), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("example_id", String(256), nullable=False),
+    Column("positive", Boolean, nullable=False),
+    Column("public", Boolean, nullable=False),
+    UniqueConstraint("dataset", "example_id"),
+)
+
+submissions = Table(
+    "submissions", metadata,
+    Column("id", String(40), primary_key=True),
+    Column("agent_id", Integer, ForeignKey("agents.id"), nullable=False, index=True),
+    Column("dataset", String(64), ForeignKey("datasets.name"), nullable=False),
+    Column("method", String(100), nullable=False),
+    Column("predictions_sha256", String(64), nullable=False),
+    Column("predictions", LargeBinary, nullable=False),  # float64 little-endian, in test_labels.position order
+    Column("public_transfer_acc", Float, nullable=False),  # already rounded to SCORE_STEP
+    Column("public_pgr", Float, nullable=True),  # None when the suite has no weak-to-strong gap
+    Column("created_at", String(40), nullable=False),
+    Column("receipt", String(64), nullable=False),
+    Column("audit_seq", Integer, nullable=False, unique=True),
+)
+
+#: Evaluations used per agent and dataset (the budget counter).
+usage = Table(
+    "usage", metadata,
+    Column("agent_id", Integer, ForeignKey("agents.id"), primary_key=True),
+    Column("dataset", String(64), primary_key=True),
+    Column("used", Integer, nullable=False),
+)
+
+audit_log = Table(
+    "audit_log", metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("time", String(40), nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("payload_sha256", String(64), nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+#: One row (id = 1): the last audit record. Locking it serializes every state change.
+audit_head = Table(
+    "audit_head", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", Integer, nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+#: The final table, written once by ``finalize``.
+final_results = Table(
+    "final_results", metadata,
+    Column("agent", String(64), primary_key=True),
+    Column("method", String(100), primary_key=True),
+    Column("dataset", String(64), primary_key=True),
+    Column("submission_id", String(40), nullable=False),
+    Column("public_transfer_acc", Float, nullable=False),
+    Column("private_transfer_acc", Float, nullable=False),
+    Column("private_pgr", Float, nullable=True),
+    Column("evaluations", Integer, nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class Database:
+    """The two engines of one database: ``writer`` for state changes, ``reader`` for queries."""
+
+    url: str
+    writer: Engine
+    reader: Engine
+
+    @contextmanager
+    def write_lock(self) -> Iterator[None]:
+        """Serialize writers across processes before they begin (SQLite only; PostgreSQL locks rows itself).
+
+        SQLite's own busy handler sleeps and polls, which gives seconds-long tails when several server processes
+        share one database; a blocking ``flock`` wakes the next writer as soon as the lock is free.
+        """
+        path = make_url(self.url).database
+        if not self.is_sqlite or not path or path == ":memory:":
+            yield
+            return
+        fd = os.open(f"{path}-writelock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether this is a SQLite database (a file in the state dir)."""
+        return self.writer.dialect.name == "sqlite"
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.writer.dispose()
+        if self.reader is not self.writer:
+            self.reader.dispose()
+
+
+def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # SQLAlchemy, not the driver, says when transactions begin
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")  # a commit is on disk before it returns: a 2xx is durable
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+def open_database(url: str) -> Database:
+    """Connect to a database by SQLAlchemy URL and create missing tables."""
+    if url.startswith("sqlite"):
+        writer = _sqlite_engine(url, immediate=True)
+        reader = _sqlite_engine(url, immediate=False)
+    else:
+        writer = create_engine(url, pool_pre_ping=True, pool_size=4, max_overflow=8)
+        reader = writer
+    metadata.create_all(writer)
+    return Database(url=url, writer=writer, reader=reader)

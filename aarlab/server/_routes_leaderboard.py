@@ -1,0 +1,37 @@
+"""Routes ``/api/v1/leaderboard`` and ``/api/v1/admin/finalize``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from starlette.concurrency import run_in_threadpool
+
+from aarlab.server._auth import Principal, require_admin
+from aarlab.server._leaderboard import finalize_change, read_leaderboard, write_final_table
+from aarlab.server._schemas import Leaderboard
+from aarlab.server._services import Services, get_principal, get_services
+
+router = APIRouter(prefix="/api/v1", tags=["leaderboard"])
+Caller = Annotated[Principal, Depends(get_principal)]
+Svc = Annotated[Services, Depends(get_services)]
+
+
+@router.get("/leaderboard", response_model=Leaderboard)
+async def leaderboard(caller: Caller, svc: Svc) -> Leaderboard:
+    """Best stored public score per agent, method and dataset; private scores only after finalize."""
+    def query() -> Leaderboard:
+        with svc.db.reader.connect() as conn:
+            return read_leaderboard(conn)
+
+    return await run_in_threadpool(query)
+
+
+@router.post("/admin/finalize", response_model=Leaderboard,
+             responses={403: {"description": "not the admin"}, 409: {"description": "already finalized"}})
+async def finalize(caller: Caller, svc: Svc) -> Leaderboard:
+    """End the campaign: score private parts, store the final table, refuse further submissions (admin only)."""
+    require_admin(caller)
+    table = await svc.writer.apply(finalize_change(svc.keys, caller.name))
+    write_final_table(svc.state_dir, table)
+    return table

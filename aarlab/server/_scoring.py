@@ -1,0 +1,179 @@
+"""Label custody and scoring: the only place that reads ground truth.
+
+At first start the labeled test splits are imported into the database and each is split, by a keyed hash with
+the state dir's secret, into a *public* part (rounded feedback during the campaign) and a *private* part (scored
+only by ``finalize``). In memory each dataset becomes an :class:`AnswerKey` of numpy arrays in position order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Connection, insert, select
+
+from aarlab.server._audit import labels_digest
+from aarlab.server._db import datasets, test_labels
+from aarlab.server._errors import ApiError
+from aarlab.server._settings import SCORE_STEP
+from aarlab.w2s.metrics import DegenerateGapError, pgr
+
+
+@dataclass(frozen=True)
+class AnswerKey:
+    """Ground truth of one dataset's test split. Arrays are indexed by position; ``index`` maps id -> position."""
+
+    name: str
+    kind: str
+    weak_acc: float
+    strong_acc: float
+    baseline_version: str
+    ids: tuple[str, ...]
+    index: dict[str, int]
+    positive: np.ndarray  # [n_test] bool: label is True / "B"
+    public: np.ndarray  # [n_test] bool: in the public part
+
+    @property
+    def n_test(self) -> int:
+        """Number of test examples."""
+        return len(self.ids)
+
+
+@dataclass(frozen=True)
+class PublicScore:
+    """What an agent learns from one evaluation: public-part accuracy and PGR, both rounded to SCORE_STEP."""
+
+    transfer_acc: float
+    pgr: float | None
+
+
+@dataclass(frozen=True)
+class PrivateScore:
+    """Exact private-part accuracy and PGR (revealed only by finalize)."""
+
+    transfer_acc: float
+    pgr: float | None
+
+
+def public_assignment(ids: Sequence[str], dataset: str, secret: bytes, fraction: float) -> np.ndarray:
+    """Which examples are public: the ``round(n * fraction)`` ids with the smallest keyed hash."""
+    keys = [hmac.new(secret, f"{dataset}\0{i}".encode(), hashlib.sha256).digest() for i in ids]
+    order = sorted(range(len(ids)), key=keys.__getitem__)
+    public = np.zeros(len(ids), dtype=bool)
+    public[order[: round(len(ids) * fraction)]] = True
+    return public
+
+
+def import_ground_truth(conn: Connection, home: Path, suite: str, secret: bytes,
+                        fraction: float) -> list[dict[str, Any]]:
+    """Copy a built suite's labeled test splits and baselines into the database; returns the dataset rows."""
+    from aarlab.suites import load_ground_truth
+
+    truth = load_ground_truth(home, suite)
+    version = _baselines_version(home, suite)
+    rows: list[dict[str, Any]] = []
+    for name, gt in sorted(truth.items()):
+        ids = [e.id for e in gt.test]
+        public = public_assignment(ids, name, secret, fraction)
+        labels = [(pos, e.id, bool(e.positive()), bool(public[pos])) for pos, e in enumerate(gt.test)]
+        row = {"name": name, "kind": gt.kind, "n_test": len(ids), "n_public": int(public.sum()),
+               "weak_acc": gt.baseline.weak_acc, "strong_acc": gt.baseline.strong_acc,
+               "baseline_version": version, "labels_sha256": labels_digest(labels)}
+        conn.execute(insert(datasets).values(**row))
+        conn.execute(insert(test_labels), [
+            {"dataset": name, "position": p, "example_id": i, "positive": y, "public": pub}
+            for p, i, y, pub in labels])
+        rows.append(row)
+    return rows
+
+
+def _baselines_version(home: Path, suite: str) -> str:
+    from aarlab.suites import read_baselines
+
+    return read_baselines(home, suite).version
+
+
+def load_answer_keys(conn: Connection) -> dict[str, AnswerKey]:
+    """Every dataset's answer key, read from the database."""
+    keys: dict[str, AnswerKey] = {}
+    for d in conn.execute(select(datasets)).mappings():
+        rows = conn.execute(select(test_labels.c.example_id, test_labels.c.positive, test_labels.c.public)
+                            .where(test_labels.c.dataset == d["name"]).order_by(test_labels.c.position)).all()
+        ids = tuple(r.example_id for r in rows)
+        keys[d["name"]] = AnswerKey(
+            name=d["name"], kind=d["kind"], weak_acc=d["weak_acc"], strong_acc=d["strong_acc"],
+            baseline_version=d["baseline_version"], ids=ids, index={i: p for p, i in enumerate(ids)},
+            positive=np.array([r.positive for r in rows], dtype=bool),
+            public=np.array([r.public for r in rows], dtype=bool))
+    return keys
+
+
+def _examples(ids: list[str], limit: int = 3) -> str:
+    shown = ", ".join(repr(i) for i in ids[:limit])
+    return shown + (", ..." if len(ids) > limit else "")
+
+
+def arrange_predictions(key: AnswerKey, ids: Sequence[str], probs: Sequence[float]) -> np.ndarray:
+    """Predictions as a float64 array in position order; a 422 unless they cover exactly the test ids once each.
+
+    ``probs`` are numbers (checked by the request schema); here they must be finite and in [0, 1].
+    """
+    values = np.asarray(probs, dtype=np.float64)
+    bad = np.flatnonzero(~((values >= 0) & (values <= 1)))  # NaN fails both comparisons
+    if bad.size:
+        k = int(bad[0])
+        raise ApiError(422, f"predictions[{k}].p: expected a probability, a finite number in [0, 1]; found "
+                       f"{float(values[k])!r}" + (f" (and {bad.size - 1} more out of range)" if bad.size > 1 else ""))
+    index = key.index
+    positions = np.array([index.get(i, -1) for i in ids], dtype=np.int64)
+    unknown = np.flatnonzero(positions < 0)
+    if unknown.size:
+        raise ApiError(422, f"{unknown.size} prediction id(s) are not test ids of dataset {key.name!r} "
+                       f"({_examples([ids[int(k)] for k in unknown])}); only the {key.n_test} test examples can be "
+                       "scored")
+    counts = np.bincount(positions, minlength=key.n_test)
+    if (counts > 1).any():
+        pos = int(np.flatnonzero(counts > 1)[0])
+        first, second = np.flatnonzero(positions == pos)[:2]
+        raise ApiError(422, f"predictions[{second}]: id {key.ids[pos]!r} appears twice (first at "
+                       f"predictions[{first}]); give exactly one prediction per test id")
+    missing = np.flatnonzero(counts == 0)
+    if missing.size:
+        raise ApiError(422, f"predictions miss {missing.size} of the {key.n_test} test ids of dataset "
+                       f"{key.name!r} ({_examples([key.ids[p] for p in missing])}); give one prediction per "
+                       "test id")
+    out = np.empty(key.n_test)
+    out[positions] = values
+    return out
+
+
+def round_score(value: float) -> float:
+    """Round to the public score step (0.01)."""
+    return round(round(value / SCORE_STEP) * SCORE_STEP, 2)
+
+
+def _pgr_or_none(key: AnswerKey, transfer_acc: float) -> float | None:
+    try:
+        return pgr(key.weak_acc, key.strong_acc, transfer_acc)
+    except DegenerateGapError:
+        return None
+
+
+def score_public(key: AnswerKey, probs: np.ndarray) -> PublicScore:
+    """Rounded public-part accuracy, and PGR computed *from the rounded accuracy* (so it adds no information)."""
+    correct = (probs > 0.5) == key.positive
+    acc = round_score(float(correct[key.public].mean()))
+    value = _pgr_or_none(key, acc)
+    return PublicScore(acc, None if value is None else round_score(value))
+
+
+def score_private(key: AnswerKey, probs: np.ndarray) -> PrivateScore:
+    """Exact private-part accuracy and PGR against the fixed baselines."""
+    correct = (probs > 0.5) == key.positive
+    acc = float(correct[~key.public].mean())
+    return PrivateScore(acc, _pgr_or_none(key, acc))

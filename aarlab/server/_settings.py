@@ -1,0 +1,46 @@
+"""Run-time settings of the scoring service: defaults live here and nowhere else."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+#: Public scores are rounded to this step; it is part of the leakage argument in docs/scoring.md.
+SCORE_STEP = 0.01
+
+
+class SettingsError(ValueError):
+    """A settings file is missing or malformed; the message names the file and the field."""
+
+
+class ServerSettings(BaseModel):
+    """Budgets, rate limits and request limits of one server run (``aarlab server start --config FILE``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    default_budget: int = Field(default=50, ge=0, description="evaluations per agent per dataset, unless the "
+                                "agent was created with its own --budget")
+    rate_per_s: float = Field(default=2.0, gt=0, description="sustained requests per second per agent")
+    rate_burst: int = Field(default=10, ge=1, description="requests an agent may make at once before throttling")
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, description="largest accepted request body")
+    max_batch: int = Field(default=64, ge=1, description="most state changes committed in one transaction")
+
+
+def load_settings(path: Path | None) -> ServerSettings:
+    """Settings from a TOML file of ``ServerSettings`` fields (top level or under ``[server]``); defaults if None."""
+    if path is None:
+        return ServerSettings()
+    try:
+        data = tomllib.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise SettingsError(f"{path}: no such settings file") from None
+    except tomllib.TOMLDecodeError as err:
+        raise SettingsError(f"{path}: invalid TOML ({err})") from None
+    data = data.get("server", data)
+    try:
+        return ServerSettings.model_validate(data)
+    except ValidationError as err:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
+        raise SettingsError(f"{path}: {problems} (fields: {', '.join(ServerSettings.model_fields)})") from None

@@ -1,0 +1,243 @@
+"""Commands ``aarlab server ...``, ``aarlab submit``, ``aarlab leaderboard`` and ``aarlab audit verify``.
+
+FastAPI, SQLAlchemy and httpx are imported inside the commands, so ``aarlab --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+
+if TYPE_CHECKING:
+    from aarlab.server import Leaderboard
+
+server_app = typer.Typer(help="Run and administer the scoring service (custody of ground truth).",
+                         no_args_is_help=True)
+audit_app = typer.Typer(help="Check the scoring service's audit chain.", no_args_is_help=True)
+
+out = Console()
+err = Console(stderr=True)
+
+StateOpt = Annotated[Path, typer.Option("--state", help="The server's state dir (ground truth, secrets, database)")]
+SuiteOpt = Annotated[str, typer.Option("--suite", help="Built suite whose test splits are imported at first start")]
+HomeOpt = Annotated[Path | None, typer.Option("--home", help="aarlab home holding built suites "
+                                               "(default $AARLAB_HOME or ~/.cache/aarlab)")]
+DbOpt = Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL, e.g. postgresql+psycopg://u@host/db "
+                                            "(default: SQLite in the state dir)")]
+ServerOpt = Annotated[str, typer.Option("--server", envvar="AARLAB_SERVER",
+                                        help="http://host:port or unix:///path/to.sock")]
+TokenOpt = Annotated[str, typer.Option("--token", envvar="AARLAB_TOKEN", help="Your bearer token")]
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """Print a one-line error (no traceback) and return the exit to raise."""
+    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def register(app: typer.Typer) -> None:
+    """Attach ``server``, ``audit``, ``submit`` and ``leaderboard`` to the root ``aarlab`` app."""
+    app.add_typer(server_app, name="server")
+    app.add_typer(audit_app, name="audit")
+    app.command("submit")(submit)
+    app.command("leaderboard")(leaderboard)
+
+
+def _init(state: Path, suite: str, home: Path | None, db: str | None, public_fraction: float):  # noqa: ANN202
+    from aarlab.server import StateError, init_state
+
+    try:
+        return init_state(state, suite=suite, home=home, db_url=db, public_fraction=public_fraction)
+    except StateError as e:
+        raise fail(str(e)) from None
+
+
+FractionOpt = Annotated[float, typer.Option("--public-fraction", help="Share of each test set that is public "
+                                            "(fixed at first start)")]
+
+
+@server_app.command("init")
+def init(state: StateOpt, suite: SuiteOpt = "tiny", home: HomeOpt = None, db: DbOpt = None,
+         public_fraction: FractionOpt = 0.5) -> None:
+    """Initialize a state dir without serving: import ground truth, fix baselines, create the admin token."""
+    opened = _init(state, suite, home, db, public_fraction)
+    opened.db.dispose()
+    err.print(f"state dir {opened.path} holds suite {opened.info.suite!r}; admin token: "
+              f"`aarlab server admin-token --state {opened.path}`", highlight=False)
+
+
+@server_app.command("start")
+def start(
+    state: StateOpt,
+    suite: SuiteOpt = "tiny",
+    home: HomeOpt = None,
+    db: DbOpt = None,
+    host: Annotated[str, typer.Option("--host", help="TCP address to listen on")] = "127.0.0.1",
+    port: Annotated[int | None, typer.Option("--port", help="TCP port (default 8765; with --uds alone, "
+                                             "no TCP)")] = None,
+    uds: Annotated[Path | None, typer.Option("--uds", help="Also (or only) serve on this Unix socket")] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="TOML file of server settings (budgets, "
+                                                "rate limits, body limit)")] = None,
+    public_fraction: FractionOpt = 0.5,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Server processes sharing the sockets and the "
+                                         "database (rate limits then apply per process)")] = 1,
+) -> None:
+    """Serve the scoring API (initializing the state dir on first start)."""
+    from aarlab.server import SettingsError, StateError, load_settings, serve
+
+    try:
+        settings = load_settings(config)
+    except SettingsError as e:
+        raise fail(str(e)) from None
+    opened = _init(state, suite, home, db, public_fraction)
+    opened.db.dispose()
+    if port is None and uds is None:
+        port = 8765
+    try:
+        serve(opened.path, settings, host=host, port=port, uds=uds.expanduser().resolve() if uds else None,
+              workers=workers)
+    except StateError as e:
+        raise fail(str(e)) from None
+
+
+@server_app.command("add-agent")
+def add_agent(
+    name: Annotated[str, typer.Argument(help="Agent name (letters, digits, _ . -)")],
+    state: StateOpt,
+    budget: Annotated[int | None, typer.Option("--budget", min=0, help="Evaluations per dataset for this agent "
+                                               "(default: the server's default_budget)")] = None,
+) -> None:
+    """Create an agent; prints its bearer token as the only line on stdout."""
+    from aarlab.server import StateError
+    from aarlab.server import add_agent as create
+
+    try:
+        token = create(state, name, budget)
+    except StateError as e:
+        raise fail(str(e)) from None
+    print(token)
+
+
+@server_app.command("admin-token")
+def admin_token(state: StateOpt) -> None:
+    """Print the admin bearer token of a state dir."""
+    from aarlab.server import StateError, read_admin_token
+
+    try:
+        print(read_admin_token(state))
+    except StateError as e:
+        raise fail(str(e)) from None
+
+
+@server_app.command("finalize")
+def finalize(state: StateOpt,
+             as_json: Annotated[bool, typer.Option("--json", help="Print the final table as JSON")] = False) -> None:
+    """End the campaign: reveal private scores, write <state>/final/leaderboard.json, close submissions."""
+    from aarlab.server import StateError
+    from aarlab.server import finalize as run
+
+    try:
+        table, path = run(state)
+    except StateError as e:
+        raise fail(str(e)) from None
+    if as_json:
+        print(table.model_dump_json(indent=2))
+    else:
+        _print_table(table)
+        err.print(f"final table written to {path}", highlight=False)
+
+
+@audit_app.command("verify")
+def verify(state: StateOpt) -> None:
+    """Recompute the audit chain and every row it covers; report the first broken link (exit 1)."""
+    from aarlab.server import StateError, open_state, verify_chain
+
+    try:
+        opened = open_state(state)
+    except StateError as e:
+        raise fail(str(e)) from None
+    try:
+        report = verify_chain(opened.db)
+    finally:
+        opened.db.dispose()
+    if not report.ok:
+        raise fail(f"audit chain broken at record {report.first_broken}: {report.reason}", code=1)
+    out.print(f"audit chain intact: {report.records} records verified", highlight=False)
+
+
+_PREDICTION_INDEX = re.compile(r"predictions\[(\d+)\]")
+
+
+def submit(
+    file: Annotated[Path, typer.Argument(help="JSONL predictions file, lines {\"id\": ..., \"p\": P(True/B)}")],
+    server: ServerOpt,
+    token: TokenOpt,
+    dataset: Annotated[str, typer.Option("--dataset", help="Dataset whose test split the file predicts")],
+    method: Annotated[str, typer.Option("--method", help="Method name shown on the leaderboard")] = "default",
+) -> None:
+    """Submit test predictions for scoring; prints the stored evaluation's receipt as one JSON object."""
+    from aarlab.client import PredictionsFileError, ScoringClient, ScoringError, read_predictions
+
+    try:
+        records, lines = read_predictions(file)
+        with ScoringClient(server, token) as client:
+            receipt = client.submit(dataset, records, method=method)
+    except PredictionsFileError as e:
+        raise fail(str(e)) from None
+    except ScoringError as e:
+        message = _PREDICTION_INDEX.sub(lambda m: _line_of(file, lines, int(m[1])), e.message)
+        raise fail(f"the server refused the submission ({e.status}): {message}" if e.status else message) from None
+    keys = ("id", "dataset", "public_transfer_acc", "public_pgr", "remaining_budget", "receipt")
+    print(json.dumps({k: getattr(receipt, k) for k in keys}))
+
+
+def _line_of(file: Path, lines: list[int], index: int) -> str:
+    return f"{file}:{lines[index]}" if index < len(lines) else f"predictions[{index}]"
+
+
+def leaderboard(
+    server: ServerOpt,
+    token: TokenOpt,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the leaderboard as JSON")] = False,
+) -> None:
+    """Show the best stored public score per agent and method (private scores after finalize)."""
+    from aarlab.client import ScoringClient, ScoringError
+
+    try:
+        with ScoringClient(server, token) as client:
+            board = client.leaderboard()
+    except ScoringError as e:
+        raise fail(e.message if not e.status else f"the server refused ({e.status}): {e.message}") from None
+    if as_json:
+        print(board.model_dump_json(indent=2))
+    else:
+        _print_table(board)
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def _print_table(board: Leaderboard) -> None:
+    from rich.table import Table
+
+    final = board.finalized_at is not None
+    title = f"final leaderboard ({board.finalized_at})" if final else "leaderboard (public part, rounded to 0.01)"
+    table = Table(title=title)
+    for column in ("dataset", "agent", "method", "public acc", "public PGR", "evals"):
+        table.add_column(column)
+    if final:
+        table.add_column("private acc")
+        table.add_column("private PGR")
+    for r in board.rows:
+        cells = [r.dataset, r.agent, r.method, _fmt(r.public_transfer_acc), _fmt(r.public_pgr), str(r.evaluations)]
+        if final:
+            cells += [f"{r.private_transfer_acc:.4f}" if r.private_transfer_acc is not None else "-",
+                      f"{r.private_pgr:.3f}" if r.private_pgr is not None else "-"]
+        table.add_row(*cells)
+    out.print(table)
