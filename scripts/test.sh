@@ -5,5 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh dev
 .venv/bin/ruff check aarlab tests benchmarks
+.venv/bin/mypy aarlab
 # pytest exits 5 when it collects no test; with `set -e` that fails this script, as it must.
 .venv/bin/python -m pytest -q "$@"
