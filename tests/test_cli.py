@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from aarlab.suites import Suite
+from aarlab.w2s.data import read_split
 
 
 def aarlab(*args: str, home: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -54,14 +55,17 @@ def test_new_method_writes_a_template_that_refuses_to_overwrite(tmp_path: Path) 
 
 
 def test_run_prints_a_table_and_writes_the_result_json(tiny_suite: Suite, tmp_path: Path) -> None:
-    out = tmp_path / "result.json"
+    out, preds = tmp_path / "result.json", tmp_path / "preds.jsonl"
     result = aarlab("w2s", "run", "--suite", "tiny", "--dataset", "math", "--method", "vanilla", "--seeds", "2",
-                    "--out", str(out), home=tiny_suite.home)
+                    "--out", str(out), "--predictions", str(preds), home=tiny_suite.home)
     assert result.returncode == 0, result.stderr
     assert "transfer_acc" in result.stdout
     data = json.loads(out.read_text())
     assert {"weak_acc", "strong_acc", "transfer_acc", "pgr", "pgr_ci", "seeds"} <= set(data)
     assert len(data["seeds"]) == 2 and len(data["pgr_ci"]) == 2
+    rows = [json.loads(line) for line in preds.read_text().splitlines()]
+    test_ids = [e.id for e in read_split(tiny_suite.data_path("math") / "test.jsonl").examples]
+    assert [r["id"] for r in rows] == test_ids and all(0 <= r["p"] <= 1 for r in rows)
 
 
 def test_data_export_writes_label_free_files(tiny_suite: Suite, tmp_path: Path) -> None:

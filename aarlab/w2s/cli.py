@@ -164,6 +164,9 @@ def run_cmd(
     seeds: Annotated[int, typer.Option("--seeds", min=1, help="Number of seeds (0..N-1)")] = 3,
     first_seed: Annotated[int, typer.Option("--first-seed", help="First seed")] = 0,
     out_path: Annotated[Path | None, typer.Option("--out", help="Write the result JSON here")] = None,
+    predictions_path: Annotated[Path | None, typer.Option(
+        "--predictions", help="Write the first seed's test predictions here as JSONL {id, p} (for `aarlab submit`)")
+    ] = None,
     device: Annotated[str | None, typer.Option("--device", help="torch device (default: cuda if available)")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Recompute weak teacher and ceiling")] = False,
     threads: Annotated[int | None, typer.Option("--threads", min=1, help="torch CPU threads")] = None,
@@ -210,6 +213,12 @@ def run_cmd(
         out_path.parent.mkdir(parents=True, exist_ok=True)
         out_path.write_text(json.dumps(data, indent=2))
         err.print(f"wrote {out_path}")
+    if predictions_path is not None:
+        from aarlab.w2s.data import write_jsonl
+
+        probs = result.test_predictions[first_seed]
+        write_jsonl(predictions_path, [{"id": i, "p": p} for i, p in probs.items()])
+        err.print(f"wrote {predictions_path} (seed {first_seed}; submit with `aarlab submit`)")
 
 
 @w2s_app.command("compare")

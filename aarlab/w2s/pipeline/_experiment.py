@@ -68,10 +68,13 @@ class ExperimentResult:
     seeds: list[SeedResult]
     config: dict[str, Any] = field(default_factory=dict)
     lane: str = "finetune"
+    #: The method's test probabilities per seed (what a submission to the scoring service carries).
+    test_predictions: dict[int, dict[str, float]] = field(default_factory=dict, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-ready form (the ``aarlab w2s run --out`` format)."""
+        """JSON-ready form (the ``aarlab w2s run --out`` format); predictions are written separately."""
         data = asdict(self)
+        data.pop("test_predictions")
         data["pgr_ci"] = list(self.pgr_ci)
         return data
 
@@ -266,11 +269,13 @@ class Experiment:
         """Run all stages for each seed and aggregate."""
         test = self.dataset.split("test")
         per_seed: list[SeedResult] = []
+        predictions: dict[int, dict[str, float]] = {}
         matrices: dict[str, list[np.ndarray]] = {"weak": [], "strong": [], "transfer": []}
         for seed in seeds:
             weak = self.weak_teacher(seed)
             ceiling = self.strong_ceiling(seed)
             transfer = self.run_method(method, weak, seed, log)
+            predictions[seed] = transfer
             rows = {
                 "weak": correctness(weak["test_probs"], test),
                 "strong": correctness(ceiling["test_probs"], test),
@@ -288,7 +293,7 @@ class Experiment:
             transfer_acc=t, pgr=pgr(w, s, t), pgr_ci=ci, seeds=per_seed,
             config={"suite": self.suite.spec.model_dump(mode="json"), "method_source": method.source,
                     "seeds": seeds, "lane": self.lane},
-            lane=self.lane,
+            lane=self.lane, test_predictions=predictions,
         )
 
 
