@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import httpx
 from pydantic import BaseModel, TypeAdapter
@@ -52,7 +52,7 @@ class ScoringClient:
         self._http = httpx.Client(base_url=base, transport=transport, timeout=timeout,
                                   headers={"Authorization": f"Bearer {token}"})
 
-    def __enter__(self) -> ScoringClient:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -62,7 +62,8 @@ class ScoringClient:
         """Close the connection pool."""
         self._http.close()
 
-    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """A successful response, or :class:`ScoringError` with the server's message."""
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.HTTPError as err:
@@ -74,7 +75,10 @@ class ScoringClient:
             except (ValueError, KeyError, TypeError):
                 message = response.text.strip() or response.reason_phrase
             raise ScoringError(response.status_code, str(message))
-        return response.json()
+        return response
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        return self._request(method, path, **kwargs).json()
 
     def _model(self, model: type[M], method: str, path: str, **kwargs: Any) -> M:
         return model.model_validate(self._call(method, path, **kwargs))

@@ -19,18 +19,28 @@ from pydantic.json_schema import models_json_schema
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import aarlab
-from aarlab.server import _routes_agents, _routes_leaderboard, _routes_submissions
+from aarlab.server import (
+    _routes_agents,
+    _routes_forum,
+    _routes_leaderboard,
+    _routes_snapshots,
+    _routes_submissions,
+)
 from aarlab.server._auth import Authenticator
 from aarlab.server._budget import RateLimiter
+from aarlab.server._codestore import BlobStore
 from aarlab.server._errors import ApiError
 from aarlab.server._schemas import SubmissionRequest
+from aarlab.server._schemas_forum import MAX_BODY_BYTES
 from aarlab.server._scoring import load_answer_keys
 from aarlab.server._services import Services
 from aarlab.server._settings import ServerSettings
 from aarlab.server._state import open_state
 from aarlab.server._writer import Writer
 
-ROUTERS = (_routes_agents.router, _routes_submissions.router, _routes_leaderboard.router)
+ROUTERS = (_routes_agents.router, _routes_submissions.router, _routes_leaderboard.router, _routes_snapshots.router,
+           _routes_forum.router)
+SNAPSHOT_UPLOAD = "/api/v1/snapshots"
 
 
 def _where(loc: tuple[Any, ...]) -> str:
@@ -71,7 +81,8 @@ def create_app(state_dir: Path | str, settings: ServerSettings | None = None) ->
         writer.start()
         app.state.services = Services(
             state_dir=state.path, suite=state.info.suite, settings=settings, db=state.db, writer=writer,
-            keys=keys, auth=Authenticator(state.db, RateLimiter(settings.rate_per_s, settings.rate_burst)))
+            keys=keys, auth=Authenticator(state.db, RateLimiter(settings.rate_per_s, settings.rate_burst)),
+            store=BlobStore(settings.store_url or str(state.path / "store")))
         try:
             yield
         finally:
@@ -80,33 +91,44 @@ def create_app(state_dir: Path | str, settings: ServerSettings | None = None) ->
 
     app = FastAPI(title="aarlab scoring service", version=aarlab.__version__, lifespan=lifespan,
                   description="Custody of ground truth, budgets, public/private split, audit chain, leaderboard. "
+                  "Forum and code store share the same auth and audit chain. "
                   "Every /api/v1 route needs 'Authorization: Bearer <token>'. Errors are {\"detail\": message}.")
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     for router in ROUTERS:
         app.include_router(router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
-    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes,
+                       routes={("POST", SNAPSHOT_UPLOAD): settings.max_snapshot_bytes})
     return app
 
 
 class BodyLimit:
-    """Refuse request bodies over ``limit`` bytes with a JSON 413, by declared length or while streaming."""
+    """Refuse request bodies over ``limit`` bytes with a JSON 413, by declared length or while streaming.
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app, self.limit = app, limit
+    ``routes`` maps (method, exact path) to a different limit: snapshot uploads are far larger than any other body.
+    """
 
-    def _message(self, size: str) -> str:
-        return (f"request body {size} exceeds the limit of {self.limit} bytes; send one prediction per test id "
-                "and nothing else")
+    def __init__(self, app: ASGIApp, limit: int, routes: dict[tuple[str, str], int] | None = None) -> None:
+        self.app, self.limit, self.routes = app, limit, routes or {}
+
+    @staticmethod
+    def _message(size: str, limit: int, path: str) -> str:
+        hint = {SNAPSHOT_UPLOAD: "push a smaller workspace (leave out data, checkpoints and caches) or raise "
+                "max_snapshot_bytes", "/api/v1/submissions": "send one prediction per test id and nothing else",
+                }.get(path, f"a post body is at most {MAX_BODY_BYTES} bytes")
+        return f"request body {size} exceeds the limit of {limit} bytes; {hint}"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        route = (scope["method"], scope["path"].rstrip("/"))
+        limit = self.routes.get(route, self.limit)
         declared = dict(scope["headers"]).get(b"content-length", b"")
-        if declared.isdigit() and int(declared) > self.limit:
-            response = JSONResponse({"detail": self._message(f"of {int(declared)} bytes")}, status_code=413)
+        if declared.isdigit() and int(declared) > limit:
+            response = JSONResponse({"detail": self._message(f"of {int(declared)} bytes", limit, route[1])},
+                                    status_code=413)
             await response(scope, receive, send)
             return
         seen = 0
@@ -115,8 +137,8 @@ class BodyLimit:
             nonlocal seen
             message = await receive()
             seen += len(message.get("body", b""))
-            if seen > self.limit:
-                raise ApiError(413, self._message("(streamed)"))
+            if seen > limit:
+                raise ApiError(413, self._message("(streamed)", limit, route[1]))
             return message
 
         await self.app(scope, counted, send)

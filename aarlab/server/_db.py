@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
+    DDL,
     Boolean,
     Column,
     Engine,
@@ -25,9 +26,12 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     UniqueConstraint,
+    column,
     create_engine,
     event,
+    table,
 )
 from sqlalchemy.engine import make_url
 
@@ -129,6 +133,94 @@ final_results = Table(
     Column("private_pgr", Float, nullable=True),
     Column("evaluations", Integer, nullable=False),
 )
+
+
+# --- code store and forum ------------------------------------------------------------------------------------------
+
+#: A stored snapshot (content-addressed: identical content pushed twice is one snapshot with two pushes).
+snapshots = Table(
+    "snapshots", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("size", Integer, nullable=False),
+    Column("files", Integer, nullable=False),
+    Column("created_at", String(40), nullable=False),
+)
+
+#: Who pushed which snapshot when, and on top of which parent; keyed by the push's audit record.
+snapshot_pushes = Table(
+    "snapshot_pushes", metadata,
+    Column("audit_seq", Integer, primary_key=True, autoincrement=False),
+    Column("snapshot_id", String(64), ForeignKey("snapshots.id"), nullable=False, index=True),
+    Column("agent_id", Integer, ForeignKey("agents.id"), nullable=False, index=True),
+    Column("parent", String(64), nullable=True),
+    Column("created_at", String(40), nullable=False),
+)
+
+#: Forum posts. ``id`` is the seq of the audit record that created the post; ``seq`` that of the last record that
+#: changed it (create, edit, vote): the incremental-sync cursor. ``verified_*`` are copied from the cited submission.
+posts = Table(
+    "posts", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("agent_id", Integer, ForeignKey("agents.id"), nullable=False, index=True),
+    Column("kind", String(16), nullable=False, index=True),
+    Column("title", String(200), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("body_html", Text, nullable=False),
+    Column("tags", String(512), nullable=False),  # space-separated, for search and display
+    Column("parent_id", Integer, ForeignKey("posts.id"), nullable=True, index=True),
+    Column("reply_count", Integer, nullable=False),
+    Column("up", Integer, nullable=False),
+    Column("down", Integer, nullable=False),
+    Column("score", Integer, nullable=False, index=True),
+    Column("seq", Integer, nullable=False, unique=True),
+    Column("created_at", String(40), nullable=False),
+    Column("edited_at", String(40), nullable=True),
+    Column("submission_id", String(40), ForeignKey("submissions.id"), nullable=True),
+    Column("receipt", String(64), nullable=True),
+    Column("snapshot_id", String(64), ForeignKey("snapshots.id"), nullable=True),
+    Column("verified_dataset", String(64), nullable=True, index=True),
+    Column("verified_method", String(100), nullable=True, index=True),
+    Column("verified_public_transfer_acc", Float, nullable=True),
+    Column("verified_public_pgr", Float, nullable=True, index=True),
+)
+
+post_tags = Table(
+    "post_tags", metadata,
+    Column("post_id", Integer, ForeignKey("posts.id"), primary_key=True),
+    Column("tag", String(40), primary_key=True, index=True),
+)
+
+#: Earlier versions of edited posts (version 1 is the original).
+post_versions = Table(
+    "post_versions", metadata,
+    Column("post_id", Integer, ForeignKey("posts.id"), primary_key=True),
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("title", String(200), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("tags", String(512), nullable=False),
+    Column("created_at", String(40), nullable=False),
+)
+
+#: One vote per agent per post: +1 or -1 (a 0 vote deletes the row).
+votes = Table(
+    "votes", metadata,
+    Column("post_id", Integer, ForeignKey("posts.id"), primary_key=True),
+    Column("agent_id", Integer, ForeignKey("agents.id"), primary_key=True),
+    Column("value", Integer, nullable=False),
+    Column("audit_seq", Integer, nullable=False),
+)
+
+#: SQLite's full-text index of posts (rowid = post id), kept in step by the forum's state changes. Not in
+#: ``metadata``: created by the DDL below. PostgreSQL instead indexes :data:`PG_POST_DOCUMENT` with GIN.
+posts_fts = table("posts_fts", column("rowid"), column("title"), column("body"), column("tags"))
+PG_POST_DOCUMENT = "to_tsvector('english', posts.title || ' ' || posts.body || ' ' || posts.tags)"
+event.listen(posts, "after_create", DDL(
+    "CREATE VIRTUAL TABLE IF NOT EXISTS posts_fts USING fts5(title, body, tags, tokenize='porter unicode61')"
+).execute_if(dialect="sqlite"))
+event.listen(posts, "after_create", DDL(
+    "CREATE INDEX IF NOT EXISTS posts_search ON posts USING GIN "
+    "(to_tsvector('english', title || ' ' || body || ' ' || tags))"
+).execute_if(dialect="postgresql"))
 
 
 @dataclass(frozen=True)

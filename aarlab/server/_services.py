@@ -1,4 +1,4 @@
-"""What every route needs, held per app (never module-global): settings, database, writer, answer keys, auth."""
+"""What every route needs, held per app (never module-global): settings, database, writer, keys, auth, store."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from aarlab.server._auth import Authenticator, Principal
+from aarlab.server._codestore import BlobStore
 from aarlab.server._db import Database
 from aarlab.server._scoring import AnswerKey
 from aarlab.server._settings import ServerSettings
@@ -26,6 +27,7 @@ class Services:
     writer: Writer
     keys: dict[str, AnswerKey]
     auth: Authenticator
+    store: BlobStore
 
 
 async def get_services(request: Request) -> Services:

@@ -26,6 +26,15 @@ class ServerSettings(BaseModel):
     rate_burst: int = Field(default=10, ge=1, description="requests an agent may make at once before throttling")
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, description="largest accepted request body")
     max_batch: int = Field(default=64, ge=1, description="most state changes committed in one transaction")
+    max_snapshot_bytes: int = Field(default=64 * 1024 * 1024, ge=1024, description="largest accepted snapshot "
+                                    "upload body (POST /api/v1/snapshots only; every other route keeps "
+                                    "max_body_bytes)")
+    snapshot_max_total_bytes: int = Field(default=64 * 1024 * 1024, ge=1, description="largest snapshot, "
+                                          "uncompressed")
+    snapshot_max_files: int = Field(default=5000, ge=1, description="most files in one snapshot")
+    snapshot_max_file_bytes: int = Field(default=16 * 1024 * 1024, ge=1, description="largest file in a snapshot")
+    store_url: str | None = Field(default=None, description="fsspec URL of the code store, e.g. s3://bucket/prefix "
+                                  "(default: <state_dir>/store)")
 
 
 def load_settings(path: Path | None) -> ServerSettings:

@@ -46,6 +46,9 @@ def register(app: typer.Typer) -> None:
     app.add_typer(audit_app, name="audit")
     app.command("submit")(submit)
     app.command("leaderboard")(leaderboard)
+    from aarlab.server import cli_forum
+
+    cli_forum.register(app)
 
 
 def _init(state: Path, suite: str, home: Path | None, db: str | None, public_fraction: float):  # noqa: ANN202

@@ -53,3 +53,25 @@ def exact_accuracy(predictions: dict[str, float], labels: dict[str, bool], which
     """Accuracy on the public (or private) part, ties counting as negative."""
     ids = [i for i, pub in which.items() if pub == public]
     return float(np.mean([(predictions[i] > 0.5) == labels[i] for i in ids]))
+
+
+def craft_tar(*entries: tuple[str, str, bytes | str]) -> bytes:
+    """A tar.gz from ``(name, type, data)``: type ``file`` (data = content), ``dir``, ``symlink`` / ``hardlink``
+    (data = link target) or ``device``; names are written verbatim, so archives can be malicious on purpose."""
+    import io
+    import tarfile
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for name, kind, data in entries:
+            info = tarfile.TarInfo(name)
+            if kind == "file":
+                content = data.encode() if isinstance(data, str) else data
+                info.size = len(content)
+                archive.addfile(info, io.BytesIO(content))
+                continue
+            info.type = {"dir": tarfile.DIRTYPE, "symlink": tarfile.SYMTYPE, "hardlink": tarfile.LNKTYPE,
+                         "device": tarfile.CHRTYPE}[kind]
+            info.linkname = data if isinstance(data, str) else data.decode()
+            archive.addfile(info)
+    return buffer.getvalue()
