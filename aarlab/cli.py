@@ -14,16 +14,12 @@ app = typer.Typer(
 
 
 def _register() -> None:
+    from aarlab.agents import cli as agents_cli
+    from aarlab.server import cli as server_cli
     from aarlab.w2s import cli as w2s_cli
 
-    w2s_cli.register(app)
-    try:
-        from aarlab.server import cli as server_cli
-    except ImportError as err:  # pragma: no cover - only while the server package is absent
-        if "aarlab.server" not in str(err):
-            raise
-    else:
-        server_cli.register(app)
+    for module in (w2s_cli, server_cli, agents_cli):
+        module.register(app)
 
 
 _register()

@@ -4,6 +4,16 @@
 # never pulls a different build through another package's requirement.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Agents' commands run under bubblewrap (aarlab.agents.sandbox); install it when we can, else say how.
+if ! command -v bwrap >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends bubblewrap >/dev/null \
+      || echo "warning: could not install bubblewrap; run: apt-get install bubblewrap" >&2
+  else
+    echo "warning: bubblewrap (bwrap) is missing; agents' sandboxes will not start." \
+         "Install the package: sudo apt-get install bubblewrap" >&2
+  fi
+fi
 PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv

@@ -1,0 +1,1 @@
+"""Research agents: the sandbox their commands run in (``aarlab.agents.sandbox``)."""

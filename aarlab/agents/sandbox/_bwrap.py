@@ -1,0 +1,198 @@
+"""``BubblewrapSandbox``: every command in fresh namespaces with only the mounts an agent may see."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import aarlab
+from aarlab.agents.sandbox._base import ExecResult, Sandbox, SandboxError, SandboxLimits
+from aarlab.agents.sandbox._process import run_limited
+
+WORKSPACE = "/workspace"
+DATA = "/data"
+SCORING_SOCKET = "/run/aarlab/scoring.sock"
+#: The sandbox user (mapped to the invoking host user; no capabilities either way).
+UID = 1000
+
+#: Host files of /etc that programs need (shared libraries, Debian's command alternatives, time zone);
+#: the rest of /etc (pip/xdg configs, credentials, ssh, host names) stays outside.
+ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives", "localtime", "nsswitch.conf",
+             "mime.types")
+#: Generated /etc files: an account for the sandbox user so getpass/getpwuid work (torch asks).
+ETC_GENERATED = {
+    "passwd": f"agent:x:{UID}:{UID}:aarlab agent:{WORKSPACE}:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n",
+    "group": f"agent:x:{UID}:\nnogroup:x:65534:\n",
+    "hosts": "127.0.0.1 localhost\n::1 localhost\n",
+}
+
+
+def find_bwrap() -> str:
+    """Path of the ``bwrap`` executable, or :class:`SandboxError` saying how to install it."""
+    path = shutil.which("bwrap")
+    if path is None:
+        raise SandboxError("bubblewrap (`bwrap`) is not installed, and agents' commands only run inside it; "
+                           "install the Debian/Ubuntu package `bubblewrap` (`apt-get install bubblewrap`, or "
+                           "run scripts/setup.sh as root), then try again")
+    return path
+
+
+def _is_within(path: Path, roots: Sequence[Path]) -> bool:
+    return any(path == root or root in path.parents for root in roots)
+
+
+def python_mounts() -> list[Path]:
+    """Host directories the sandbox's Python needs, read-only at the same paths: the environment (venv), the
+    interpreter installation it points to, and the aarlab package directory when it lives elsewhere (an editable
+    install: the package dir only, never the repository around it, which may hold state dirs)."""
+    roots: list[Path] = []
+    for prefix in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix):
+        path = Path(prefix).resolve()
+        if not _is_within(path, [Path("/usr"), *roots]):
+            roots.append(path)
+    package = Path(aarlab.__file__).resolve().parent
+    if not _is_within(package, [Path("/usr"), *roots]):
+        roots.append(package)
+    return roots
+
+
+def sandbox_python() -> str:
+    """Path of a Python interpreter that works inside the sandbox (the one running aarlab, with torch etc.)."""
+    return str(Path(sys.prefix) / "bin" / "python")
+
+
+class BubblewrapSandbox(Sandbox):
+    """One agent's sandbox; each :meth:`exec` starts a fresh bubblewrap instance.
+
+    Inside: read-only ``/usr`` (and the ``/bin``, ``/lib*`` links), a few /etc files, the Python environment and
+    the aarlab package; ``/workspace`` (read-write, the working directory and ``$HOME``); ``/data`` (the
+    agent-visible dataset copy, read-only); the scoring service's Unix socket at ``/run/aarlab/scoring.sock``;
+    private ``/tmp``, ``/proc`` and ``/dev``. All namespaces are new (no network interface but a down
+    loopback), no capabilities, a cleared environment holding only this agent's token.
+    """
+
+    def __init__(self, workspace: Path, visible_data: Path | None = None, scoring_socket: Path | None = None,
+                 token: str | None = None, limits: SandboxLimits | None = None,
+                 extra_ro: Sequence[Path] = ()) -> None:
+        """Check the paths and bubblewrap; raises :class:`SandboxError` naming what is wrong."""
+        self.bwrap = find_bwrap()
+        self.workspace = self._existing(workspace, "workspace", directory=True)
+        self.visible_data = self._existing(visible_data, "visible data", directory=True) if visible_data else None
+        self.scoring_socket = self._existing(scoring_socket, "scoring socket") if scoring_socket else None
+        self.token = token
+        self.limits = limits or SandboxLimits()
+        self.extra_ro = [self._existing(p, "extra read-only path") for p in extra_ro]
+        for path in self.extra_ro:
+            if path == Path("/") or _is_within(self.workspace, [path]):
+                raise SandboxError(f"extra read-only path {path} would expose the host around the workspace "
+                                   f"{self.workspace}; pass the specific directory the agent needs (e.g. models/)")
+        self._static = self._static_args()
+
+    @staticmethod
+    def _existing(path: Path, what: str, *, directory: bool = False) -> Path:
+        resolved = Path(path).expanduser().resolve()
+        if not resolved.exists() or (directory and not resolved.is_dir()):
+            kind = "directory" if directory else "path"
+            raise SandboxError(f"{what} {path} does not exist (expected an existing {kind}); create it first")
+        return resolved
+
+    def _static_args(self) -> list[str]:
+        args = [self.bwrap, "--unshare-all", "--unshare-user", "--unshare-cgroup", "--disable-userns",
+                "--cap-drop", "ALL", "--uid", str(UID), "--gid", str(UID), "--hostname", "sandbox",
+                "--die-with-parent", "--new-session", "--ro-bind", "/usr", "/usr"]
+        for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+            host = Path("/") / name
+            if host.is_symlink():
+                args += ["--symlink", os.readlink(host), f"/{name}"]
+            elif host.is_dir():
+                args += ["--ro-bind", str(host), f"/{name}"]
+        for name in ETC_FILES:
+            if (Path("/etc") / name).exists():
+                args += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
+        for path in [*python_mounts(), *self.extra_ro]:
+            args += ["--ro-bind", str(path), str(path)]
+        args += ["--bind", str(self.workspace), WORKSPACE]
+        if self.visible_data is not None:
+            args += ["--ro-bind", str(self.visible_data), DATA]
+        if self.scoring_socket is not None:
+            args += ["--ro-bind", str(self.scoring_socket), SCORING_SOCKET]
+        args += ["--tmpfs", "/tmp", "--proc", "/proc", "--dev", "/dev", "--chdir", WORKSPACE]
+        return args
+
+    def environment(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+        """The command's whole environment: fixed variables, this agent's token and socket, then ``extra``.
+
+        It is handed to bubblewrap as its environment (not with ``--setenv``), so the token never appears on a
+        host command line.
+        """
+        env = dict(extra or {})
+        env.update({
+            "PATH": f"{Path(sys.prefix) / 'bin'}:/usr/local/bin:/usr/bin:/bin",
+            "HOME": WORKSPACE, "USER": "agent", "LANG": "C.UTF-8", "TMPDIR": "/tmp",
+            "PYTHONDONTWRITEBYTECODE": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+        })
+        if self.scoring_socket is not None:
+            env["AARLAB_SERVER"] = f"unix://{SCORING_SOCKET}"
+        if self.token is not None:
+            env["AARLAB_TOKEN"] = self.token
+        return env
+
+    def command(self, argv: Sequence[str]) -> tuple[list[str], list[int]]:
+        """The full bubblewrap command line for ``argv`` and the descriptors it reads generated /etc files from
+        (the caller passes them to the child and closes them)."""
+        args = list(self._static)
+        fds: list[int] = []
+        for name, content in ETC_GENERATED.items():
+            read, write = os.pipe()
+            os.write(write, content.encode())  # a few hundred bytes: fits the pipe buffer
+            os.close(write)
+            fds.append(read)
+            args += ["--ro-bind-data", str(read), f"/etc/{name}"]
+        args += ["--remount-ro", "/", "--", *argv]
+        return args, fds
+
+    def exec(self, argv: Sequence[str], *, timeout_s: float | None = None, stdin: bytes | str | None = None,
+             env: Mapping[str, str] | None = None) -> ExecResult:
+        """Run ``argv`` in a fresh bubblewrap instance; see :meth:`Sandbox.exec` for timeouts, output limits
+        and errors."""
+        if not argv:
+            raise ValueError("argv is empty: give the program to run, e.g. ['python', 'train.py']")
+        if timeout_s is not None and timeout_s <= 0:
+            raise ValueError(f"timeout_s must be positive, found {timeout_s}")
+        wall = min(timeout_s, self.limits.wall_s) if timeout_s is not None else self.limits.wall_s
+        data = stdin.encode() if isinstance(stdin, str) else stdin
+        args, fds = self.command(argv)
+        # bubblewrap writes {"exit-code": N} to this pipe only when the agent's program ran and exited; a failure
+        # without it is bubblewrap's own setup failing, whatever the agent's program may print on stderr.
+        status_read, status_write = os.pipe()
+        args = [args[0], "--json-status-fd", str(status_write), *args[1:]]
+        try:
+            result = run_limited(args, env=self.environment(env), timeout_s=wall, limits=self.limits, stdin=data,
+                                 pass_fds=[*fds, status_write])
+        finally:
+            for fd in fds:
+                os.close(fd)
+            os.close(status_write)
+        program_exited = b'"exit-code"' in _read_available(status_read)
+        if not program_exited and result.exit_code == 1 and result.stderr.startswith("bwrap:"):
+            raise SandboxError(f"bubblewrap could not set up the sandbox: {result.stderr.strip()}; check that "
+                               "user namespaces are allowed (sysctl kernel.unprivileged_userns_clone=1) or run "
+                               "as root")
+        return result
+
+
+def _read_available(fd: int) -> bytes:
+    """What is in a pipe now, without blocking (a process left behind may still hold its write end); closes it."""
+    os.set_blocking(fd, False)
+    chunks = []
+    try:
+        while chunk := os.read(fd, 4096):
+            chunks.append(chunk)
+    except BlockingIOError:
+        pass
+    finally:
+        os.close(fd)
+    return b"".join(chunks)
