@@ -102,7 +102,11 @@ class BubblewrapSandbox(Sandbox):
     def _static_args(self) -> list[str]:
         args = [self.bwrap, "--unshare-all", "--unshare-user", "--unshare-cgroup", "--disable-userns",
                 "--cap-drop", "ALL", "--uid", str(UID), "--gid", str(UID), "--hostname", "sandbox",
-                "--die-with-parent", "--new-session", "--ro-bind", "/usr", "/usr"]
+                "--die-with-parent", "--new-session",
+                # Fresh /tmp, /proc and /dev first: a later bind under /tmp (a venv or checkout living there) must
+                # land on top of the tmpfs, not be hidden by it.
+                "--tmpfs", "/tmp", "--proc", "/proc", "--dev", "/dev",
+                "--ro-bind", "/usr", "/usr"]
         for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
             host = Path("/") / name
             if host.is_symlink():
@@ -119,7 +123,7 @@ class BubblewrapSandbox(Sandbox):
             args += ["--ro-bind", str(self.visible_data), DATA]
         if self.scoring_socket is not None:
             args += ["--ro-bind", str(self.scoring_socket), SCORING_SOCKET]
-        args += ["--tmpfs", "/tmp", "--proc", "/proc", "--dev", "/dev", "--chdir", WORKSPACE]
+        args += ["--chdir", WORKSPACE]
         return args
 
     def environment(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:

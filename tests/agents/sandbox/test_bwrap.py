@@ -1,5 +1,6 @@
 """BubblewrapSandbox set-up: what is mounted, and the errors before anything runs."""
 
+import os
 from pathlib import Path
 
 import pytest
@@ -35,3 +36,17 @@ def test_an_extra_mount_around_the_workspace_is_refused(tmp_path: Path) -> None:
     (tmp_path / "ws").mkdir()
     with pytest.raises(SandboxError, match="would expose the host"):
         BubblewrapSandbox(tmp_path / "ws", extra_ro=[tmp_path])
+
+
+def test_a_read_only_mount_under_tmp_is_not_hidden_by_the_private_tmp(tmp_path: Path) -> None:
+    pytest.importorskip("shutil").which("bwrap") or pytest.skip("bwrap not installed")
+    (tmp_path / "ws").mkdir()
+    models = tmp_path / "models"  # pytest's tmp_path lives under /tmp, like a checkout or venv might
+    models.mkdir()
+    (models / "weights.txt").write_text("w")
+    sandbox = BubblewrapSandbox(tmp_path / "ws", extra_ro=[models])
+    args, fds = sandbox.command(["true"])
+    for fd in fds:
+        os.close(fd)
+    assert args.index("--tmpfs") < args.index(str(models))
+    assert sandbox.exec(["cat", str(models / "weights.txt")]).stdout == "w"
