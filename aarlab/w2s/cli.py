@@ -144,7 +144,7 @@ def new_method_cmd(
 def _result_table(result: dict[str, Any]) -> Table:
     table = Table(title=f"{result['suite']}/{result['dataset']} · {result['method']} · {result['lane']} lane")
     for col in ("seed", "weak_acc", "strong_acc", "transfer_acc", "PGR"):
-        table.add_column(col, justify="right")
+        table.add_column(col, justify="right", no_wrap=True)
     for row in result["seeds"]:
         table.add_row(str(row["seed"]), f"{row['weak_acc']:.3f}", f"{row['strong_acc']:.3f}",
                       f"{row['transfer_acc']:.3f}", "n/a" if row["pgr"] is None else f"{row['pgr']:.2f}")
@@ -257,7 +257,7 @@ def compare_cmd(
     seed_list = list(range(seeds))
     table = Table(title=f"suite {suite.name}: PGR by method ({seeds} seeds)")
     for col in ("lane", "dataset", "method", "weak_acc", "strong_acc", "transfer_acc", "PGR [95% CI]"):
-        table.add_column(col, justify="right")
+        table.add_column(col, justify="right", no_wrap=True)
     results = []
     with _progress() as progress:
         bar = progress.add_task("experiments", total=len(names) * len(suite.spec.datasets) * len(lane_list))
@@ -359,7 +359,7 @@ def suites_build_cmd(
         raise fail(str(e), 1) from None
     table = Table(title=f"suite {suite.name} ({suite_version(suite)})")
     for col in ("dataset", "weak_acc", "strong_acc", "vanilla transfer", "vanilla PGR"):
-        table.add_column(col, justify="right")
+        table.add_column(col, justify="right", no_wrap=True)
     for dataset, r in report.get("vanilla", {}).items():
         table.add_row(dataset, f"{r['weak_acc']:.3f}", f"{r['strong_acc']:.3f}", f"{r['transfer_acc']:.3f}",
                       f"{r['pgr']:.2f}")
