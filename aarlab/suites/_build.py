@@ -65,9 +65,11 @@ def compute_baselines(suite: Suite, progress: Progress, workers: int = 2) -> dic
                 for d, r in results.items() if r["strong_acc"] - r["weak_acc"] < min_gap]
     if problems:
         raise SuiteBuildError("the strong ceiling does not beat the weak teacher enough: " + "; ".join(problems))
+    data_dir = suite.data_path(suite.spec.datasets[0]).parent
     baselines = SuiteBaselines(
         suite=suite.name,
         version=suite_version(suite),
+        data_dir=None if data_dir == suite.root / "data" else str(data_dir.resolve()),
         datasets={
             d: DatasetBaseline(weak_acc=r["weak_acc"], strong_acc=r["strong_acc"],
                                vanilla_transfer_acc=r["transfer_acc"], seeds=suite.spec.baseline_seeds)

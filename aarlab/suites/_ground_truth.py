@@ -40,6 +40,8 @@ class SuiteBaselines(BaseModel):
     suite: str
     version: str
     datasets: dict[str, DatasetBaseline]
+    #: Where the labeled datasets were read from when they are not under the suite dir (user data, ``--data-dir``).
+    data_dir: str | None = None
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,7 @@ def load_ground_truth(home: Path, suite: str) -> dict[str, DatasetGroundTruth]:
     baselines = read_baselines(home, suite)
     out: dict[str, DatasetGroundTruth] = {}
     for name, baseline in baselines.datasets.items():
-        loaded = read_split(dataset_dir(home, suite, name) / "test.jsonl")
+        directory = Path(baselines.data_dir) / name if baselines.data_dir else dataset_dir(home, suite, name)
+        loaded = read_split(directory / "test.jsonl", derive_ids=baselines.data_dir is not None)
         out[name] = DatasetGroundTruth(name=name, kind=loaded.kind, test=loaded.examples, baseline=baseline)
     return out
