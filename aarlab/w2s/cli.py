@@ -65,13 +65,15 @@ class _Bars:
     def __init__(self, progress: Progress) -> None:
         self.progress = progress
         self.tasks: dict[str, Any] = {}
+        self.done: dict[str, float] = {}
 
     def __call__(self, stage: str, done: float, total: float) -> None:
         if stage not in self.tasks:
             self.tasks[stage] = self.progress.add_task(stage, total=total)
+        elif done < self.done[stage]:  # the stage runs again (next seed): restart its bar
+            self.progress.reset(self.tasks[stage], total=total)
+        self.done[stage] = done
         self.progress.update(self.tasks[stage], completed=done, total=total)
-        if done == 1 and total > 1:  # a new run of the same stage restarts its bar
-            self.progress.reset(self.tasks[stage], total=total, completed=1)
 
 
 def _suite(name: str, home: Path | None, build: bool = True, data_dir: Path | None = None,
