@@ -15,10 +15,11 @@ app = typer.Typer(
 
 def _register() -> None:
     from aarlab.agents import cli as agents_cli
+    from aarlab.campaign import cli as campaign_cli
     from aarlab.server import cli as server_cli
     from aarlab.w2s import cli as w2s_cli
 
-    for module in (w2s_cli, server_cli, agents_cli):
+    for module in (w2s_cli, server_cli, agents_cli, campaign_cli):
         module.register(app)
 
 

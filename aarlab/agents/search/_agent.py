@@ -1,0 +1,243 @@
+"""The offline search researcher: an optuna study over methods and training multipliers.
+
+Each trial runs in the agent's sandbox (:mod:`aarlab.agents.search._trial`), is submitted to the scoring service
+with the agent's own token, and its rounded public PGR is the trial's value. A new best is pushed as a snapshot
+and posted as a ``result`` citing the receipt. Every few trials the agent reads the forum and enqueues the best
+verified configuration posted by others. The study lives in ``/workspace/study.db`` (SQLite), so a restarted
+process continues it.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from aarlab.agents.search._trial import TrialConfig
+
+if TYPE_CHECKING:
+    import optuna
+
+    from aarlab.agents.sandbox import BubblewrapSandbox
+    from aarlab.client import ForumClient
+    from aarlab.server import Post, SubmissionReceipt
+
+#: Built-in methods the search covers (``zeroshot`` does not train, so it has nothing to tune).
+METHODS = ("vanilla", "soft", "confident", "auxconf", "bootstrap", "ue_weak")
+LR_MULT = (0.25, 4.0)
+EPOCHS_MULT = (0.5, 3.0)
+#: Read the forum after this many trials.
+FORUM_EVERY = 3
+BASELINE = TrialConfig(method="vanilla")
+_CONFIG_BLOCK = re.compile(r"```json\s*(\{.*?\})\s*```", re.S)
+
+
+class BudgetExhausted(Exception):
+    """The scoring service refused a submission because the agent's evaluation budget is used up."""
+
+
+def suggest(trial: optuna.Trial) -> TrialConfig:
+    """The search space: one method and two multipliers of the suite's strong training recipe."""
+    return TrialConfig(method=trial.suggest_categorical("method", METHODS),
+                       lr_mult=trial.suggest_float("lr_mult", *LR_MULT, log=True),
+                       epochs_mult=trial.suggest_float("epochs_mult", *EPOCHS_MULT))
+
+
+def in_space(config: TrialConfig) -> bool:
+    """Whether optuna can enqueue ``config`` in this agent's search space."""
+    return (config.method in METHODS and LR_MULT[0] <= config.lr_mult <= LR_MULT[1]
+            and EPOCHS_MULT[0] <= config.epochs_mult <= EPOCHS_MULT[1])
+
+
+def config_of_post(post: Post) -> TrialConfig | None:
+    """The configuration a search agent's result post carries in its ```json block, if any."""
+    match = _CONFIG_BLOCK.search(post.body)
+    if match is None:
+        return None
+    try:
+        return TrialConfig.model_validate_json(match.group(1))
+    except ValueError:
+        return None
+
+
+def best_foreign_config(posts: list[Post], me: str, dataset: str) -> tuple[TrialConfig, float] | None:
+    """The best verified configuration that others posted: on ``dataset`` if any, else on any dataset."""
+    candidates: list[tuple[bool, float, TrialConfig]] = []
+    for post in posts:
+        if post.kind != "result" or post.author == me or post.verified_public_pgr is None:
+            continue
+        config = config_of_post(post)
+        if config is not None and in_space(config):
+            candidates.append((post.verified_dataset == dataset, post.verified_public_pgr, config))
+    if not candidates:
+        return None
+    _, score, config = max(candidates, key=lambda c: (c[0], c[1]))
+    return config, score
+
+
+def method_label(config: TrialConfig) -> str:
+    """The method name shown on the leaderboard (letters, digits, ``._:/+-``)."""
+    return f"search:{config.method}/lr{config.lr_mult:.3g}/ep{config.epochs_mult:.3g}"
+
+
+class SearchAgent:
+    """One search researcher, driven by its assignment; :meth:`run` works until the deadline or the budget."""
+
+    def __init__(self, state: Path, name: str, log: Callable[[str], None] | None = None) -> None:
+        from aarlab.agents.sandbox import AgentLayout
+        from aarlab.campaign._setup import assignment_file
+        from aarlab.campaign._state import AgentAssignment
+
+        self.layout = AgentLayout.open(state, name)
+        self.assignment = AgentAssignment.model_validate_json(assignment_file(self.layout.state, name).read_text())
+        self.dataset = self.assignment.datasets[0]
+        self.log = log or (lambda m: print(f"[{name}] {m}", flush=True))
+        self.cursor_file = self.layout.agent_dir / "forum_cursor"
+
+    # -- pieces ---------------------------------------------------------------------------------------------
+    def _client(self) -> ForumClient:
+        from aarlab.client import ForumClient
+
+        token = self.layout.read_token()
+        if token is None:
+            raise RuntimeError(f"agent {self.layout.name} has no token at {self.layout.token_file}")
+        return ForumClient(f"unix://{self.layout.scoring_socket}", token)
+
+    def _study(self) -> optuna.Study:
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        storage = f"sqlite:///{self.layout.workspace / 'study.db'}"
+        study = optuna.create_study(study_name=f"{self.layout.name}-{self.dataset}", storage=storage,
+                                    load_if_exists=True, direction="maximize",
+                                    sampler=optuna.samplers.TPESampler(seed=self.assignment.seed, n_startup_trials=4))
+        trials = study.get_trials(deepcopy=False)
+        for trial in trials:  # a trial the previous process was running when it died
+            if trial.state == optuna.trial.TrialState.RUNNING:
+                study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
+                self.log(f"resume: trial {trial.number} was interrupted; marked failed")
+        if not trials:
+            study.enqueue_trial(BASELINE.model_dump())
+        return study
+
+    def sandbox(self, timeout_s: float) -> BubblewrapSandbox:
+        """The agent's sandbox for experiments: its workspace, the visible data and only the suite's ``models/``
+        (the suite's ``data/`` and artifact cache hold labels and stay outside)."""
+        from aarlab.agents.sandbox import SandboxLimits
+        from aarlab.suites import load_suite
+
+        suite = load_suite(self.assignment.suite, Path(self.assignment.home))
+        return self.layout.sandbox(SandboxLimits(wall_s=max(1.0, timeout_s), memory_mb=4096),
+                                   extra_ro=[suite.root / "models"])
+
+    def run_in_sandbox(self, config: TrialConfig, timeout_s: float) -> Path | None:
+        """Run one trial in the sandbox; the predictions file, or None when it failed (logged)."""
+        from aarlab.agents.sandbox._bwrap import WORKSPACE, sandbox_python
+
+        sandbox = self.sandbox(timeout_s)
+        argv = [sandbox_python(), "-m", "aarlab.agents.search.trial", "--config", config.model_dump_json(),
+                "--suite", self.assignment.suite, "--home", self.assignment.home, "--dataset", self.dataset,
+                "--seed", "0", "--out", f"{WORKSPACE}/predictions.jsonl"]
+        result = sandbox.exec(argv, env={"OMP_NUM_THREADS": "1"})
+        (self.layout.workspace / "last_trial.log").write_text(result.stdout + result.stderr)
+        if not result.ok:
+            tail = result.stderr.strip().splitlines()[-1:] or ["(no output)"]
+            self.log(f"trial {config.describe()} failed in the sandbox (exit {result.exit_code}, "
+                     f"{result.killed_reason or 'no limit hit'}): {tail[0]}")
+            return None
+        return self.layout.workspace / "predictions.jsonl"
+
+    def submit(self, client: ForumClient, config: TrialConfig, predictions: Path) -> SubmissionReceipt:
+        """Submit predictions; :class:`BudgetExhausted` when the service says the budget is used up."""
+        from aarlab.client import ScoringError, read_predictions
+
+        records, _ = read_predictions(predictions)
+        for attempt in range(5):
+            try:
+                return client.submit(self.dataset, records, method=method_label(config))
+            except ScoringError as err:
+                if err.status == 429 and "budget" in err.message:
+                    raise BudgetExhausted(err.message) from None
+                if err.status != 429 or attempt == 4:
+                    raise
+                time.sleep(1.0 + attempt)  # rate limited: wait and retry
+        raise AssertionError("unreachable")
+
+    def publish(self, client: ForumClient, config: TrialConfig, receipt: SubmissionReceipt) -> None:
+        """Snapshot the workspace (config + predictions) and post the result citing receipt and snapshot."""
+        workspace = self.layout.workspace
+        (workspace / "best_config.json").write_text(config.model_dump_json(indent=2))
+        snapshot = client.push_directory(workspace)
+        body = (f"Search result on `{self.dataset}`: **{config.describe()}** reached public PGR "
+                f"{receipt.public_pgr} (public accuracy {receipt.public_transfer_acc}).\n\n"
+                f"Reproduce in a sandbox: `python -m aarlab.agents.search.trial --config '<json below>' "
+                f"--suite {self.assignment.suite} --dataset {self.dataset} --home <suite home> --out preds.jsonl`\n\n"
+                f"```json\n{config.model_dump_json()}\n```\n")
+        post = client.post("result", f"{self.dataset}: {config.describe()} -> public PGR {receipt.public_pgr}",
+                           body, tags=["search", self.dataset], receipt=receipt.receipt, snapshot=snapshot.id)
+        self.log(f"posted result #{post.id} (receipt {receipt.receipt[:12]}, snapshot {snapshot.id[:12]})")
+
+    def read_forum(self, client: ForumClient, study: optuna.Study, tried: set[TrialConfig]) -> None:
+        """Enqueue the best verified configuration others posted, unless already tried."""
+        cursor = int(self.cursor_file.read_text()) if self.cursor_file.is_file() else 0
+        posts, cursor = client.sync(cursor)
+        self.cursor_file.write_text(str(cursor))
+        found = best_foreign_config(posts, self.layout.name, self.dataset)
+        if found is not None and found[0] not in tried:
+            config, score = found
+            study.enqueue_trial(config.model_dump())
+            tried.add(config)
+            self.log(f"forum: enqueued {config.describe()} (verified public PGR {score} by another agent)")
+
+    # -- the loop -------------------------------------------------------------------------------------------
+    def run(self) -> int:
+        """Search until the deadline or the evaluation budget; returns the number of trials this process ran."""
+        import optuna
+
+        study = self._study()
+        tried = {TrialConfig.model_validate(t.params) for t in study.get_trials(deepcopy=False) if t.params}
+        complete = [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE]
+        best = max((t.value for t in complete if t.value is not None), default=float("-inf"))
+        self.log(f"{self.assignment.direction}; {len(complete)} trials done before, best {best}")
+        ran = 0
+        with self._client() as client:
+            while (left := self.assignment.deadline - time.time()) > 5:
+                trial = study.ask()
+                config = suggest(trial)
+                tried.add(config)
+                predictions = self.run_in_sandbox(config, min(left, self.assignment.trial_timeout_s))
+                if predictions is None:
+                    study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                    continue
+                try:
+                    receipt = self.submit(client, config, predictions)
+                except BudgetExhausted as err:
+                    study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                    self.log(f"stopping: {err}")
+                    break
+                value = receipt.public_pgr if receipt.public_pgr is not None else receipt.public_transfer_acc
+                study.tell(trial, value)
+                ran += 1
+                self.log(f"trial {trial.number}: {config.describe()} -> public PGR {receipt.public_pgr} "
+                         f"(budget left {receipt.remaining_budget})")
+                if value > best:
+                    best = value
+                    self.publish(client, config, receipt)
+                if ran % FORUM_EVERY == 0:
+                    self.read_forum(client, study, tried)
+        self.log(f"done: {ran} trials this run, best public PGR {best}")
+        return ran
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m aarlab.agents.search --state DIR --agent NAME`` (what a campaign starts per agent)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m aarlab.agents.search")
+    parser.add_argument("--state", required=True, type=Path)
+    parser.add_argument("--agent", required=True)
+    args = parser.parse_args(argv)
+    SearchAgent(args.state, args.agent).run()
+    return 0

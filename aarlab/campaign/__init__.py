@@ -1,0 +1,1 @@
+"""Campaigns: launch N research agents with directions and budgets, supervise them, resume, report status."""

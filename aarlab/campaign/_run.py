@@ -1,0 +1,217 @@
+"""The campaign supervisor: the scoring service and one process per agent, a concurrency limit, one restart per
+crashed agent (its study resumes), a clean stop on Ctrl-C, and ``campaign.json`` kept current."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO
+
+from aarlab.campaign._setup import assignment_file, server_dir
+from aarlab.campaign._state import (
+    UNFINISHED,
+    AgentAssignment,
+    CampaignError,
+    CampaignInfo,
+    load_campaign,
+    now,
+    save_campaign,
+)
+
+#: Restarts granted to an agent process that exits with an error.
+MAX_RESTARTS = 1
+#: Seconds past the deadline after which agents still running are stopped.
+GRACE_S = 60.0
+
+
+def socket_path(state: Path) -> Path:
+    """The scoring service's Unix socket of a campaign."""
+    return state / "scoring.sock"
+
+
+def _stop(process: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
+    """SIGTERM the process group, then SIGKILL it if it does not exit in time."""
+    if process.poll() is not None:
+        return
+    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+class ScoringServer:
+    """``aarlab server start`` as a child process serving only the campaign's Unix socket."""
+
+    def __init__(self, state: Path, info: CampaignInfo, budget_settings: dict[str, float]) -> None:
+        self.state = state
+        self.info = info
+        self.settings = budget_settings
+        self.process: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+
+    def start(self, timeout_s: float = 60.0) -> None:
+        """Start the server and wait until it answers on the socket."""
+        import httpx
+
+        config = self.state / "server.toml"
+        config.write_text("".join(f"{k} = {v}\n" for k, v in self.settings.items()))
+        sock = socket_path(self.state)
+        sock.unlink(missing_ok=True)
+        (self.state / "logs").mkdir(exist_ok=True)
+        self._log = open(self.state / "logs" / "server.log", "ab")  # noqa: SIM115 - closed in stop()
+        argv = [sys.executable, "-m", "aarlab", "server", "start", "--state", str(server_dir(self.state)),
+                "--suite", self.info.suite, "--home", self.info.home, "--uds", str(sock), "--config", str(config)]
+        self.process = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise CampaignError(f"the scoring service exited with {self.process.returncode}; see "
+                                    f"{self.state / 'logs' / 'server.log'}")
+            if sock.exists():
+                try:
+                    with httpx.Client(transport=httpx.HTTPTransport(uds=str(sock)), timeout=2) as client:
+                        if client.get("http://aarlab/openapi.json").status_code == 200:
+                            return
+                except httpx.HTTPError:
+                    pass
+            time.sleep(0.1)
+        self.stop()
+        raise CampaignError(f"the scoring service did not answer on {sock} within {timeout_s:.0f} s")
+
+    def stop(self) -> None:
+        """Stop the server (SIGTERM: uvicorn shuts down cleanly)."""
+        if self.process is not None:
+            _stop(self.process)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+
+class Supervisor:
+    """Runs the unfinished agents of a campaign until they are done; ``on_tick`` is called about once a second."""
+
+    def __init__(self, state: Path, on_tick: Callable[[CampaignInfo], None] = lambda _i: None,
+                 log: Callable[[str], None] = lambda _m: None) -> None:
+        self.state = state
+        self.info = load_campaign(state)
+        self.on_tick = on_tick
+        self.log = log
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self._logs: dict[str, IO[bytes]] = {}
+
+    def _save(self) -> None:
+        save_campaign(self.state, self.info)
+
+    def _launch(self, name: str) -> None:
+        log = open(self.state / "logs" / f"{name}.log", "ab")  # noqa: SIM115 - closed when the process ends
+        argv = [sys.executable, "-m", "aarlab.agents.search", "--state", str(self.state), "--agent", name]
+        self.processes[name] = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self._logs[name] = log
+        record = self.info.agent(name)
+        record.state, record.pid = "running", self.processes[name].pid
+        self._save()
+
+    def _reap(self, name: str, code: int) -> None:
+        self.processes.pop(name)
+        self._logs.pop(name).close()
+        record = self.info.agent(name)
+        record.exit_code, record.pid = code, None
+        if code == 0:
+            record.state = "done"
+        elif record.restarts < MAX_RESTARTS and now() < self.info.deadline:
+            record.restarts += 1
+            record.state = "pending"  # relaunched with resume below
+            self.log(f"{name} exited with {code}; restarting it (restart {record.restarts} of {MAX_RESTARTS})")
+        else:
+            record.state = "crashed"
+            self.log(f"{name} exited with {code}; not restarting (see logs/{name}.log)")
+        self._save()
+
+    def run(self) -> CampaignInfo:
+        """Supervise until every agent is done or crashed; on Ctrl-C stop them all and mark them ``stopped``."""
+        (self.state / "logs").mkdir(exist_ok=True)
+        try:
+            while True:
+                for name, process in list(self.processes.items()):
+                    if (code := process.poll()) is not None:
+                        self._reap(name, code)
+                pending = [a.name for a in self.info.agents if a.state == "pending"]
+                for name in pending[: max(0, self.info.concurrency - len(self.processes))]:
+                    self._launch(name)
+                if not self.processes and not any(a.state == "pending" for a in self.info.agents):
+                    break
+                if now() > self.info.deadline + GRACE_S:
+                    self.log("deadline passed; stopping the agents still running")
+                    self._stop_all()
+                self.on_tick(self.info)
+                time.sleep(1.0)
+            self.info.ended_at = now()
+            self._save()
+        except KeyboardInterrupt:
+            self.log("interrupted: stopping agents (resume with `aarlab campaign resume`)")
+            self._stop_all()
+            self.info.stopped_at = now()
+            self._save()
+            raise
+        return self.info
+
+    def _stop_all(self) -> None:
+        """Stop every running agent process and mark it ``stopped`` (``campaign resume`` continues it)."""
+        for name, process in list(self.processes.items()):
+            _stop(process)
+            self.processes.pop(name)
+            self._logs.pop(name).close()
+            record = self.info.agent(name)
+            record.state, record.pid, record.exit_code = "stopped", None, process.returncode
+        self._save()
+
+
+def prepare_resume(state: Path, minutes: float | None) -> CampaignInfo:
+    """Give the unfinished agents of a stopped campaign a new deadline (the time it had left, or ``minutes``)."""
+    info = load_campaign(state)
+    unfinished = [a for a in info.agents if a.state in UNFINISHED]
+    if not unfinished:
+        raise CampaignError(f"every agent of {state} is done; start a new campaign with `aarlab campaign run`")
+    stopped = info.stopped_at or now()
+    left = minutes * 60 if minutes is not None else max(0.0, info.deadline - stopped)
+    if left <= 5:
+        raise CampaignError("the campaign has no time left; give more with `aarlab campaign resume --minutes M`")
+    info.deadline = now() + left
+    info.stopped_at = None
+    info.ended_at = None
+    for record in unfinished:
+        record.state = "pending"
+        record.restarts = 0
+        path = assignment_file(state, record.name)
+        assignment = AgentAssignment.model_validate_json(path.read_text())
+        path.write_text(assignment.model_copy(update={"deadline": info.deadline}).model_dump_json(indent=2))
+    save_campaign(state, info)
+    return info
+
+
+def server_settings(budget: int) -> dict[str, float]:
+    """Server settings of a campaign: the agents' budget, rate limits loose enough for a few local agents."""
+    return {"default_budget": budget, "rate_per_s": 20, "rate_burst": 50}
+
+
+def supervise(state: Path, on_tick: Callable[[CampaignInfo], None],
+              log: Callable[[str], None]) -> CampaignInfo:
+    """Start the scoring service, run the agents, stop the service (also on Ctrl-C or an error)."""
+    info = load_campaign(state)
+    server = ScoringServer(state, info, server_settings(info.budget))
+    server.start()
+    try:
+        return Supervisor(state, on_tick, log).run()
+    finally:
+        server.stop()

@@ -1,0 +1,114 @@
+"""``DIR/campaign.json``: what a campaign is (suite, agents, directions, deadline) and where each agent stands.
+
+Layout of a campaign state dir::
+
+    campaign.json            this file (written atomically)
+    server/                  the scoring service's state dir (ground truth; never mounted into a sandbox)
+    scoring.sock             the service's Unix socket
+    visible/<dataset>/       agent-visible data (no labels; the weak teacher's soft labels)
+    agents/NAME/token        the agent's bearer token (0600)
+    agents/NAME/agent.json   the agent's assignment (read by its process)
+    agents/NAME/workspace/   its sandbox's /workspace (optuna study, predictions, trial logs)
+    logs/NAME.log            the agent process's output
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+AgentState = Literal["pending", "running", "done", "crashed", "stopped"]
+#: States a ``campaign resume`` starts again.
+UNFINISHED: tuple[AgentState, ...] = ("pending", "running", "crashed", "stopped")
+
+
+class CampaignError(RuntimeError):
+    """The campaign cannot be set up, run or read; the message says what to do."""
+
+
+class AgentAssignment(BaseModel):
+    """What one agent process is told (``agents/NAME/agent.json``); it holds no secret."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    kind: str = Field(description="'search' (offline researcher) or a model name")
+    direction: str
+    suite: str
+    home: str = Field(description="aarlab home holding the built suite (only its models/ enters the sandbox)")
+    datasets: list[str] = Field(description="Datasets to work on, first is the agent's own")
+    seed: int
+    deadline: float = Field(description="Unix time at which the agent stops")
+    trial_timeout_s: float = 300.0
+
+
+class AgentRecord(BaseModel):
+    """One agent as the supervisor sees it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    direction: str
+    state: AgentState = "pending"
+    restarts: int = 0
+    pid: int | None = Field(None, description="The agent process while it runs")
+    exit_code: int | None = None
+
+
+class CampaignInfo(BaseModel):
+    """``campaign.json``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    suite: str
+    home: str
+    agent_kind: str
+    minutes: float
+    concurrency: int
+    budget: int = Field(description="Evaluations per agent per dataset")
+    started_at: float
+    deadline: float
+    stopped_at: float | None = None
+    ended_at: float | None = None
+    agents: list[AgentRecord]
+
+    def agent(self, name: str) -> AgentRecord:
+        """The record of agent ``name``."""
+        for record in self.agents:
+            if record.name == name:
+                return record
+        raise CampaignError(f"no agent {name!r} in this campaign; agents: {', '.join(a.name for a in self.agents)}")
+
+
+def campaign_file(state: Path) -> Path:
+    """Where a campaign's state lives."""
+    return state / "campaign.json"
+
+
+def load_campaign(state: Path) -> CampaignInfo:
+    """Read ``campaign.json``, or :class:`CampaignError` saying how to start one."""
+    path = campaign_file(state)
+    if not path.is_file():
+        raise CampaignError(f"{state} is not a campaign state dir (no {path.name}); start one with "
+                            f"`aarlab campaign run --state {state}`")
+    try:
+        return CampaignInfo.model_validate_json(path.read_text())
+    except ValidationError as err:
+        raise CampaignError(f"{path}: not a valid campaign file ({err.errors()[0]['msg']})") from None
+
+
+def save_campaign(state: Path, info: CampaignInfo) -> None:
+    """Write ``campaign.json`` atomically (a reader never sees half a file)."""
+    path = campaign_file(state)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(info.model_dump_json(indent=2))
+    os.replace(tmp, path)
+
+
+def now() -> float:
+    """Wall-clock Unix time (deadlines are shared between processes)."""
+    return time.time()
