@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import resource
 import selectors
@@ -49,11 +50,17 @@ def plan_limits(limits: SandboxLimits, *, use_cgroups: bool = True) -> Plan:
     return Plan(cgroups, rlimits, enforced)
 
 
+_LIBC = ctypes.CDLL(None, use_errno=True)
+_PR_SET_PDEATHSIG = 1
+
+
 def _preexec(plan: Plan, procs_fds: list[int]) -> Callable[[], None]:
-    """Runs in the child between fork and exec: join the cgroups, then lower the rlimits (async-signal-light:
-    only system calls on descriptors opened by the parent)."""
+    """Runs in the child between fork and exec: die with the supervisor, join the cgroups, then lower the
+    rlimits (async-signal-light: only system calls on descriptors opened by the parent)."""
 
     def setup() -> None:
+        # If the supervising process dies mid-command, the launcher (and with it the sandbox) dies too.
+        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
         pid = str(os.getpid()).encode()
         for fd in procs_fds:
             os.write(fd, pid)
@@ -108,7 +115,12 @@ def run_limited(argv: Sequence[str], *, env: Mapping[str, str], timeout_s: float
         if stdin is not None:
             threading.Thread(target=_feed_stdin, args=(proc.stdin, stdin), daemon=True).start()
         out, err_out = BoundedOutput(limits.output_bytes), BoundedOutput(limits.output_bytes)
-        timed_out = _collect(proc, {proc.stdout: out, proc.stderr: err_out}, started + timeout_s, plan)
+        try:
+            timed_out = _collect(proc, {proc.stdout: out, proc.stderr: err_out}, started + timeout_s, plan)
+        except BaseException:  # interrupted (Ctrl-C, a signal turned exception): leave nothing running
+            _kill(proc, plan)
+            proc.wait()
+            raise
         exit_code = proc.wait()
         exit_code = 128 - exit_code if exit_code < 0 else exit_code
         duration = time.monotonic() - started

@@ -244,3 +244,4 @@ def test_a_real_bubblewrap_setup_failure_is_a_sandbox_error(make_sandbox: Make, 
     sandbox._static += ["--ro-bind", str(tmp_path / "does-not-exist"), "/nowhere"]
     with pytest.raises(SandboxError, match="bubblewrap could not set up the sandbox"):
         sandbox.exec(["true"])
+
