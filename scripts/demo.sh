@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
-# Quick start 1: set up and run the offline demo: every baseline method on the tiny suite (builds it once, ~6 min).
+# Quick start 1: set up and run the offline demo campaign: 3 search researchers for 5 minutes on the tiny suite,
+# each in its own bubblewrap sandbox, scored by the scoring service, sharing results on the forum.
+# The first run builds the tiny suite once (~6 min). Each run starts a new campaign dir under demo-campaigns/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-.venv/bin/aarlab w2s compare --suite tiny --seeds 3 "$@"
+state="demo-campaigns/$(date +%Y%m%d-%H%M%S)"
+.venv/bin/aarlab campaign run --suite tiny --agents 3 --agent search --minutes 5 --state "$state" "$@"
+.venv/bin/aarlab campaign status --state "$state"
+echo "campaign state: $state (forum, leaderboard and audit log live there; see docs/campaign.md)"
