@@ -24,23 +24,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from aarlab.agents.sandbox import SandboxError, find_bwrap
 from aarlab.campaign._setup import server_dir
 from aarlab.server import open_state
 from aarlab.server._db import posts
 from aarlab.suites import Suite
+from tests.agents.sandbox.conftest import needs_bwrap
 
-
-def _bwrap_problem() -> str | None:
-    try:
-        bwrap = find_bwrap()
-    except SandboxError as err:
-        return str(err)
-    probe = subprocess.run([bwrap, "--unshare-all", "--ro-bind", "/", "/", "true"], capture_output=True, text=True)
-    return None if probe.returncode == 0 else f"bwrap cannot create namespaces here: {probe.stderr.strip()}"
-
-
-pytestmark = pytest.mark.skipif((problem := _bwrap_problem()) is not None, reason=f"bubblewrap needed: {problem}")
+pytestmark = needs_bwrap
 
 
 def aarlab(*args: str) -> subprocess.CompletedProcess[str]:
