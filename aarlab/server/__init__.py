@@ -5,8 +5,9 @@ Exports load lazily, so ``aarlab --help`` does not pay for FastAPI and SQLAlchem
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from aarlab._lazy import lazy_exports
 
 _EXPORTS = {
     "create_app": "_app",
@@ -97,10 +98,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'aarlab.server' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"aarlab.server.{_EXPORTS[name]}"), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)
 
 
 if TYPE_CHECKING:

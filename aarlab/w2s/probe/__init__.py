@@ -4,8 +4,9 @@ heads (logistic regression with cross-validated L2, or a small MLP) trained on t
 ``ProbeConfig`` imports without torch (suite files use it); the rest loads lazily.
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from aarlab._lazy import lazy_exports
 from aarlab.w2s.probe._config import ProbeConfig
 
 if TYPE_CHECKING:
@@ -27,12 +28,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(f"aarlab.w2s.probe.{_LAZY[name]}"), name)
-    raise AttributeError(f"module 'aarlab.w2s.probe' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _LAZY)
 
 
 __all__ = [

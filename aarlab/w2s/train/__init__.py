@@ -3,8 +3,9 @@
 ``TrainConfig`` imports without torch (suite files and the scoring service use it); the rest loads torch lazily.
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from aarlab._lazy import lazy_exports
 from aarlab.w2s.train._config import TrainConfig
 
 if TYPE_CHECKING:
@@ -23,12 +24,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(f"aarlab.w2s.train.{_LAZY[name]}"), name)
-    raise AttributeError(f"module 'aarlab.w2s.train' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _LAZY)
 
 
 __all__ = [
