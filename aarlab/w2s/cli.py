@@ -77,8 +77,9 @@ class _Bars:
 
 
 def _suite(name: str, home: Path | None, build: bool = True, data_dir: Path | None = None,
-           need_data: bool = True) -> Suite:
-    """Load a suite (optionally reading its datasets from ``data_dir``); build it first if it has a builder."""
+           need_data: bool = True, dataset: str | None = None) -> Suite:
+    """Load a suite (optionally reading its datasets from ``data_dir``), check ``dataset`` belongs to it, then
+    build it if it has a builder (so a wrong name fails at once, not after a build)."""
     from aarlab.home import resolve_home
     from aarlab.suites import SuiteBuildError, SuiteError, build_suite, is_built, load_suite
 
@@ -88,6 +89,8 @@ def _suite(name: str, home: Path | None, build: bool = True, data_dir: Path | No
             suite = suite.with_data_dir(data_dir)
         elif need_data and suite.spec.builder is None and suite.spec.data_dir is None:
             suite.data_path(suite.spec.datasets[0])  # raises the "pass --data-dir" error
+        if dataset is not None:
+            suite.check_dataset(dataset)
     except SuiteError as e:
         raise fail(str(e)) from None
     if build and suite.spec.builder is not None and not is_built(suite):
@@ -98,15 +101,6 @@ def _suite(name: str, home: Path | None, build: bool = True, data_dir: Path | No
         except SuiteBuildError as e:
             raise fail(str(e), 1) from None
     return suite
-
-
-def _check_dataset(suite: Suite, dataset: str) -> None:
-    from aarlab.suites import SuiteError
-
-    try:
-        suite.check_dataset(dataset)
-    except SuiteError as e:
-        raise fail(str(e)) from None
 
 
 def _check_lane(lane: str | None) -> None:
@@ -187,9 +181,7 @@ def run_cmd(
     except MethodError as e:
         raise fail(str(e)) from None
     _check_lane(lane)
-    suite = _suite(suite_name, home, build=False, data_dir=data_dir)
-    _check_dataset(suite, dataset)
-    suite = _suite(suite_name, home, data_dir=data_dir)
+    suite = _suite(suite_name, home, data_dir=data_dir, dataset=dataset)
 
     import torch
 
@@ -289,9 +281,7 @@ def export_cmd(
 ) -> None:
     """Write the agent-visible copy: train_unlabel.jsonl, test.jsonl (no labels), weak_soft_labels.jsonl."""
     _check_lane(lane)
-    suite = _suite(suite_name, home, build=False, data_dir=data_dir)
-    _check_dataset(suite, dataset)
-    suite = _suite(suite_name, home, data_dir=data_dir)
+    suite = _suite(suite_name, home, data_dir=data_dir, dataset=dataset)
 
     from aarlab.w2s.data import write_agent_visible
     from aarlab.w2s.pipeline import Experiment, default_cache
