@@ -14,6 +14,15 @@ if ! command -v bwrap >/dev/null 2>&1; then
          "Install the package: sudo apt-get install bubblewrap" >&2
   fi
 fi
+# Dev/test: the dashboard's browser tests drive Debian's chromium (never `playwright install`).
+if [ "${1:-}" = "dev" ] && [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends chromium >/dev/null \
+      || echo "warning: could not install chromium; browser tests will be skipped" >&2
+  else
+    echo "warning: /usr/bin/chromium is missing; browser tests will be skipped (sudo apt-get install chromium)" >&2
+  fi
+fi
 PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv

@@ -4,9 +4,10 @@ Server addresses are ``http://host:port`` (or ``https://``) or ``unix:///absolut
 """
 
 from aarlab.client._client import ScoringClient, ScoringError
+from aarlab.client._control import ControlClient
 from aarlab.client._forum import ForumClient
 from aarlab.client._predictions import PredictionsFileError, read_predictions
 from aarlab.client._snapshots import UnsafeArchiveError, pack_directory, safe_extract
 
-__all__ = ["ForumClient", "PredictionsFileError", "ScoringClient", "ScoringError", "UnsafeArchiveError",
-           "pack_directory", "read_predictions", "safe_extract"]
+__all__ = ["ControlClient", "ForumClient", "PredictionsFileError", "ScoringClient", "ScoringError",
+           "UnsafeArchiveError", "pack_directory", "read_predictions", "safe_extract"]

@@ -49,11 +49,15 @@ _EXPORTS = {
     "SnapshotPush": "_schemas_forum",
     "SnapshotUpload": "_schemas_forum",
     "ManifestEntry": "_schemas_forum",
+    "ControlMessage": "_schemas_control",
+    "ControlState": "_schemas_control",
     "add_agent": "_admin",
     "finalize": "_admin",
 }
 
 __all__ = [
+    "ControlMessage",
+    "ControlState",
     "Post",
     "PostCreate",
     "PostDetail",
@@ -118,6 +122,7 @@ if TYPE_CHECKING:
         SubmissionReceipt,
         SubmissionRequest,
     )
+    from aarlab.server._schemas_control import ControlMessage, ControlState
     from aarlab.server._schemas_forum import (
         ManifestEntry,
         Post,

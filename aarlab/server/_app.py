@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 import aarlab
 from aarlab.server import (
     _routes_agents,
+    _routes_control,
     _routes_forum,
     _routes_leaderboard,
     _routes_snapshots,
@@ -39,7 +40,7 @@ from aarlab.server._state import open_state
 from aarlab.server._writer import Writer
 
 ROUTERS = (_routes_agents.router, _routes_submissions.router, _routes_leaderboard.router, _routes_snapshots.router,
-           _routes_forum.router)
+           _routes_forum.router, _routes_control.router)
 SNAPSHOT_UPLOAD = "/api/v1/snapshots"
 
 
@@ -68,8 +69,15 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     return app.openapi_schema
 
 
-def create_app(state_dir: Path | str, settings: ServerSettings | None = None) -> FastAPI:
-    """The scoring service over an initialized state dir (see ``aarlab server init``)."""
+def create_app(state_dir: Path | str, settings: ServerSettings | None = None, *,
+               campaign_dir: Path | str | None = None) -> FastAPI:
+    """The scoring service and its dashboard over an initialized state dir (see ``aarlab server init``).
+
+    ``campaign_dir`` is where the dashboard reads transcripts, costs and notebooks; by default the state dir's
+    parent when it holds a ``campaign.json``.
+    """
+    from aarlab.server import dashboard
+
     settings = settings or ServerSettings()
 
     @asynccontextmanager
@@ -83,6 +91,8 @@ def create_app(state_dir: Path | str, settings: ServerSettings | None = None) ->
             state_dir=state.path, suite=state.info.suite, settings=settings, db=state.db, writer=writer,
             keys=keys, auth=Authenticator(state.db, RateLimiter(settings.rate_per_s, settings.rate_burst)),
             store=BlobStore(settings.store_url or str(state.path / "store")))
+        dashboard.start(app, app.state.services, dashboard.find_campaign_dir(
+            state.path, Path(campaign_dir) if campaign_dir is not None else None))
         try:
             yield
         finally:
@@ -97,6 +107,7 @@ def create_app(state_dir: Path | str, settings: ServerSettings | None = None) ->
     app.add_exception_handler(RequestValidationError, _validation_error)
     for router in ROUTERS:
         app.include_router(router)
+    dashboard.install(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes,
                        routes={("POST", SNAPSHOT_UPLOAD): settings.max_snapshot_bytes})

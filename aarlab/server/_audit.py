@@ -166,9 +166,13 @@ def _row_breaks(conn: Connection) -> list[tuple[int, str]]:
     """(seq, reason) for every stored row whose content no longer matches the payload hash of its record."""
     hashes = _payload_hashes(conn)
     names = dict(conn.execute(select(agents.c.id, agents.c.name)).all())
+    from aarlab.server._control import control_breaks, created_budgets
+
+    created = created_budgets(conn)  # a budget change updates agents.budget; agent.create covered the first one
     broken: list[tuple[int, str]] = []
     for a in conn.execute(select(agents)).mappings():
-        if hashes.get(a["audit_seq"]) != sha256_hex(canonical_json(agent_payload(dict(a)))):
+        row = {**a, "budget": created.get(a["id"], a["budget"])}
+        if hashes.get(a["audit_seq"]) != sha256_hex(canonical_json(agent_payload(row))):
             broken.append((a["audit_seq"], f"agent {a['name']!r} differs from what record {a['audit_seq']} covers"))
     for s in conn.execute(select(submissions)).mappings():
         payload = submission_payload(dict(s), names.get(s["agent_id"], "?"))
@@ -183,6 +187,7 @@ def _row_breaks(conn: Connection) -> list[tuple[int, str]]:
             canonical_json(init_payload(suite or "", dataset_rows)))):
         broken.append((init.seq if init else 1, "datasets, baselines or suite differ from what state.init covers"))
     broken.extend(_final_breaks(conn, hashes))
+    broken.extend(control_breaks(conn, hashes))
     for d in dataset_rows:
         rows = conn.execute(select(test_labels.c.position, test_labels.c.example_id, test_labels.c.positive,
                                    test_labels.c.public).where(test_labels.c.dataset == d["name"])

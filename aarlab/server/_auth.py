@@ -1,12 +1,15 @@
 """Bearer-token authentication: every ``/api/v1`` route knows which agent (or the admin) is calling.
 
-Tokens are stored as SHA-256 hashes; a looked-up agent is cached per app (agents are immutable once created).
-Non-admin callers are rate-limited here, before any work is done for them.
+Tokens are stored as SHA-256 hashes; a looked-up agent is cached per app for :data:`CACHE_TTL_S` seconds (an
+agent's budget can change: the process that changes it calls :meth:`Authenticator.forget`, other processes see
+the change when their cached entry expires). Non-admin callers are rate-limited here, before any work is done.
 """
 
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -17,6 +20,8 @@ from aarlab.server._errors import ApiError
 from aarlab.server._state import token_sha256
 
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
+#: How long a looked-up principal is trusted before it is read again (bounds how stale a budget can be).
+CACHE_TTL_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -32,15 +37,15 @@ class Principal:
 class Authenticator:
     """Resolves ``Authorization: Bearer <token>`` to a :class:`Principal` and applies the rate limit."""
 
-    def __init__(self, db: Database, limiter: RateLimiter) -> None:
-        self.db, self.limiter = db, limiter
-        self._known: dict[str, Principal] = {}
+    def __init__(self, db: Database, limiter: RateLimiter, *, ttl_s: float = CACHE_TTL_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.db, self.limiter, self.ttl_s, self.clock = db, limiter, ttl_s, clock
+        self._known: dict[str, tuple[Principal, float]] = {}
         self._lock = threading.Lock()
 
     def lookup(self, token_hash: str) -> Principal | None:
         """The agent holding a token hash (blocking on a cache miss)."""
-        with self._lock:
-            hit = self._known.get(token_hash)
+        hit = self.cached(token_hash)
         if hit is not None:
             return hit
         with self.db.reader.connect() as conn:
@@ -50,13 +55,25 @@ class Authenticator:
             return None
         principal = Principal(row.id, row.name, bool(row.is_admin), row.budget)
         with self._lock:
-            self._known[token_hash] = principal
+            self._known[token_hash] = (principal, self.clock() + self.ttl_s)
         return principal
 
     def cached(self, token_hash: str) -> Principal | None:
-        """The agent for a token hash if already known (non-blocking)."""
+        """The agent for a token hash if known and not expired (non-blocking)."""
         with self._lock:
-            return self._known.get(token_hash)
+            hit = self._known.get(token_hash)
+            if hit is None:
+                return None
+            if hit[1] < self.clock():
+                del self._known[token_hash]
+                return None
+            return hit[0]
+
+    def forget(self, agent_id: int) -> None:
+        """Drop the cached principal of an agent (after its budget changed), so the next request reads it anew."""
+        with self._lock:
+            for key in [k for k, (p, _) in self._known.items() if p.id == agent_id]:
+                del self._known[key]
 
     def parse(self, header: str | None) -> str:
         """The token hash from an ``Authorization`` header, or a 401 saying what is wrong with it."""

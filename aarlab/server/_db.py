@@ -210,6 +210,40 @@ votes = Table(
     Column("audit_seq", Integer, nullable=False),
 )
 
+# --- operator control of agents (pause / resume / stop, messages, budgets) -----------------------------------------
+
+#: One row per agent the operator has acted on (no row: ``running``, no dollar budget). ``audit_seq`` is the
+#: record of the last change.
+agent_controls = Table(
+    "agent_controls", metadata,
+    Column("agent_id", Integer, ForeignKey("agents.id"), primary_key=True, autoincrement=False),
+    Column("state", String(16), nullable=False, default="running"),
+    Column("budget_usd", Float, nullable=True),
+    Column("updated_at", String(40), nullable=False),
+    Column("audit_seq", Integer, nullable=False),
+)
+
+#: Operator messages to agents. ``id`` is the seq of the audit record that created the message, so ids grow.
+agent_messages = Table(
+    "agent_messages", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("agent_id", Integer, ForeignKey("agents.id"), nullable=False, index=True),
+    Column("body", Text, nullable=False),
+    Column("created_at", String(40), nullable=False),
+    Column("created_by", String(64), nullable=False),
+)
+
+#: Every control action as its audit payload (canonical JSON), keyed by its record: ``audit verify`` recomputes
+#: the payload hashes from here and learns the budget an agent was created with.
+control_log = Table(
+    "control_log", metadata,
+    Column("audit_seq", Integer, primary_key=True, autoincrement=False),
+    Column("agent_id", Integer, ForeignKey("agents.id"), nullable=False, index=True),
+    Column("action", String(32), nullable=False),
+    Column("payload", Text, nullable=False),
+)
+
+
 #: SQLite's full-text index of posts (rowid = post id), kept in step by the forum's state changes. Not in
 #: ``metadata``: created by the DDL below. PostgreSQL instead indexes :data:`PG_POST_DOCUMENT` with GIN.
 posts_fts = table("posts_fts", column("rowid"), column("title"), column("body"), column("tags"))

@@ -42,7 +42,7 @@ def _unix_socket(path: Path) -> socket.socket:
     return sock
 
 
-_STATE_ENV, _SETTINGS_ENV = "AARLAB_SERVER_STATE_DIR", "AARLAB_SERVER_SETTINGS"
+_STATE_ENV, _SETTINGS_ENV, _CAMPAIGN_ENV = "AARLAB_SERVER_STATE_DIR", "AARLAB_SERVER_SETTINGS", "AARLAB_SERVER_CAMPAIGN"
 
 
 @dataclass
@@ -67,12 +67,16 @@ def app_from_environment() -> object:
     """The app of a worker process (``--workers N``): its parent passes the state dir and settings by environment."""
     from aarlab.server._app import create_app
 
-    return create_app(Path(os.environ[_STATE_ENV]), ServerSettings.model_validate_json(os.environ[_SETTINGS_ENV]))
+    campaign = os.environ.get(_CAMPAIGN_ENV)
+    return create_app(Path(os.environ[_STATE_ENV]), ServerSettings.model_validate_json(os.environ[_SETTINGS_ENV]),
+                      campaign_dir=Path(campaign) if campaign else None)
 
 
 def listen(state_dir: Path, settings: ServerSettings, *, host: str = "127.0.0.1", port: int | None = 8765,
-           uds: Path | None = None, workers: int = 1) -> Listener:
+           uds: Path | None = None, workers: int = 1, campaign: Path | None = None) -> Listener:
     """Bind the sockets and build the server; ``port=None`` serves only the Unix socket, ``port=0`` a free port.
+
+    ``campaign`` is the campaign dir the dashboard reads (default: the state dir's parent if it is one).
 
     With ``workers > 1`` that many processes share the sockets (and the database: each has its own group-commit
     writer; the write lock keeps the chain and budgets consistent). Rate limits are then per worker process.
@@ -93,19 +97,21 @@ def listen(state_dir: Path, settings: ServerSettings, *, host: str = "127.0.0.1"
     urls += [f"unix://{uds}"] if uds is not None else []
     if workers > 1:
         os.environ[_STATE_ENV], os.environ[_SETTINGS_ENV] = str(state_dir), settings.model_dump_json()
+        if campaign is not None:
+            os.environ[_CAMPAIGN_ENV] = str(campaign)
         app: Any = f"{__name__}:app_from_environment"
     else:
-        app = create_app(state_dir, settings)
+        app = create_app(state_dir, settings, campaign_dir=campaign)
     config = uvicorn.Config(app, factory=workers > 1, workers=workers, lifespan="on", access_log=False,
                             log_level="warning", timeout_graceful_shutdown=5, backlog=2048)
     return Listener(uvicorn.Server(config), sockets, urls)
 
 
 def serve(state_dir: Path, settings: ServerSettings, *, host: str = "127.0.0.1", port: int | None = 8765,
-          uds: Path | None = None, workers: int = 1) -> None:
+          uds: Path | None = None, workers: int = 1, campaign: Path | None = None) -> None:
     """Serve until interrupted, holding the state dir's lock (one server per state dir)."""
     with ServerLock(state_dir):
-        listener = listen(state_dir, settings, host=host, port=port, uds=uds, workers=workers)
+        listener = listen(state_dir, settings, host=host, port=port, uds=uds, workers=workers, campaign=campaign)
         print(f"aarlab scoring service on {' and '.join(listener.urls)} (state {state_dir})", file=sys.stderr,
               flush=True)
         listener.run()

@@ -89,8 +89,15 @@ def start(
     public_fraction: FractionOpt = 0.5,
     workers: Annotated[int, typer.Option("--workers", min=1, help="Server processes sharing the sockets and the "
                                          "database (rate limits then apply per process)")] = 1,
+    campaign: Annotated[Path | None, typer.Option("--campaign", help="Campaign dir whose transcripts, costs and "
+                                                  "notebooks the dashboard shows (default: the state dir's parent "
+                                                  "if it holds a campaign.json)")] = None,
 ) -> None:
-    """Serve the scoring API (initializing the state dir on first start)."""
+    """Serve the scoring API and the dashboard (initializing the state dir on first start).
+
+    Example: aarlab server start --state runs/c1/server --port 8765, then open http://127.0.0.1:8765/ and log in
+    with `aarlab server admin-token --state runs/c1/server`.
+    """
     from aarlab.server import SettingsError, StateError, load_settings, serve
 
     try:
@@ -101,9 +108,12 @@ def start(
     opened.db.dispose()
     if port is None and uds is None:
         port = 8765
+    if campaign is not None and not (campaign / "campaign.json").is_file():
+        raise fail(f"--campaign {campaign}: no campaign.json there; give the campaign state dir "
+                   "(the one `aarlab campaign run --state` made)")
     try:
         serve(opened.path, settings, host=host, port=port, uds=uds.expanduser().resolve() if uds else None,
-              workers=workers)
+              workers=workers, campaign=campaign.expanduser().resolve() if campaign else None)
     except StateError as e:
         raise fail(str(e)) from None
 
@@ -135,6 +145,26 @@ def admin_token(state: StateOpt) -> None:
         print(read_admin_token(state))
     except StateError as e:
         raise fail(str(e)) from None
+
+
+@server_app.command("viewer-token")
+def viewer_token(
+    state: StateOpt,
+    rotate: Annotated[bool, typer.Option("--rotate", help="Replace the token (ends sessions opened with the old "
+                                         "one)")] = False,
+) -> None:
+    """Print the dashboard's read-only viewer token (created on first use): it can see pages but not act.
+
+    Example: aarlab server viewer-token --state runs/c1/server
+    """
+    from aarlab.server import StateError, read_admin_token
+    from aarlab.server.dashboard import viewer_token as token_of
+
+    try:
+        read_admin_token(state)  # the state dir must be initialized
+    except StateError as e:
+        raise fail(str(e)) from None
+    print(token_of(state.expanduser().resolve(), rotate=rotate))
 
 
 @server_app.command("finalize")

@@ -1,0 +1,63 @@
+"""``aarlab campaign report``: one self-contained HTML file (inline CSS and SVG, no script, no external reference).
+
+It shows what the dashboard shows, frozen: campaign status, agents and costs, best scores per dataset and the
+PGR-over-time charts. Scores come from the server's stored submissions; costs from the harness's usage files.
+"""
+
+from __future__ import annotations
+
+import os
+from importlib import resources
+from pathlib import Path
+
+from aarlab.campaign._state import CampaignError
+
+
+def render_report(state: Path) -> str:
+    """The report of the campaign in state dir ``state`` as an HTML string."""
+    from aarlab.server import ServerSettings, StateError, open_state
+    from aarlab.server.dashboard import (
+        FlagCache,
+        agent_colours,
+        collect,
+        pgr_chart,
+        read_campaign,
+        template_environment,
+    )
+
+    state = state.expanduser().resolve()
+    if not (state / "campaign.json").is_file():
+        raise CampaignError(f"{state} is not a campaign state dir (no campaign.json); give the dir that "
+                            "`aarlab campaign run --state` made")
+    try:
+        opened = open_state(state / "server")
+    except StateError as err:
+        raise CampaignError(str(err)) from None
+    files = read_campaign(state)
+    budget = files.info.get("budget") if files else None
+    default_budget = budget if isinstance(budget, int) else ServerSettings().default_budget
+    try:
+        with opened.db.reader.connect() as conn:
+            data = collect(conn, suite=opened.info.suite, files=files, default_budget=default_budget,
+                           flag_cache=FlagCache())
+    finally:
+        opened.db.dispose()
+    colours = agent_colours([a.name for a in data.agents])
+    charts = {d.name: pgr_chart(d, data.evaluations, colours, namespace=False) for d in data.datasets}
+    css = resources.files("aarlab.server.dashboard").joinpath("static/dashboard.css").read_text()
+    best: dict[str, list] = {d.name: [] for d in data.datasets}
+    for row in data.leaderboard.rows:
+        best.setdefault(row.dataset, []).append(row)
+    return template_environment().get_template("report.html").render(
+        data=data, charts=charts, css=css, best=best, state=str(state))
+
+
+def write_report(state: Path, out: Path) -> Path:
+    """Write the report atomically to ``out``; returns its path."""
+    html = render_report(state)
+    out = out.expanduser()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    tmp.write_text(html)
+    os.replace(tmp, out)
+    return out
