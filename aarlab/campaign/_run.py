@@ -3,6 +3,7 @@ crashed agent (its study resumes), a clean stop on Ctrl-C, and ``campaign.json``
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -12,6 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
+from aarlab.campaign._external import SocketForwarder, link_socket
+from aarlab.campaign._llm import check_model
 from aarlab.campaign._setup import assignment_file, server_dir
 from aarlab.campaign._state import (
     UNFINISHED,
@@ -50,6 +53,11 @@ def _stop(process: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
             continue
 
 
+def agent_module(kind: str) -> str:
+    """The module an agent process runs: the offline search researcher, or the LLM runtime for a model."""
+    return "aarlab.agents.search" if kind == "search" else "aarlab.agents.runtime"
+
+
 class ScoringServer:
     """``aarlab server start`` as a child process serving only the campaign's Unix socket."""
 
@@ -72,7 +80,11 @@ class ScoringServer:
         self._log = open(self.state / "logs" / "server.log", "ab")  # noqa: SIM115 - closed in stop()
         argv = [sys.executable, "-m", "aarlab", "server", "start", "--state", str(server_dir(self.state)),
                 "--suite", self.info.suite, "--home", self.info.home, "--uds", str(sock), "--config", str(config)]
+        if self.info.dashboard_port is not None:
+            argv += ["--host", "127.0.0.1", "--port", str(self.info.dashboard_port)]
         self.process = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.info.server_pid = self.process.pid
+        save_campaign(self.state, self.info)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -93,6 +105,9 @@ class ScoringServer:
         """Stop the server (SIGTERM: uvicorn shuts down cleanly)."""
         if self.process is not None:
             _stop(self.process)
+            info = load_campaign(self.state)
+            info.server_pid = None
+            save_campaign(self.state, info)
         if self._log is not None:
             self._log.close()
             self._log = None
@@ -115,7 +130,7 @@ class Supervisor:
 
     def _launch(self, name: str) -> None:
         log = open(self.state / "logs" / f"{name}.log", "ab")  # noqa: SIM115 - closed when the process ends
-        argv = [sys.executable, "-m", "aarlab.agents.search", "--state", str(self.state), "--agent", name]
+        argv = [sys.executable, "-m", agent_module(self.info.agent_kind), "--state", str(self.state), "--agent", name]
         self.processes[name] = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         self._logs[name] = log
         record = self.info.agent(name)
@@ -177,9 +192,42 @@ class Supervisor:
         self._save()
 
 
+def _ours(pid: int, state: Path) -> bool:
+    """Whether ``pid`` is still a process of this campaign (its command line names the state dir)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return any(str(state).encode() in part for part in cmdline)
+
+
+def _stop_leftovers(state: Path, info: CampaignInfo) -> None:
+    """Stop the agent and server processes a killed supervisor left running (so resume does not run two copies)."""
+    pids = [a.pid for a in info.agents if a.pid is not None] + ([info.server_pid] if info.server_pid else [])
+    for pid in pids:
+        if not _ours(pid, state):
+            continue
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, sig)
+            deadline = time.monotonic() + 10
+            while _ours(pid, state) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            if not _ours(pid, state):
+                break
+    for record in info.agents:
+        if record.state == "running":
+            record.state = "stopped"
+        record.pid = None
+    info.server_pid = None
+
+
 def prepare_resume(state: Path, minutes: float | None) -> CampaignInfo:
     """Give the unfinished agents of a stopped campaign a new deadline (the time it had left, or ``minutes``)."""
     info = load_campaign(state)
+    if info.agent_kind != "search":
+        check_model(info.agent_kind)
+    _stop_leftovers(state, info)
     unfinished = [a for a in info.agents if a.state in UNFINISHED]
     if not unfinished:
         raise CampaignError(f"every agent of {state} is done; start a new campaign with `aarlab campaign run`")
@@ -205,13 +253,66 @@ def server_settings(budget: int) -> dict[str, float]:
     return {"default_budget": budget, "rate_per_s": 20, "rate_burst": 50}
 
 
+class ExternalService:
+    """An existing scoring service made reachable at ``DIR/scoring.sock`` (a symlink, or a forwarder for TCP)."""
+
+    def __init__(self, state: Path, url: str) -> None:
+        self.state = state
+        self.url = url
+        self._forwarder: SocketForwarder | None = None
+
+    def start(self) -> None:
+        """Make the socket answer; :class:`CampaignError` when the service cannot be reached."""
+        import httpx
+
+        sock = socket_path(self.state)
+        if self.url.startswith("unix://"):
+            link_socket(sock, self.url)
+        else:
+            self._forwarder = SocketForwarder(sock, self.url)
+            self._forwarder.start()
+        try:
+            with httpx.Client(transport=httpx.HTTPTransport(uds=str(sock)), timeout=5) as client:
+                client.get("http://aarlab/openapi.json").raise_for_status()
+        except httpx.HTTPError as err:
+            self.stop()
+            raise CampaignError(f"the scoring service at {self.url} does not answer ({err})") from None
+
+    def stop(self) -> None:
+        """Stop forwarding (a symlink stays: it points at a socket the service owns)."""
+        if self._forwarder is not None:
+            self._forwarder.stop()
+            self._forwarder = None
+
+
 def supervise(state: Path, on_tick: Callable[[CampaignInfo], None],
               log: Callable[[str], None]) -> CampaignInfo:
-    """Start the scoring service, run the agents, stop the service (also on Ctrl-C or an error)."""
+    """Start (or connect to) the scoring service, run the agents, stop the service (also on Ctrl-C or an error)."""
     info = load_campaign(state)
-    server = ScoringServer(state, info, server_settings(info.budget))
-    server.start()
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        return _supervise_with_service(state, info, on_tick, log)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum: int, _frame: object) -> None:
+    """SIGTERM stops a campaign as Ctrl-C does: agents stopped and marked for ``campaign resume``."""
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _supervise_with_service(state: Path, info: CampaignInfo, on_tick: Callable[[CampaignInfo], None],
+                            log: Callable[[str], None]) -> CampaignInfo:
+    service: ScoringServer | ExternalService
+    if info.server is not None:
+        service = ExternalService(state, info.server)
+    else:
+        service = ScoringServer(state, info, server_settings(info.budget))
+    service.start()
+    if info.dashboard_port is not None:
+        log(f"dashboard: http://127.0.0.1:{info.dashboard_port}/ (log in with the admin token: `aarlab server "
+            f"admin-token --state {server_dir(state)}`)")
     try:
         return Supervisor(state, on_tick, log).run()
     finally:
-        server.stop()
+        service.stop()

@@ -6,8 +6,14 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from aarlab.campaign._external import admin_client, create_agents
+from aarlab.campaign._llm import LLMOptions, check_options
 from aarlab.campaign._state import AgentAssignment, AgentRecord, CampaignError, CampaignInfo, now, save_campaign
+
+if TYPE_CHECKING:
+    from aarlab.agents.prompts import Direction
 
 
 def server_dir(state: Path) -> Path:
@@ -67,43 +73,103 @@ def direction_of(kind: str, index: int, datasets: list[str]) -> tuple[str, list[
     return f"{kind} researcher on {own}", order, seed
 
 
-def setup_campaign(state: Path, *, suite: str, home: Path, agents: int, kind: str, minutes: float, concurrency: int,
-                   budget: int, trial_timeout_s: float, log: Callable[[str], None]) -> CampaignInfo:
-    """Create a new campaign in ``state`` (which must not hold one) and return its record."""
-    from aarlab.server import StateError, add_agent, init_state
+def _check_kind(kind: str, llm: LLMOptions | None) -> list[Direction]:
+    """Validate the agents' kind and LLM options before anything is created; the directions of LLM agents."""
+    from aarlab.agents.prompts import DirectionError, load_directions
 
-    if kind != "search":
-        raise CampaignError(f"agent kind {kind!r} is not available yet; use --agent search (the offline "
-                            "researcher; LLM agents come later)")
+    if kind == "search":
+        if llm is not None:
+            given = [flag for flag, value in (("--usd", llm.budget_usd), ("--tokens", llm.budget_tokens),
+                                              ("--prices", llm.prices_file), ("--directions", llm.directions_file),
+                                              ("--base-url", llm.base_url)) if value is not None]
+            if given:
+                raise CampaignError(f"{', '.join(given)} only apply to LLM agents (--agent MODEL); the search "
+                                    "agent takes --max-experiments")
+        return []
+    check_options(llm or LLMOptions(model=kind))
+    try:
+        return load_directions(llm.directions_file if llm else None)
+    except DirectionError as err:
+        raise CampaignError(str(err)) from None
+
+
+def _create_tokens(state: Path, names: list[str], budget: int, datasets: list[str], server: str | None,
+                   admin_token: str | None) -> dict[str, str]:
+    """Agents and tokens: in the campaign's own server state, or on an existing server through its admin API."""
+    from aarlab.server import StateError, add_agent
+
+    if server is not None:
+        assert admin_token is not None
+        return create_agents(server, admin_token, names, budget, datasets)
+    tokens = {}
+    for name in names:
+        try:
+            tokens[name] = add_agent(server_dir(state), name, budget)
+        except StateError as err:
+            raise CampaignError(str(err)) from None
+    return tokens
+
+
+def setup_campaign(state: Path, *, suite: str, home: Path, agents: int, kind: str, minutes: float, concurrency: int,
+                   budget: int, trial_timeout_s: float, log: Callable[[str], None], llm: LLMOptions | None = None,
+                   server: str | None = None, admin_token: str | None = None,
+                   dashboard_port: int | None = None) -> CampaignInfo:
+    """Create a new campaign in ``state`` (which must not hold one) and return its record.
+
+    ``kind`` is ``"search"`` or a model string (``llm`` then holds its endpoint, budgets, prices and directions).
+    With ``server``, agents are created on that existing scoring service (``admin_token``) instead of a new one.
+    Everything that can be checked (model, API key, prices, directions, admin token) is checked before anything
+    is written.
+    """
+    from aarlab.server import StateError, init_state
+
+    directions = _check_kind(kind, llm)
     if (state / "campaign.json").exists():
         raise CampaignError(f"{state} already holds a campaign; continue it with `aarlab campaign resume --state "
                             f"{state}` or pick another --state")
+    if server is not None:
+        if not admin_token:
+            raise CampaignError("--server needs the service's admin token (--admin-token or --admin-token-file)")
+        admin_client(server, admin_token).close()
+        if dashboard_port is not None:
+            raise CampaignError("--dashboard-port starts the campaign's own server's dashboard; with --server, open "
+                                "the dashboard of that server instead")
     state.mkdir(parents=True, exist_ok=True)
     os.chmod(state, 0o700)
     ensure_suite(suite, home, log)
-    try:
-        init_state(server_dir(state), suite=suite, home=home).db.dispose()
-    except StateError as err:
-        raise CampaignError(str(err)) from None
-    datasets = write_visible_data(state, suite, home, log)
-    started = now()
-    records = []
-    for index in range(agents):
-        name = f"search-{index + 1}" if kind == "search" else f"agent-{index + 1}"
-        direction, order, seed = direction_of(kind, index, datasets)
-        workspace = state / "agents" / name / "workspace"
-        workspace.mkdir(parents=True, exist_ok=True)
+    if server is None:
         try:
-            token = add_agent(server_dir(state), name, budget)
+            init_state(server_dir(state), suite=suite, home=home).db.dispose()
         except StateError as err:
             raise CampaignError(str(err)) from None
-        _write_private(state / "agents" / name / "token", token + "\n")
+    else:
+        _write_private(state / "admin.token", f"{admin_token}\n")
+    datasets = write_visible_data(state, suite, home, log)
+    names = [f"search-{i + 1}" if kind == "search" else f"agent-{i + 1}" for i in range(agents)]
+    tokens = _create_tokens(state, names, budget, datasets, server, admin_token)
+    started = now()
+    records = []
+    for index, name in enumerate(names):
+        direction, order, seed = direction_of(kind, index, datasets)
+        extra: dict[str, object] = {}
+        if llm is not None:
+            extra = {"budget_experiments": llm.budget_experiments}
+        if kind != "search" and llm is not None:
+            chosen = directions[index % len(directions)]
+            direction = chosen.title
+            extra.update(model=kind, base_url=llm.base_url, direction_name=chosen.name, direction_text=chosen.text,
+                         budget_usd=llm.budget_usd, budget_tokens=llm.budget_tokens,
+                         prices_file=str(llm.prices_file.resolve()) if llm.prices_file else None)
+        workspace = state / "agents" / name / "workspace"
+        workspace.mkdir(parents=True, exist_ok=True)
+        _write_private(state / "agents" / name / "token", tokens[name] + "\n")
         assignment = AgentAssignment(name=name, kind=kind, direction=direction, suite=suite, home=str(home),
                                      datasets=order, seed=seed, deadline=started + minutes * 60,
-                                     trial_timeout_s=trial_timeout_s)
+                                     trial_timeout_s=trial_timeout_s, **extra)  # type: ignore[arg-type]
         assignment_file(state, name).write_text(assignment.model_dump_json(indent=2))
         records.append(AgentRecord(name=name, direction=direction))
     info = CampaignInfo(suite=suite, home=str(home), agent_kind=kind, minutes=minutes, concurrency=concurrency,
-                        budget=budget, started_at=started, deadline=started + minutes * 60, agents=records)
+                        budget=budget, server=server, dashboard_port=dashboard_port, started_at=started,
+                        deadline=started + minutes * 60, agents=records)
     save_campaign(state, info)
     return info

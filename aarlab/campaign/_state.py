@@ -10,6 +10,8 @@ Layout of a campaign state dir::
     agents/NAME/agent.json   the agent's assignment (read by its process)
     agents/NAME/workspace/   its sandbox's /workspace (optuna study, predictions, trial logs)
     logs/NAME.log            the agent process's output
+    agents/NAME/transcript.jsonl, usage.json   what the agent did and spent (see docs/agents.md)
+    admin.token              the admin token of an external scoring service (--server; 0600)
 """
 
 from __future__ import annotations
@@ -42,8 +44,17 @@ class AgentAssignment(BaseModel):
     home: str = Field(description="aarlab home holding the built suite (only its models/ enters the sandbox)")
     datasets: list[str] = Field(description="Datasets to work on, first is the agent's own")
     seed: int
-    deadline: float = Field(description="Unix time at which the agent stops")
+    deadline: float = Field(description="Unix time at which the agent stops (its wall budget)")
     trial_timeout_s: float = 300.0
+    model: str | None = Field(None, description="Provider model string of an LLM agent, e.g. "
+                              "'anthropic/claude-sonnet-4-5'; None for the search agent")
+    base_url: str | None = Field(None, description="The model provider's endpoint, when not its default")
+    direction_name: str = Field("", description="Name of the research direction (built-in or user file)")
+    direction_text: str = Field("", description="The full research direction given in the agent's prompt")
+    budget_usd: float | None = Field(None, ge=0, description="LLM spend after which the agent stops")
+    budget_tokens: int | None = Field(None, ge=0, description="LLM tokens (input + output) after which it stops")
+    budget_experiments: int | None = Field(None, ge=0, description="w2s_run calls after which it stops")
+    prices_file: str | None = Field(None, description="TOML price table (USD per million tokens) for the runtime")
 
 
 class AgentRecord(BaseModel):
@@ -70,9 +81,14 @@ class CampaignInfo(BaseModel):
     minutes: float
     concurrency: int
     budget: int = Field(description="Evaluations per agent per dataset")
+    server: str | None = Field(None, description="URL of an existing scoring service the campaign uses instead "
+                               "of starting its own (agents reach it through scoring.sock either way)")
+    dashboard_port: int | None = Field(None, description="TCP port on 127.0.0.1 where the campaign's own "
+                                       "server also listens (dashboard)")
     started_at: float
     deadline: float
     stopped_at: float | None = None
+    server_pid: int | None = Field(None, description="The campaign's scoring service process while it runs")
     ended_at: float | None = None
     agents: list[AgentRecord]
 

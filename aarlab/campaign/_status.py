@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -55,15 +56,46 @@ def stored_scores(state: Path) -> dict[str, dict[str, Any]]:
     return {name: {"submissions": int(count), "best_public_pgr": best} for name, count, best in rows}
 
 
+def served_scores(state: Path, server: str) -> dict[str, dict[str, Any]]:
+    """The same as :func:`stored_scores` for a campaign on an existing service, from its leaderboard (admin token)."""
+    from aarlab.client import ScoringClient, ScoringError
+
+    token_file = state / "admin.token"
+    if not token_file.is_file():
+        raise CampaignError(f"{token_file} is missing; it holds the admin token of {server}")
+    try:
+        with ScoringClient(server, token_file.read_text().strip()) as client:
+            rows = client.leaderboard().rows
+    except ScoringError as err:
+        raise CampaignError(f"cannot read the leaderboard of {server}: {err.message}") from None
+    out: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        entry = out.setdefault(row.agent, {"submissions": 0, "best_public_pgr": None})
+        entry["submissions"] += row.evaluations
+        best = entry["best_public_pgr"]
+        if row.public_pgr is not None and (best is None or row.public_pgr > best):
+            entry["best_public_pgr"] = row.public_pgr
+    return out
+
+
+def cost_of(state: Path, name: str) -> float:
+    """The agent's LLM spend in USD from ``agents/NAME/usage.json`` (0 when absent or unreadable)."""
+    path = state / "agents" / name / "usage.json"
+    try:
+        return float(json.loads(path.read_text()).get("cost_usd", 0.0))
+    except (OSError, ValueError, TypeError, AttributeError):
+        return 0.0
+
+
 def campaign_status(state: Path) -> CampaignStatus:
-    """Every agent of the campaign with its stored results; ``cost_usd`` is 0 for offline search agents."""
+    """Every agent of the campaign with its stored results and its LLM spend (0 for offline search agents)."""
     info = load_campaign(state)
-    scores = stored_scores(state)
+    scores = stored_scores(state) if info.server is None else served_scores(state, info.server)
     rows = []
     for record in info.agents:
         stored = scores.get(record.name, {"submissions": 0, "best_public_pgr": None})
         rows.append(AgentStatus(name=record.name, direction=record.direction, state=record.state,
-                                best_public_pgr=stored["best_public_pgr"], cost_usd=0.0,
+                                best_public_pgr=stored["best_public_pgr"], cost_usd=cost_of(state, record.name),
                                 submissions=stored["submissions"]))
     bests = [r.best_public_pgr for r in rows if r.best_public_pgr is not None]
     return CampaignStatus(best_public_pgr=max(bests) if bests else None, agents=rows)

@@ -5,12 +5,16 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from collections.abc import Mapping, Sequence
+import threading
+import weakref
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import aarlab
 from aarlab.agents.sandbox._base import ExecResult, Sandbox, SandboxError, SandboxLimits
-from aarlab.agents.sandbox._process import run_limited
+from aarlab.agents.sandbox._cgroups import CgroupPool
+from aarlab.agents.sandbox._process import Launch, prepare, run_prepared
 
 WORKSPACE = "/workspace"
 DATA = "/data"
@@ -90,6 +94,8 @@ class BubblewrapSandbox(Sandbox):
                 raise SandboxError(f"extra read-only path {path} would expose the host around the workspace "
                                    f"{self.workspace}; pass the specific directory the agent needs (e.g. models/)")
         self._static = self._static_args()
+        self._spares = _Spares(CgroupPool(self.limits.memory_mb * 1024 * 1024, self.limits.pids))
+        weakref.finalize(self, self._spares.close)
 
     @staticmethod
     def _existing(path: Path, what: str, *, directory: bool = False) -> Path:
@@ -147,6 +153,11 @@ class BubblewrapSandbox(Sandbox):
     def command(self, argv: Sequence[str]) -> tuple[list[str], list[int]]:
         """The full bubblewrap command line for ``argv`` and the descriptors it reads generated /etc files from
         (the caller passes them to the child and closes them)."""
+        args, fds = self._prefix()
+        return [*args, *self._suffix(argv, None)], fds
+
+    def _prefix(self) -> tuple[list[str], list[int]]:
+        """The command line up to the agent's part, and the /etc descriptors it names."""
         args = list(self._static)
         fds: list[int] = []
         for name, content in ETC_GENERATED.items():
@@ -155,37 +166,115 @@ class BubblewrapSandbox(Sandbox):
             os.close(write)
             fds.append(read)
             args += ["--ro-bind-data", str(read), f"/etc/{name}"]
-        args += ["--remount-ro", "/", "--", *argv]
         return args, fds
+
+    def _suffix(self, argv: Sequence[str], env: Mapping[str, str] | None) -> list[str]:
+        """The per-command rest: extra variables (never the fixed ones), then the program."""
+        fixed = self.environment()
+        extra = [arg for key, value in (env or {}).items() if key not in fixed for arg in ("--setenv", key, value)]
+        return [*extra, "--remount-ro", "/", "--", *argv]
+
+    def _prepare(self) -> _Spare:
+        """A launcher waiting in this sandbox's cgroups for a command (see :func:`prepare`)."""
+        args, fds = self._prefix()
+        # bubblewrap writes {"exit-code": N} to this pipe only when the agent's program ran and exited; a failure
+        # without it is bubblewrap's own setup failing, whatever the agent's program may print on stderr.
+        status_read, status_write = os.pipe()
+        args = [args[0], "--json-status-fd", str(status_write), *args[1:]]
+        try:
+            launch = prepare(args, env=self.environment(), limits=self.limits, pass_fds=[*fds, status_write],
+                             pool=self._spares.pool)
+        except BaseException:
+            os.close(status_read)
+            raise
+        finally:
+            for fd in [*fds, status_write]:
+                os.close(fd)
+        return _Spare(launch, status_read)
 
     def exec(self, argv: Sequence[str], *, timeout_s: float | None = None, stdin: bytes | str | None = None,
              env: Mapping[str, str] | None = None) -> ExecResult:
         """Run ``argv`` in a fresh bubblewrap instance; see :meth:`Sandbox.exec` for timeouts, output limits
-        and errors."""
+        and errors.
+
+        The launcher (already in the sandbox's cgroups, rlimits lowered) is prepared in the background after each
+        command, so that the next one pays only for bubblewrap. Variables of ``env`` travel on bubblewrap's
+        command line (``--setenv``): no secrets there; the token is part of the fixed environment.
+        """
         if not argv:
             raise ValueError("argv is empty: give the program to run, e.g. ['python', 'train.py']")
         if timeout_s is not None and timeout_s <= 0:
             raise ValueError(f"timeout_s must be positive, found {timeout_s}")
         wall = min(timeout_s, self.limits.wall_s) if timeout_s is not None else self.limits.wall_s
         data = stdin.encode() if isinstance(stdin, str) else stdin
-        args, fds = self.command(argv)
-        # bubblewrap writes {"exit-code": N} to this pipe only when the agent's program ran and exited; a failure
-        # without it is bubblewrap's own setup failing, whatever the agent's program may print on stderr.
-        status_read, status_write = os.pipe()
-        args = [args[0], "--json-status-fd", str(status_write), *args[1:]]
+        spare = self._spares.take() or self._prepare()
         try:
-            result = run_limited(args, env=self.environment(env), timeout_s=wall, limits=self.limits, stdin=data,
-                                 pass_fds=[*fds, status_write])
+            result = run_prepared(spare.launch, self._suffix(argv, env), timeout_s=wall, limits=self.limits,
+                                  stdin=data)
         finally:
-            for fd in fds:
-                os.close(fd)
-            os.close(status_write)
-        program_exited = b'"exit-code"' in _read_available(status_read)
+            program_exited = b'"exit-code"' in _read_available(spare.status_read)
+            self._spares.refill(self._prepare)
         if not program_exited and result.exit_code == 1 and result.stderr.startswith("bwrap:"):
             raise SandboxError(f"bubblewrap could not set up the sandbox: {result.stderr.strip()}; check that "
                                "user namespaces are allowed (sysctl kernel.unprivileged_userns_clone=1) or run "
                                "as root")
         return result
+
+    def close(self) -> None:
+        """Stop the prepared launcher and remove this sandbox's cgroups (also done when it is garbage)."""
+        self._spares.close()
+
+
+@dataclass
+class _Spare:
+    launch: Launch
+    status_read: int
+
+    def discard(self) -> None:
+        self.launch.discard()
+        os.close(self.status_read)
+
+
+class _Spares:
+    """At most one prepared launcher per sandbox, refilled by a background thread after each command."""
+
+    def __init__(self, pool: CgroupPool) -> None:
+        self.pool = pool
+        self._spare: _Spare | None = None
+        self._closed = False
+        self._lock = threading.Lock()
+
+    def take(self) -> _Spare | None:
+        """The prepared launcher, if one is ready (it is then no longer here)."""
+        with self._lock:
+            spare, self._spare = self._spare, None
+        return spare
+
+    def refill(self, make: Callable[[], _Spare]) -> None:
+        """Prepare the next launcher in the background (keeping none when closed or one is already there)."""
+
+        def run() -> None:
+            try:
+                spare = make()
+            except SandboxError:
+                return  # the next exec prepares its own launcher and reports the problem
+            with self._lock:
+                keep = not self._closed and self._spare is None
+                if keep:
+                    self._spare = spare
+            if not keep:
+                spare.discard()
+
+        threading.Thread(target=run, name="sandbox-launcher", daemon=True).start()
+
+    def close(self) -> None:
+        """Discard the prepared launcher and remove the cgroups."""
+        with self._lock:
+            self._closed = True
+            spare, self._spare = self._spare, None
+        if spare is not None:
+            spare.discard()
+        self.pool.close()
 
 
 def _read_available(fd: int) -> bytes:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -49,6 +50,9 @@ class CommandCgroups:
     memory: Path | None = None
     pids: Path | None = None
     procs_files: list[Path] = field(default_factory=list)
+    #: Event counts when the current command started (a reused group keeps counting across commands).
+    oom_base: int = 0
+    pids_base: int = 0
 
     @property
     def mechanism(self) -> Mechanism:
@@ -57,15 +61,26 @@ class CommandCgroups:
 
     def oom_killed(self) -> bool:
         """The kernel killed a process of this cgroup for exceeding the memory limit."""
-        if self.memory is None:
-            return False
-        if self.version == 2:
-            return _counter(self.memory / "memory.events", "oom_kill") > 0
-        return _counter(self.memory / "memory.oom_control", "oom_kill") > 0
+        return self._oom_kills() > self.oom_base
 
     def pids_hit(self) -> bool:
         """A fork or clone was refused because the pids limit was reached."""
-        return self.pids is not None and _counter(self.pids / "pids.events", "max") > 0
+        return self._pids_refused() > self.pids_base
+
+    def _oom_kills(self) -> int:
+        if self.memory is None:
+            return 0
+        if self.version == 2:
+            return _counter(self.memory / "memory.events", "oom_kill")
+        return _counter(self.memory / "memory.oom_control", "oom_kill")
+
+    def _pids_refused(self) -> int:
+        return 0 if self.pids is None else _counter(self.pids / "pids.events", "max")
+
+    def start_command(self) -> None:
+        """Take the event counters as the baseline of the command about to run."""
+        self.oom_base = self._oom_kills()
+        self.pids_base = self._pids_refused()
 
     def kill(self) -> None:
         """SIGKILL every process still in these cgroups."""
@@ -198,3 +213,44 @@ def create_cgroups(memory_bytes: int, pids: int) -> CommandCgroups | None:
     if (CGROUP_ROOT / "cgroup.controllers").exists():
         return create_v2(memory_bytes, pids, proc_cgroup)
     return create_v1(memory_bytes, pids, proc_cgroup)
+
+
+class CgroupPool:
+    """The cgroups of one sandbox, created once and reused by its commands (one command at a time each).
+
+    Creating and removing a group per command costs a few milliseconds, mostly waiting for the kernel to let
+    ``rmdir`` succeed after the last process of a pid namespace is gone. A reused group has the same limits and
+    holds nothing of a previous command: every process left in it is killed when a command ends.
+    """
+
+    def __init__(self, memory_bytes: int, pids: int, keep: int = 2) -> None:
+        self.memory_bytes = memory_bytes
+        self.pids = pids
+        self.keep = keep
+        self._free: list[CommandCgroups] = []
+        self._lock = threading.Lock()
+
+    def acquire(self) -> CommandCgroups | None:
+        """A group for one command (a free one, else a new one), or None where cgroups are unavailable."""
+        with self._lock:
+            group = self._free.pop() if self._free else None
+        group = group or create_cgroups(self.memory_bytes, self.pids)
+        if group is not None:
+            group.start_command()
+        return group
+
+    def release(self, group: CommandCgroups) -> None:
+        """Kill what is left of a command and keep its group for the next one (or remove it)."""
+        group.kill()
+        with self._lock:
+            if len(self._free) < self.keep and all(p.exists() for p in group.procs_files):
+                self._free.append(group)
+                return
+        group.remove()
+
+    def close(self) -> None:
+        """Remove every kept group."""
+        with self._lock:
+            groups, self._free = self._free, []
+        for group in groups:
+            group.remove()

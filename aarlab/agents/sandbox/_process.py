@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import resource
 import selectors
+import shlex
 import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from aarlab.agents.sandbox._base import ExecResult, KilledReason, Mechanism, SandboxError, SandboxLimits
-from aarlab.agents.sandbox._cgroups import CommandCgroups, create_cgroups
+from aarlab.agents.sandbox._cgroups import CgroupPool, CommandCgroups, create_cgroups
 from aarlab.agents.sandbox._output import BoundedOutput
 
 #: After the process is gone, how long to keep reading pipes that a straggler may still hold open.
@@ -32,13 +32,16 @@ class Plan:
     enforced_by: dict[str, Mechanism]
 
 
-def plan_limits(limits: SandboxLimits, *, use_cgroups: bool = True) -> Plan:
-    """Cgroups where this machine allows them, rlimits otherwise; records which mechanism covers each limit.
+def plan_limits(limits: SandboxLimits, *, use_cgroups: bool = True, pool: CgroupPool | None = None) -> Plan:
+    """Cgroups where this machine allows them (from ``pool`` when given), rlimits otherwise; records which
+    mechanism covers each limit.
 
     RLIMIT_NPROC is not used for pids: it counts every process of the (host) user, not of the sandbox.
     """
     memory_bytes = limits.memory_mb * 1024 * 1024
-    cgroups = create_cgroups(memory_bytes, limits.pids) if use_cgroups else None
+    cgroups = None
+    if use_cgroups:
+        cgroups = pool.acquire() if pool is not None else create_cgroups(memory_bytes, limits.pids)
     rlimits = [(resource.RLIMIT_CPU, limits.cpu_s, limits.cpu_s + 1), (resource.RLIMIT_CORE, 0, 0)]
     enforced: dict[str, Mechanism] = {"wall_s": "supervisor", "cpu_s": "rlimit", "output_bytes": "supervisor"}
     if cgroups is not None and cgroups.memory is not None:
@@ -50,24 +53,89 @@ def plan_limits(limits: SandboxLimits, *, use_cgroups: bool = True) -> Plan:
     return Plan(cgroups, rlimits, enforced)
 
 
-_LIBC = ctypes.CDLL(None, use_errno=True)
-_PR_SET_PDEATHSIG = 1
+#: ``ulimit`` flags of the rlimits a plan sets, and the unit each takes (bytes are given in KiB).
+_ULIMIT = {resource.RLIMIT_CPU: ("-t", 1), resource.RLIMIT_CORE: ("-c", 512), resource.RLIMIT_AS: ("-v", 1024)}
+#: Exit status of the launcher shim when it cannot apply the limits (the command never started).
+SHIM_FAILED = 125
+SHIM_PREFIX = "aarlab-sandbox:"
 
 
-def _preexec(plan: Plan, procs_fds: list[int]) -> Callable[[], None]:
-    """Runs in the child between fork and exec: die with the supervisor, join the cgroups, then lower the
-    rlimits (async-signal-light: only system calls on descriptors opened by the parent)."""
+def limits_shim(plan: Plan) -> list[str]:
+    """``sh -c SCRIPT`` arguments that join the plan's cgroups, lower its rlimits, read the rest of the command
+    line as the first line of stdin (shell-quoted; ``read`` takes no byte more) and exec the whole command, which
+    reads the rest of stdin.
 
-    def setup() -> None:
-        # If the supervising process dies mid-command, the launcher (and with it the sandbox) dies too.
-        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-        pid = str(os.getpid()).encode()
-        for fd in procs_fds:
-            os.write(fd, pid)
-        for which, soft, hard in plan.rlimits:
-            resource.setrlimit(which, (soft, hard))
+    The child runs no Python between fork and exec, so ``subprocess`` can use ``vfork``: with ``preexec_fn`` it
+    must ``fork``, whose cost grows with the parent's memory (tens of ms in a process that imported torch).
+    Dying with the supervisor is bubblewrap's ``--die-with-parent``. Paths go in as arguments, never as text.
+    """
+    lines = [f'for procs; do [ "$procs" = -- ] && break; {{ echo $$ > "$procs"; }} 2>/dev/null || '
+             f'{{ echo "{SHIM_PREFIX} cannot join the cgroup $procs" >&2; exit {SHIM_FAILED}; }}; done',
+             'while [ "$1" != -- ]; do shift; done; shift']
+    for which, soft, hard in plan.rlimits:
+        flag, unit = _ULIMIT[which]
+        # soft first: a hard limit below the current (unlimited) soft one is refused
+        lines.append(f"ulimit -S {flag} {soft // unit} && ulimit -H {flag} {hard // unit} || "
+                     f'{{ echo "{SHIM_PREFIX} cannot set ulimit {flag}" >&2; exit {SHIM_FAILED}; }}')
+    lines += ["nl='\n'", "IFS= read -r rest || exit 0", 'eval "set -- \\"\\$@\\" $rest"', 'exec "$@"']
+    procs = [str(path) for path in (plan.cgroups.procs_files if plan.cgroups else [])]
+    return ["/bin/sh", "-c", "\n".join(lines), "aarlab-sandbox", *procs, "--"]
 
-    return setup
+
+def command_line(args: Sequence[str]) -> str:
+    """``args`` as one line of shell words for the shim (a newline inside an argument becomes ``$nl``)."""
+    return " ".join(shlex.quote(arg).replace("\n", "'\"$nl\"'") for arg in args)
+
+
+@dataclass
+class Launch:
+    """A launcher process already in its command's cgroups with its rlimits lowered, waiting for the rest of its
+    command line (:func:`prepare`); :func:`run_prepared` completes and supervises it, :meth:`discard` drops it."""
+
+    proc: subprocess.Popen[bytes]
+    plan: Plan
+    pool: CgroupPool | None
+
+    def discard(self) -> None:
+        """Let the waiting launcher exit without running anything, and give its cgroups back."""
+        if self.proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                self.proc.stdin.close()  # end of file before the command line: the shim exits 0
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(5)
+        if self.proc.poll() is None:
+            _kill(self.proc, self.plan)
+            self.proc.wait()
+        for pipe in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            if pipe is not None:
+                pipe.close()
+        _release(self.plan, self.pool)
+
+
+def prepare(prefix: Sequence[str], *, env: Mapping[str, str], limits: SandboxLimits, pass_fds: Sequence[int] = (),
+            cwd: Path | None = None, use_cgroups: bool = True, pool: CgroupPool | None = None) -> Launch:
+    """Start the launcher ``prefix`` under ``limits`` up to the point where it waits for the rest of its argv.
+
+    Joining two cgroups costs the kernel an RCU grace period (about 10 ms); a sandbox prepares its next launcher
+    while the agent thinks, so a command pays only for bubblewrap itself.
+    """
+    plan = plan_limits(limits, use_cgroups=use_cgroups, pool=pool)
+    try:
+        proc = subprocess.Popen(
+            [*limits_shim(plan), *prefix], env=dict(env), cwd=cwd, stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=tuple(pass_fds), start_new_session=True)
+    except (OSError, subprocess.SubprocessError) as err:
+        _release(plan, pool)
+        raise SandboxError(f"cannot start {prefix[0]}: {err}") from None
+    return Launch(proc, plan, pool)
+
+
+def _release(plan: Plan, pool: CgroupPool | None) -> None:
+    if plan.cgroups is not None:
+        if pool is not None:
+            pool.release(plan.cgroups)
+        else:
+            plan.cgroups.remove()
 
 
 def _feed_stdin(pipe: object, data: bytes) -> None:
@@ -89,31 +157,28 @@ def _killed_reason(exit_code: int, timed_out: bool, plan: Plan) -> KilledReason 
 
 def run_limited(argv: Sequence[str], *, env: Mapping[str, str], timeout_s: float, limits: SandboxLimits,
                 stdin: bytes | None = None, pass_fds: Sequence[int] = (), cwd: Path | None = None,
-                use_cgroups: bool = True) -> ExecResult:
+                use_cgroups: bool = True, pool: CgroupPool | None = None) -> ExecResult:
     """Run ``argv`` (the sandbox launcher plus the command) and wait, enforcing ``limits``.
 
     On timeout the launcher is SIGKILLed (bubblewrap's ``--die-with-parent`` then takes down its pid namespace)
-    and every process left in the command's cgroups is killed too.
+    and every process left in the command's cgroups is killed too. ``pool`` (whose limits must be ``limits``'
+    memory and pids) lends the cgroups and takes them back afterwards instead of creating and removing them.
     """
-    plan = plan_limits(limits, use_cgroups=use_cgroups)
-    procs_fds: list[int] = []
+    launch = prepare(argv, env=env, limits=limits, pass_fds=pass_fds, cwd=cwd, use_cgroups=use_cgroups, pool=pool)
+    return run_prepared(launch, [], timeout_s=timeout_s, limits=limits, stdin=stdin)
+
+
+def run_prepared(launch: Launch, rest: Sequence[str], *, timeout_s: float, limits: SandboxLimits,
+                 stdin: bytes | None = None) -> ExecResult:
+    """Give a prepared launcher the rest of its command line and supervise it as :func:`run_limited` does."""
+    plan, proc = launch.plan, launch.proc
     try:
-        for path in plan.cgroups.procs_files if plan.cgroups else []:
-            procs_fds.append(os.open(path, os.O_WRONLY | os.O_CLOEXEC))
         started = time.monotonic()
-        try:
-            proc = subprocess.Popen(
-                list(argv), env=dict(env), cwd=cwd, stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=tuple(pass_fds),
-                preexec_fn=_preexec(plan, procs_fds), start_new_session=True)
-        except (OSError, subprocess.SubprocessError) as err:
-            raise SandboxError(f"cannot start {argv[0]}: {err}") from None
-        finally:
-            for fd in procs_fds:
-                os.close(fd)
-            procs_fds = []
-        if stdin is not None:
-            threading.Thread(target=_feed_stdin, args=(proc.stdin, stdin), daemon=True).start()
+        line = (command_line(rest) + "\n").encode()
+        if stdin is None or len(stdin) < 4096:  # fits the pipe buffer: no writer thread needed
+            _feed_stdin(proc.stdin, line + (stdin or b""))
+        else:
+            threading.Thread(target=_feed_stdin, args=(proc.stdin, line + stdin), daemon=True).start()
         out, err_out = BoundedOutput(limits.output_bytes), BoundedOutput(limits.output_bytes)
         try:
             timed_out = _collect(proc, {proc.stdout: out, proc.stderr: err_out}, started + timeout_s, plan)
@@ -123,6 +188,8 @@ def run_limited(argv: Sequence[str], *, env: Mapping[str, str], timeout_s: float
             raise
         exit_code = proc.wait()
         exit_code = 128 - exit_code if exit_code < 0 else exit_code
+        if exit_code == SHIM_FAILED and err_out.text().startswith(SHIM_PREFIX):
+            raise SandboxError(f"cannot apply the sandbox's limits: {err_out.text().strip()}")
         duration = time.monotonic() - started
         killed = _killed_reason(exit_code, timed_out, plan)
         hit = [name for name, flag in (("pids", plan.cgroups is not None and plan.cgroups.pids_hit()),
@@ -133,10 +200,7 @@ def run_limited(argv: Sequence[str], *, env: Mapping[str, str], timeout_s: float
                           timed_out=timed_out, truncated=out.truncated or err_out.truncated, killed_reason=killed,
                           limits_hit=hit, enforced_by=plan.enforced_by)
     finally:
-        for fd in procs_fds:
-            os.close(fd)
-        if plan.cgroups is not None:
-            plan.cgroups.remove()
+        _release(plan, launch.pool)
 
 
 def _kill(proc: subprocess.Popen[bytes], plan: Plan) -> None:

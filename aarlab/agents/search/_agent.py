@@ -5,6 +5,10 @@ with the agent's own token, and its rounded public PGR is the trial's value. A n
 and posted as a ``result`` citing the receipt. Every few trials the agent reads the forum and enqueues the best
 verified configuration posted by others. The study lives in ``/workspace/study.db`` (SQLite), so a restarted
 process continues it.
+
+Every trial, submission, snapshot and post is recorded in ``agents/NAME/transcript.jsonl`` (as tool calls and
+results) with counters in ``usage.json``. Between trials the agent polls the operator's control channel: paused
+-> it waits, stopped -> it stops cleanly (an older server without the channel is tolerated).
 """
 
 from __future__ import annotations
@@ -15,13 +19,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from aarlab.agents.search._journal import Journal
 from aarlab.agents.search._trial import TrialConfig
 
 if TYPE_CHECKING:
     import optuna
 
     from aarlab.agents.sandbox import BubblewrapSandbox
-    from aarlab.client import ForumClient
+    from aarlab.client import ControlClient, ForumClient
     from aarlab.server import Post, SubmissionReceipt
 
 #: Built-in methods the search covers (``zeroshot`` does not train, so it has nothing to tune).
@@ -30,6 +35,8 @@ LR_MULT = (0.25, 4.0)
 EPOCHS_MULT = (0.5, 3.0)
 #: Read the forum after this many trials.
 FORUM_EVERY = 3
+#: Seconds between control polls while paused.
+PAUSE_POLL_S = 2.0
 BASELINE = TrialConfig(method="vanilla")
 _CONFIG_BLOCK = re.compile(r"```json\s*(\{.*?\})\s*```", re.S)
 
@@ -95,6 +102,12 @@ class SearchAgent:
         self.dataset = self.assignment.datasets[0]
         self.log = log or (lambda m: print(f"[{name}] {m}", flush=True))
         self.cursor_file = self.layout.agent_dir / "forum_cursor"
+        self.control_cursor_file = self.layout.agent_dir / "control_cursor"
+        self.journal = Journal(self.layout.agent_dir, self.assignment.budget_experiments,
+                               max(0.0, self.assignment.deadline - time.time()))
+        self._control: ControlClient | None = None
+        self._sandbox: BubblewrapSandbox | None = None
+        self._control_available = True
 
     # -- pieces ---------------------------------------------------------------------------------------------
     def _client(self) -> ForumClient:
@@ -136,17 +149,26 @@ class SearchAgent:
         """Run one trial in the sandbox; the predictions file, or None when it failed (logged)."""
         from aarlab.agents.sandbox._bwrap import WORKSPACE, sandbox_python
 
-        sandbox = self.sandbox(timeout_s)
+        if self._sandbox is None:  # one sandbox for all trials: its cgroups and launcher are reused
+            self._sandbox = self.sandbox(self.assignment.trial_timeout_s)
         argv = [sandbox_python(), "-m", "aarlab.agents.search.trial", "--config", config.model_dump_json(),
                 "--suite", self.assignment.suite, "--home", self.assignment.home, "--dataset", self.dataset,
                 "--seed", "0", "--out", f"{WORKSPACE}/predictions.jsonl"]
-        result = sandbox.exec(argv, env={"OMP_NUM_THREADS": "1"})
+        call = self.journal.call("w2s_run", {"dataset": self.dataset, "method": config.method, "seed": 0,
+                                             "lane": "finetune", "overrides": {"lr_mult": config.lr_mult,
+                                                                               "epochs_mult": config.epochs_mult}})
+        result = self._sandbox.exec(argv, env={"OMP_NUM_THREADS": "1"}, timeout_s=max(1.0, timeout_s))
+        self.journal.count(experiments=1)
         (self.layout.workspace / "last_trial.log").write_text(result.stdout + result.stderr)
         if not result.ok:
             tail = result.stderr.strip().splitlines()[-1:] or ["(no output)"]
-            self.log(f"trial {config.describe()} failed in the sandbox (exit {result.exit_code}, "
-                     f"{result.killed_reason or 'no limit hit'}): {tail[0]}")
+            message = (f"trial {config.describe()} failed in the sandbox (exit {result.exit_code}, "
+                       f"{result.killed_reason or 'no limit hit'}): {tail[0]}")
+            self.journal.result(call, "w2s_run", message, is_error=True, duration_s=result.duration_s)
+            self.log(message)
             return None
+        self.journal.result(call, "w2s_run", f"{config.describe()}: predictions in /workspace/predictions.jsonl",
+                            duration_s=result.duration_s)
         return self.layout.workspace / "predictions.jsonl"
 
     def submit(self, client: ForumClient, config: TrialConfig, predictions: Path) -> SubmissionReceipt:
@@ -154,42 +176,122 @@ class SearchAgent:
         from aarlab.client import ScoringError, read_predictions
 
         records, _ = read_predictions(predictions)
+        label = method_label(config)
+        call = self.journal.call("submit", {"dataset": self.dataset, "predictions": "predictions.jsonl",
+                                            "method": label})
+        started = time.monotonic()
         for attempt in range(5):
             try:
-                return client.submit(self.dataset, records, method=method_label(config))
+                receipt = client.submit(self.dataset, records, method=label)
             except ScoringError as err:
+                retry = err.status == 429 and "budget" not in err.message and attempt < 4
+                if not retry:
+                    self.journal.result(call, "submit", f"refused: {err}", is_error=True,
+                                        duration_s=time.monotonic() - started)
                 if err.status == 429 and "budget" in err.message:
                     raise BudgetExhausted(err.message) from None
-                if err.status != 429 or attempt == 4:
+                if not retry:
                     raise
                 time.sleep(1.0 + attempt)  # rate limited: wait and retry
+                continue
+            self.journal.count(submissions=1)
+            self.journal.result(call, "submit", f"submission {receipt.id}: public PGR {receipt.public_pgr}, public "
+                                f"accuracy {receipt.public_transfer_acc}, receipt {receipt.receipt}, "
+                                f"{receipt.remaining_budget} evaluations left", duration_s=time.monotonic() - started)
+            return receipt
         raise AssertionError("unreachable")
 
     def publish(self, client: ForumClient, config: TrialConfig, receipt: SubmissionReceipt) -> None:
         """Snapshot the workspace (config + predictions) and post the result citing receipt and snapshot."""
         workspace = self.layout.workspace
         (workspace / "best_config.json").write_text(config.model_dump_json(indent=2))
+        call = self.journal.call("snapshot_push", {"path": "."})
+        started = time.monotonic()
         snapshot = client.push_directory(workspace)
+        self.journal.result(call, "snapshot_push", f"snapshot {snapshot.id} ({snapshot.files} files)",
+                            duration_s=time.monotonic() - started)
         body = (f"Search result on `{self.dataset}`: **{config.describe()}** reached public PGR "
                 f"{receipt.public_pgr} (public accuracy {receipt.public_transfer_acc}).\n\n"
                 f"Reproduce in a sandbox: `python -m aarlab.agents.search.trial --config '<json below>' "
                 f"--suite {self.assignment.suite} --dataset {self.dataset} --home <suite home> --out preds.jsonl`\n\n"
                 f"```json\n{config.model_dump_json()}\n```\n")
-        post = client.post("result", f"{self.dataset}: {config.describe()} -> public PGR {receipt.public_pgr}",
-                           body, tags=["search", self.dataset], receipt=receipt.receipt, snapshot=snapshot.id)
+        title = f"{self.dataset}: {config.describe()} -> public PGR {receipt.public_pgr}"
+        call = self.journal.call("forum_post", {"kind": "result", "title": title, "body": body,
+                                                "tags": ["search", self.dataset], "receipt": receipt.receipt,
+                                                "snapshot": snapshot.id})
+        started = time.monotonic()
+        post = client.post("result", title, body, tags=["search", self.dataset], receipt=receipt.receipt,
+                           snapshot=snapshot.id)
+        self.journal.result(call, "forum_post", f"posted #{post.id}", duration_s=time.monotonic() - started)
         self.log(f"posted result #{post.id} (receipt {receipt.receipt[:12]}, snapshot {snapshot.id[:12]})")
 
     def read_forum(self, client: ForumClient, study: optuna.Study, tried: set[TrialConfig]) -> None:
         """Enqueue the best verified configuration others posted, unless already tried."""
         cursor = int(self.cursor_file.read_text()) if self.cursor_file.is_file() else 0
+        call = self.journal.call("forum_search", {"since": cursor})
+        started = time.monotonic()
         posts, cursor = client.sync(cursor)
         self.cursor_file.write_text(str(cursor))
         found = best_foreign_config(posts, self.layout.name, self.dataset)
+        outcome = f"{len(posts)} new or changed posts; nothing new to try"
         if found is not None and found[0] not in tried:
             config, score = found
             study.enqueue_trial(config.model_dump())
             tried.add(config)
+            outcome = f"{len(posts)} new or changed posts; enqueued {config.describe()} (verified public PGR {score})"
             self.log(f"forum: enqueued {config.describe()} (verified public PGR {score} by another agent)")
+        self.journal.result(call, "forum_search", outcome, duration_s=time.monotonic() - started)
+
+    # -- operator control ---------------------------------------------------------------------------------
+    def _poll_control(self) -> str:
+        """The operator's state for this agent ("running" when the server has no control channel)."""
+        from aarlab.client import ScoringError
+
+        if not self._control_available:
+            return "running"
+        try:
+            if self._control is None:
+                from aarlab.client import ControlClient
+
+                self._control = ControlClient(token=self.layout.read_token() or "",
+                                              uds=str(self.layout.scoring_socket), timeout=10)
+            since = int(self.control_cursor_file.read_text()) if self.control_cursor_file.is_file() else 0
+            control = self._control.poll(since)
+        except ImportError:
+            self._control_available = False
+            return "running"
+        except ScoringError as err:
+            if err.status == 404:  # an older server without the control channel
+                self._control_available = False
+                self.log("the scoring service has no control channel; running without operator control")
+            else:
+                self.log(f"control poll failed ({err}); going on")
+            return "running"
+        for message in control.messages:
+            self.journal.event("operator", content=message.body, message_id=message.id)
+            self.log(f"operator message #{message.id}: {message.body}")
+            since = max(since, message.id)
+        self.control_cursor_file.write_text(str(since))
+        return control.state
+
+    def wait_while_paused(self) -> bool:
+        """Honour the control channel between trials: wait while paused; False when the operator stopped us."""
+        state = self._poll_control()
+        if state == "paused":
+            self.journal.state("paused", "paused by the operator")
+            self.log("paused by the operator")
+            while state == "paused" and self.assignment.deadline - time.time() > 5:
+                time.sleep(PAUSE_POLL_S)
+                state = self._poll_control()
+            if state == "running":
+                self.journal.state("running", "resumed by the operator")
+                self.log("resumed by the operator")
+        return state != "stopped"
+
+    def experiments_left(self) -> bool:
+        """Whether the experiments budget (if any) allows another trial."""
+        budget = self.assignment.budget_experiments
+        return budget is None or self.journal.usage["experiments"] < budget
 
     # -- the loop -------------------------------------------------------------------------------------------
     def run(self) -> int:
@@ -201,9 +303,19 @@ class SearchAgent:
         complete = [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE]
         best = max((t.value for t in complete if t.value is not None), default=float("-inf"))
         self.log(f"{self.assignment.direction}; {len(complete)} trials done before, best {best}")
+        self.journal.state("running", f"{len(complete)} trials done before")
         ran = 0
+        final, reason = "done", "the deadline passed"
         with self._client() as client:
             while (left := self.assignment.deadline - time.time()) > 5:
+                if not self.wait_while_paused():
+                    final, reason = "stopped", "stopped by the operator"
+                    self.log("stopped by the operator")
+                    break
+                if not self.experiments_left():
+                    final, reason = "budget_exhausted", f"{self.assignment.budget_experiments} experiments run"
+                    self.log(f"stopping: experiments budget used up ({reason})")
+                    break
                 trial = study.ask()
                 config = suggest(trial)
                 tried.add(config)
@@ -215,6 +327,7 @@ class SearchAgent:
                     receipt = self.submit(client, config, predictions)
                 except BudgetExhausted as err:
                     study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                    final, reason = "budget_exhausted", str(err)
                     self.log(f"stopping: {err}")
                     break
                 value = receipt.public_pgr if receipt.public_pgr is not None else receipt.public_transfer_acc
@@ -227,6 +340,9 @@ class SearchAgent:
                     self.publish(client, config, receipt)
                 if ran % FORUM_EVERY == 0:
                     self.read_forum(client, study, tried)
+        if self._control is not None:
+            self._control.close()
+        self.journal.state(final, reason)
         self.log(f"done: {ran} trials this run, best public PGR {best}")
         return ran
 
