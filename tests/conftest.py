@@ -69,3 +69,33 @@ def tiny_suite(tiny_home: Path) -> Suite:
     suite = load_suite("tiny", tiny_home)
     build_suite(suite, lambda *_: None)
     return suite
+
+
+# In CI the real components must be there: a test skipped because bubblewrap, chromium or PostgreSQL is missing
+# fails the run instead of passing silently (locally such skips stay skips).
+REQUIRED_IN_CI = ("bubblewrap", "bwrap", "chromium", "PostgreSQL", "playwright")
+_missing_in_ci: list[str] = []
+
+
+def _note_skip(report: pytest.CollectReport | pytest.TestReport) -> None:
+    if os.environ.get("CI", "").lower() != "true" or not report.skipped:
+        return
+    reason = str(report.longrepr[-1]) if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    if any(word.lower() in reason.lower() for word in REQUIRED_IN_CI):
+        _missing_in_ci.append(f"{report.nodeid}: {reason}")
+
+
+def pytest_collectreport(report: pytest.CollectReport) -> None:
+    _note_skip(report)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    _note_skip(report)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _missing_in_ci:
+        print(f"\nCI=true but {len(_missing_in_ci)} test(s) skipped for a missing real component:")
+        for line in _missing_in_ci[:10]:
+            print(f"  {line}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
