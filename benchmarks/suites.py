@@ -1,7 +1,9 @@
-"""Benchmark the real suites: build time per suite and dataset, feature-extraction tokens/s per model (and the ratio
-to the measured Gemma reference of ~325 tokens/s per thread, float32), per-experiment time in each lane, peak RSS.
+"""Benchmark the real suites: build time per suite and dataset, feature-extraction tokens/s per model and dataset (and
+the ratio to the measured Gemma reference of ~325 tokens/s per thread, float32), per-experiment time in each lane and
+dataset, peak RSS.
 
-Usage: python benchmarks/suites.py [--home DIR] [--suite cpu] [--dataset chat] [--sample 256] [--finetune]
+Usage: python benchmarks/suites.py [--home DIR] [--suite cpu] [--dataset chat --dataset code] [--sample 256]
+       [--finetune]
 
 Targets (2 cores): probe-lane experiment <= 5 s once features are cached; `aarlab suites build cpu` <= 30 min;
 cpu fine-tune experiment <= 15 min (--finetune: one seed of vanilla, LoRA, minutes); peak RSS <= 12 GiB.
@@ -60,7 +62,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--home", type=Path, default=None)
     parser.add_argument("--suite", default="cpu")
-    parser.add_argument("--dataset", default="chat")
+    parser.add_argument("--dataset", action="append", default=None, help="repeat; default every dataset")
     parser.add_argument("--sample", type=int, default=256, help="texts read per model for tokens/s")
     parser.add_argument("--finetune", action="store_true", help="also time one fine-tune-lane seed (minutes)")
     args = parser.parse_args()
@@ -71,19 +73,27 @@ def main() -> None:
         build_suite(suite, lambda *_: None)
         print(f"suite build: {time.perf_counter() - start:.0f} s (measured now)")
     report = json.loads((suite.root / "build_report.json").read_text())
+    builder = report.get("builder", {})
     print(f"suite build (recorded): total {report['timings_s']['total']:.0f} s; builder stages "
-          f"{json.dumps(report.get('builder', {}).get('timings_s', {}), default=lambda v: round(v, 1))}")
-    for role in ("weak", "strong"):
-        speed = extraction_speed(suite, args.dataset, role, args.sample)
-        ratio = speed["tokens_per_s"] / GEMMA_REFERENCE_TOKENS_PER_S
-        print(f"{role} features: {speed['tokens_per_s']:.0f} tokens/s ({speed['tokens']} tokens, "
-              f"{speed['seconds']:.1f} s, 1 thread; {ratio:.2f}x the Gemma reference of "
-              f"{GEMMA_REFERENCE_TOKENS_PER_S:.0f})")
-    lanes = ["probe", "finetune"] if args.finetune else ["probe"]
-    for lane in lanes:
-        times = experiment_time(suite, args.dataset, lane)
-        print(f"{lane} lane, one seed of vanilla: first {times['first']:.1f} s, with teacher and ceiling cached "
-              f"{times['cached']:.1f} s")
+          f"{json.dumps(builder.get('timings_s', {}), default=lambda v: round(v, 1))}")
+    datasets = args.dataset or suite.spec.datasets
+    for dataset in datasets:
+        built = builder.get("timings_s", {}).get("datasets", {}).get(dataset)
+        features = {role: builder.get("features", {}).get(f"{role}/{dataset}", {}) for role in ("weak", "strong")}
+        recorded = " ".join(f"{role} {f['seconds']:.0f} s ({f['tokens']:,} tokens)" for role, f in features.items()
+                            if f.get("seconds") is not None)
+        print(f"[{dataset}] build (recorded): data {built if built is None else round(built, 1)} s; "
+              f"features {recorded or 'n/a'}")
+        for role in ("weak", "strong"):
+            speed = extraction_speed(suite, dataset, role, args.sample)
+            ratio = speed["tokens_per_s"] / GEMMA_REFERENCE_TOKENS_PER_S
+            print(f"[{dataset}] {role} features: {speed['tokens_per_s']:.0f} tokens/s ({speed['tokens']} tokens, "
+                  f"{speed['seconds']:.1f} s, 1 thread; {ratio:.2f}x the Gemma reference of "
+                  f"{GEMMA_REFERENCE_TOKENS_PER_S:.0f})")
+        for lane in ["probe", "finetune"] if args.finetune else ["probe"]:
+            times = experiment_time(suite, dataset, lane)
+            print(f"[{dataset}] {lane} lane, one seed of vanilla: first {times['first']:.1f} s, with teacher and "
+                  f"ceiling cached {times['cached']:.1f} s")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     print(f"peak RSS of this process: {peak:.2f} GiB (target <= 12 GiB)")
 

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from aarlab.suites._ground_truth import dataset_dir, suite_dir
 from aarlab.w2s.probe._config import ProbeConfig
 from aarlab.w2s.train import TrainConfig
+from aarlab.w2s.train._inference import Inference, VllmOptions
 
 Lane = Literal["finetune", "probe"]
 LANES: tuple[str, ...] = ("finetune", "probe")
@@ -53,17 +54,36 @@ class ModelRef(BaseModel):
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"
     chat_template: bool = False
     feature_layer: int = -1
-    pooling: Literal["last", "mean"] = "last"
+    pooling: Literal["last", "mean", "answer"] = "last"
 
     @model_validator(mode="after")
     def _encoder_is_mean_pooled(self) -> ModelRef:
-        if self.kind == "encoder" and (self.pooling != "mean" or self.chat_template):
-            raise ValueError("an encoder model is read by mean pooling (pooling = \"mean\") and has no chat template")
+        if self.kind == "encoder" and (self.pooling == "last" or self.chat_template):
+            raise ValueError("an encoder model is read by mean pooling (pooling = \"mean\" or \"answer\") and has no "
+                             "chat template")
         return self
 
     def identity(self) -> dict[str, Any]:
         """What identifies this reference in cache keys (stable for references written before kind/pooling)."""
         return _identity(self, {"kind": "causal_lm", "pooling": "last"})
+
+
+class Reading(BaseModel):
+    """How one dataset reads a model's features differently from the suite's default (unset = the default)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    feature_layer: int | None = None
+    pooling: Literal["last", "mean", "answer"] | None = None
+
+
+class DatasetReadings(BaseModel):
+    """Per-dataset feature readings of the weak and the strong model (probe lane)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    weak: Reading = Reading()
+    strong: Reading = Reading()
 
 
 class SuiteSpec(BaseModel):
@@ -86,16 +106,40 @@ class SuiteSpec(BaseModel):
     #: The build fails unless strong_acc - weak_acc reaches this on every dataset.
     min_gap: float = Field(default=0.10, ge=0, le=1)
     build: dict[str, int | float | str] = Field(default_factory=dict)
+    #: Batched inference of fine-tuned classifiers: Hugging Face (default) or vLLM (`pip install 'aarlab[vllm]'`,
+    #: GPU only; unverified on GPU so far). Training always runs in Hugging Face.
+    inference: Inference = "hf"
+    vllm: VllmOptions = VllmOptions()
+    #: Datasets built and scorable but marked experimental: they miss the suite's acceptance bar (min_gap, or
+    #: 0 < vanilla PGR < 1 over the baseline seeds); results are reported, no gap is enforced at build time.
+    experimental: list[str] = Field(default_factory=list)
+    #: Per-dataset feature readings, e.g. ``[readings.code.strong] pooling = "answer"`` (probe lane).
+    readings: dict[str, DatasetReadings] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _strong_is_trainable(self) -> SuiteSpec:
         if self.strong.kind != "causal_lm":
             raise ValueError("strong.kind must be \"causal_lm\": the student is fine-tuned (or probed) as a causal LM")
+        unknown = [d for d in [*self.experimental, *self.readings] if d not in self.datasets]
+        if unknown:
+            raise ValueError(f"experimental / readings name {unknown}, which are not among datasets {self.datasets}")
+        for role in ("weak", "strong"):
+            for dataset in self.readings:
+                self.ref_for(role, dataset)  # an encoder cannot be read at its last token, whatever the dataset
         return self
+
+    def ref_for(self, role: str, dataset: str) -> ModelRef:
+        """The ``"weak"`` or ``"strong"`` model reference as ``dataset`` reads it (its readings applied)."""
+        ref: ModelRef = getattr(self, role)
+        reading: Reading = getattr(self.readings.get(dataset, DatasetReadings()), role)
+        changes = {k: v for k, v in reading.model_dump().items() if v is not None}
+        return ModelRef.model_validate({**ref.model_dump(), **changes}) if changes else ref
 
     def identity(self) -> dict[str, Any]:
         """What identifies this suite definition (hashed into its version); stable across schema additions."""
-        data = _identity(self, {"lane": "finetune", "probe": ProbeConfig().model_dump(mode="json"), "min_gap": 0.10})
+        data = _identity(self, {"lane": "finetune", "probe": ProbeConfig().model_dump(mode="json"), "min_gap": 0.10,
+                                "inference": "hf", "vllm": VllmOptions().model_dump(mode="json"),
+                                "experimental": [], "readings": {}})
         data["weak"], data["strong"] = self.weak.identity(), self.strong.identity()
         return data
 

@@ -6,6 +6,7 @@ import json
 import multiprocessing as mp
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from aarlab.suites import Suite
@@ -30,18 +31,44 @@ def compare_methods(
     workers: int = 2,
     on_done: Callable[[dict[str, Any]], None] | None = None,
     lane: str | None = None,
+    datasets: list[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Run every method on every dataset in one lane (one process per dataset, ``workers`` at a time)."""
+    """Run every method on every dataset (or ``datasets``) in one lane (one process per dataset, ``workers`` at a
+    time)."""
+    for d in datasets or []:
+        suite.check_dataset(d)
     ctx = mp.get_context("spawn")
     results: list[dict[str, Any]] = []
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        futures = [pool.submit(_dataset_worker, suite, d, methods, seeds, 1, lane) for d in suite.spec.datasets]
+        futures = [pool.submit(_dataset_worker, suite, d, methods, seeds, 1, lane)
+                   for d in datasets or suite.spec.datasets]
         for future in futures:
             for row in future.result():
                 results.append(row)
                 if on_done is not None:
                     on_done(row)
     return results
+
+
+def _result_key(r: dict[str, Any]) -> tuple[str, str, str]:
+    return (r.get("lane", "finetune"), r["dataset"], r["method"])
+
+
+def merge_results(path: Path, results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Merge ``results`` into the JSON list at ``path`` (a newer run of the same lane, dataset and method replaces
+    the older one), write it back and return the merged list. Lets expensive lanes be run cell by cell."""
+    merged: dict[tuple[str, str, str], dict[str, Any]] = {}
+    if path.is_file():
+        try:
+            old = json.loads(path.read_text())
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path}: not a results file written by `aarlab w2s compare --json` ({err})") from None
+        merged.update({_result_key(r): r for r in old})
+    merged.update({_result_key(r): r for r in results})
+    rows = [merged[k] for k in sorted(merged)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(rows, indent=1, default=str) + "\n")
+    return rows
 
 
 def read_question_blind(suite: Suite) -> dict[str, dict[str, float]]:
@@ -61,7 +88,10 @@ def _cell(r: dict[str, Any] | None) -> str:
 
 def _lane_section(lane: str, results: list[dict[str, Any]], datasets: list[str], methods: list[str]) -> list[str]:
     by = {(r["method"], r["dataset"]): r for r in results}
-    lines = [f"## {lane} lane", "", "| dataset | weak_acc | strong_acc | vanilla transfer_acc |", "|---|---|---|---|"]
+    run = len(by)
+    lines = [f"## {lane} lane", "",
+             f"{run} of {len(methods) * len(datasets)} method x dataset cells run (\"not run\" marks the others).", "",
+             "| dataset | weak_acc | strong_acc | vanilla transfer_acc |", "|---|---|---|---|"]
     for d in datasets:
         rows = [r for r in results if r["dataset"] == d]
         if not rows:
@@ -77,27 +107,35 @@ def _lane_section(lane: str, results: list[dict[str, Any]], datasets: list[str],
     lines += ["", "Per seed PGR:", "", "| method | " + " | ".join(datasets) + " |", "|---|" + "---|" * len(datasets)]
     for m in methods:
         cells = [" ".join("n/a" if s["pgr"] is None else f"{s['pgr']:.2f}" for s in by[(m, d)]["seeds"])
+                 + f" (seeds {','.join(str(s['seed']) for s in by[(m, d)]['seeds'])})"
                  if (m, d) in by else "-" for d in datasets]
         lines.append(f"| {m} | " + " | ".join(cells) + " |")
     return lines + [""]
 
 
 def markdown_table(suite: Suite, results: list[dict[str, Any]], seeds: list[int],
-                   question_blind: dict[str, dict[str, float]] | None = None) -> str:
+                   question_blind: dict[str, dict[str, float]] | None = None, notes: str | None = None,
+                   command: str | None = None, provenance: str | None = None) -> str:
     """Markdown report: per lane, baselines per dataset and PGR (95% CI) for every method x dataset; then the
-    question-blind baseline per dataset when known."""
+    question-blind baseline per dataset when known, then ``notes`` (hand-written Markdown) verbatim."""
     datasets = list(dict.fromkeys(r["dataset"] for r in results))
-    methods = list(dict.fromkeys(r["method"] for r in results))
-    lanes = list(dict.fromkeys(r.get("lane", "finetune") for r in results))
+    methods = sorted(dict.fromkeys(r["method"] for r in results))
+    lanes = sorted(dict.fromkeys(r.get("lane", "finetune") for r in results), key=lambda lane: lane != "probe")
     lane_flags = " ".join(f"--lane {lane}" for lane in lanes)
+    command = command or f"aarlab w2s compare --suite {suite.name} {lane_flags} --seeds {len(seeds)} --out <this file>"
     lines = [
         f"# Results: `{suite.name}` suite",
         "",
-        f"Generated by `aarlab w2s compare --suite {suite.name} {lane_flags} --seeds {len(seeds)} --out <this file>`. "
+        f"Generated by `{command}`{f' ({provenance})' if provenance else ''}. "
         f"Seeds {seeds}; accuracies are means over seeds, PGR is the PGR of those means, the interval a 95% "
         "bootstrap over seeds and test examples.",
         "",
     ]
+    experimental = [d for d in datasets if d in suite.spec.experimental]
+    if experimental:
+        lines += [f"Experimental datasets (built and scorable, but they miss the acceptance bar -- strong_acc >= "
+                  f"weak_acc + {suite.spec.min_gap} and 0 < vanilla PGR < 1 over the baseline seeds): "
+                  f"{', '.join(experimental)}.", ""]
     for lane in lanes:
         lines += _lane_section(lane, [r for r in results if r.get("lane", "finetune") == lane], datasets, methods)
     if question_blind:
@@ -111,4 +149,6 @@ def markdown_table(suite: Suite, results: list[dict[str, Any]], seeds: list[int]
                 lines.append(f"| {d} | " + " | ".join(f"{question_blind[d].get(r, float('nan')):.3f}"
                                                      for r in roles) + " |")
         lines.append("")
+    if notes:
+        lines += ["## Notes (hand-written, not generated)", "", notes.strip(), ""]
     return "\n".join(lines)

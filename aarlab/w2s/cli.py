@@ -228,14 +228,30 @@ def compare_cmd(
         list[str] | None, typer.Option("--lane", help="Lane to run (repeat for both: --lane probe --lane finetune); "
                                                       "default: the suite's")
     ] = None,
+    dataset_names: Annotated[
+        list[str] | None, typer.Option("--dataset", help="Dataset to run (repeat); default all of the suite's")
+    ] = None,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Merge raw results into this JSON file (a rerun of a cell replaces "
+                                                 "it); the Markdown then covers every cell in the file")
+    ] = None,
+    notes_path: Annotated[
+        Path | None, typer.Option("--notes", help="Hand-written Markdown appended to the report as notes")
+    ] = None,
+    render_only: Annotated[
+        bool, typer.Option("--render-only", help="Run nothing: render --out from the cells already in --json")
+    ] = False,
     data_dir: DataDirOpt = None,
     home: HomeOpt = None,
 ) -> None:
     """Compare methods on every dataset of a suite (the offline demo); print a table, optionally write Markdown.
 
     Example: aarlab w2s compare --suite cpu --lane probe --seeds 3 --out docs/results/cpu.md
+
+    Expensive lanes cell by cell: aarlab w2s compare --suite cpu --lane finetune --dataset chat --method vanilla
+    --json docs/results/cpu.json --out docs/results/cpu.md (each run merges its cells into the JSON file).
     """
-    from aarlab.w2s._compare import compare_methods, markdown_table, read_question_blind
+    from aarlab.w2s._compare import compare_methods, markdown_table, merge_results, read_question_blind
     from aarlab.w2s.methods import MethodError, builtin_methods, resolve_method
 
     names = method_names or list(builtin_methods())
@@ -247,17 +263,30 @@ def compare_cmd(
     for lane in lanes or []:
         _check_lane(lane)
     suite = _suite(suite_name, home, data_dir=data_dir)
+    if render_only and (json_path is None or out_path is None):
+        raise fail("--render-only renders --out from the cells in --json: give both")
+    for d in dataset_names or []:
+        try:
+            suite.check_dataset(d)
+        except ValueError as e:
+            raise fail(str(e)) from None
     lane_list = lanes or [suite.spec.lane]
     seed_list = list(range(seeds))
     table = Table(title=f"suite {suite.name}: PGR by method ({seeds} seeds)")
     for col in ("lane", "dataset", "method", "weak_acc", "strong_acc", "transfer_acc", "PGR [95% CI]"):
         table.add_column(col, justify="right", no_wrap=True)
-    results = []
+    results: list[dict[str, Any]] = []
+    datasets = dataset_names or suite.spec.datasets
     with _progress() as progress:
-        bar = progress.add_task("experiments", total=len(names) * len(suite.spec.datasets) * len(lane_list))
-        for lane in lane_list:
+        bar = progress.add_task("experiments", total=0 if render_only else len(names) * len(datasets) * len(lane_list))
+        for lane in [] if render_only else lane_list:
             results += compare_methods(suite, names, seed_list, workers, on_done=lambda r: progress.advance(bar),
-                                       lane=lane)
+                                       lane=lane, datasets=datasets)
+    if json_path is not None:
+        try:
+            results = merge_results(json_path, results)
+        except ValueError as e:
+            raise fail(str(e)) from None
     for r in results:
         low, high = r["pgr_ci"]
         table.add_row(r["lane"], r["dataset"], r["method"], f"{r['weak_acc']:.3f}", f"{r['strong_acc']:.3f}",
@@ -265,7 +294,14 @@ def compare_cmd(
     out.print(table)
     if out_path is not None:
         out_path.parent.mkdir(parents=True, exist_ok=True)
-        out_path.write_text(markdown_table(suite, results, seed_list, read_question_blind(suite)))
+        notes = notes_path.read_text() if notes_path is not None else None
+        command = provenance = None
+        if json_path is not None:
+            command = (f"aarlab w2s compare --suite {suite.name} --seeds {seeds} --json {json_path}"
+                       + (f" --notes {notes_path}" if notes_path else "") + " --render-only --out <this file>")
+            provenance = "cells merged from the runs recorded in that JSON file; each lane says how many ran"
+        out_path.write_text(markdown_table(suite, results, seed_list, read_question_blind(suite), notes, command,
+                                           provenance))
         err.print(f"wrote {out_path}")
 
 

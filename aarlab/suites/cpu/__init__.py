@@ -2,6 +2,7 @@
 
 from aarlab.suites.cpu._build import CpuBuildError, build_cpu
 from aarlab.suites.cpu._chat import build_chat, chat_facts
+from aarlab.suites.cpu._code import build_code, humaneval_problems
 from aarlab.suites.cpu._math import build_math
 from aarlab.suites.cpu._models import MissingPackageError, prepare_gemma, prepare_minilm
 
@@ -9,9 +10,11 @@ __all__ = [
     "CpuBuildError",
     "MissingPackageError",
     "build_chat",
+    "build_code",
     "build_cpu",
     "build_math",
     "chat_facts",
+    "humaneval_problems",
     "prepare_gemma",
     "prepare_minilm",
 ]

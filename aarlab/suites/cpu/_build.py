@@ -14,13 +14,14 @@ from typing import Any
 
 from aarlab.suites._spec import Suite
 from aarlab.suites.cpu._chat import build_chat
+from aarlab.suites.cpu._code import build_code
 from aarlab.suites.cpu._math import build_math
 from aarlab.suites.cpu._models import prepare_gemma, prepare_minilm
 
 Progress = Callable[[str, float, float], None]
 Log = Callable[[str], None]
 
-BUILDERS = {"chat": build_chat, "math": build_math}
+BUILDERS = {"chat": build_chat, "math": build_math, "code": build_code}
 #: Measured single-thread reading speeds (tokens/s) used for estimates: Gemma-3-270M float32 to layer 9 of 18
 #: (half the model), MiniLM. Under contention expect less.
 TOKENS_PER_SECOND = {"strong": 600.0, "weak": 3000.0}
@@ -30,15 +31,23 @@ class CpuBuildError(RuntimeError):
     """The cpu suite cannot be built as specified; the message says what to change."""
 
 
-def _datasets(suite: Suite, log: Log) -> dict[str, float]:
+def _datasets(suite: Suite, progress: Progress, log: Log, notes: dict[str, Any]) -> dict[str, float]:
+    """Write every dataset; ``notes`` receives per-dataset build facts (the code dataset's test executions)."""
     from aarlab.w2s.data import write_dataset
 
     timings = {}
+    seed = int(suite.spec.build.get("data_seed", 0))
     for name in suite.spec.datasets:
         if name not in BUILDERS:
             raise CpuBuildError(f"the cpu builder makes datasets {sorted(BUILDERS)}; suite lists {name!r}")
         start = time.perf_counter()
-        write_dataset(suite.data_path(name), BUILDERS[name](int(suite.spec.build.get("data_seed", 0))))
+        if name == "code":
+            log("dataset code: running HumanEval's tests on ~2,000 candidate implementations (isolated, ~1-2 min)")
+            notes[name] = {}
+            dataset = build_code(seed, report=notes[name], progress=lambda d, t: progress("code tests", d, t))
+        else:
+            dataset = BUILDERS[name](seed)
+        write_dataset(suite.data_path(name), dataset)
         timings[name] = time.perf_counter() - start
         log(f"dataset {name}: written to {suite.data_path(name)}")
     return timings
@@ -93,9 +102,10 @@ def build_cpu(suite: Suite, progress: Progress, log: Log = lambda _m: None) -> d
     start = time.perf_counter()
     prepare_gemma(models / "gemma")
     timings["model_gemma"] = time.perf_counter() - start
-    timings["datasets"] = _datasets(suite, log)
+    notes: dict[str, Any] = {}
+    timings["datasets"] = _datasets(suite, progress, log, notes)
     start = time.perf_counter()
     features = _extract_features(suite, progress, log)
     timings["features"] = time.perf_counter() - start
     blind = {d: question_blind_accuracy(suite, d, seeds=suite.spec.baseline_seeds) for d in suite.spec.datasets}
-    return {"timings_s": timings, "features": features, "question_blind": blind}
+    return {"timings_s": timings, "features": features, "question_blind": blind, "datasets": notes}

@@ -1,12 +1,13 @@
 """The cpu suite's ``math`` dataset: is ``c`` the value of ``a op b``? Arithmetic generated from a seed.
 
 Problems: two-digit additions and subtractions, one-digit products, two-digit by one-digit products and sums of
-three one-digit numbers -- each expression once. Half the rows carry a wrong answer, *graded* so that some errors are
-detectable by a small model: 40% gross (the answer with an extra digit, +100..900, or a dropped digit), 30% a wrong
-tens digit (+-10, +-20, +30), 30% near misses (+-1, +-2). Gemma-3-270M knows little arithmetic (TESTBED.md), so
-only gross errors are within its reach: the weakest cpu dataset.
+three one-digit numbers -- each expression once. Half the rows carry a wrong answer, **prior-matched**: the value of
+another expression of the same family, drawn uniformly, so an answer alone says nothing about whether it is right
+(the question-blind probe is at chance) and only the relation between question and answer does. An earlier
+construction with *graded* errors (gross, wrong tens digit, near misses) let an answer-only probe beat the weak
+teacher (0.567 vs 0.552: magnitudes such as ``ans * 10 + d`` give themselves away); see docs/results/cpu.md.
+Gemma-3-270M knows little arithmetic (TESTBED.md), so this is the weakest cpu dataset.
 """
-
 from __future__ import annotations
 
 import random
@@ -52,30 +53,29 @@ def _problems(rng: random.Random) -> list[Problem]:
     return sorted(found.values(), key=lambda p: p.expression)
 
 
-def wrong_answer(value: int, rng: random.Random) -> int:
-    """A graded wrong answer: gross 40%, wrong tens digit 30%, near miss 30%; never equal to ``value``."""
-    while True:
-        r = rng.random()
-        if r < 0.4:
-            wrong = rng.choice([value * 10 + rng.randint(0, 9), value + 100 * rng.randint(1, 9), value // 10])
-        elif r < 0.7:
-            wrong = value + rng.choice([-20, -10, 10, 20, 30])
-        else:
-            wrong = value + rng.choice([-2, -1, 1, 2])
-        if wrong != value:
-            return wrong
+def wrong_answer(value: int, family_values: list[int], rng: random.Random) -> int:
+    """A prior-matched wrong answer: the value of another expression of the family (never ``value``)."""
+    if not any(v != value for v in family_values):
+        raise ValueError(f"the family holds no value other than {value}")
+    while (wrong := rng.choice(family_values)) == value:
+        pass
+    return wrong
 
 
 def build_math(seed: int = 0) -> Dataset:
     """The three splits; each expression appears once, in one split."""
     rng = random.Random(f"{seed}:math")
-    splits = split_by_group(_problems(rng), lambda p: p.expression, SPLIT_SIZES, rng)
+    problems = _problems(rng)
+    values: dict[str, list[int]] = {}
+    for p in problems:
+        values.setdefault(p.family, []).append(p.value)
+    splits = split_by_group(problems, lambda p: p.expression, SPLIT_SIZES, rng)
     out: dict[str, list[Example]] = {}
     for split, rows in splits.items():
         examples: list[Example] = []
         for index, problem in enumerate(rows):
             correct = rng.random() < 0.5
-            choice = problem.value if correct else wrong_answer(problem.value, rng)
+            choice = problem.value if correct else wrong_answer(problem.value, values[problem.family], rng)
             examples.append(BinaryExample(id=f"math-{split}-{index:05d}", question=f"What is {problem.expression}?",
                                           choice=str(choice), label=correct, subset=problem.family))
         out[split] = examples

@@ -14,6 +14,7 @@ import torch
 from aarlab.w2s.data import Example, TaskKind, format_prompt, format_zero_shot_prompt
 from aarlab.w2s.models import LabelTokenHead, LoadedModel
 from aarlab.w2s.train import Loss, TrainConfig, apply_lora, extract_features, fine_tune, predict_proba
+from aarlab.w2s.train._inference import Predictor
 
 Targets = Mapping[str, float] | Sequence[float] | np.ndarray
 
@@ -30,20 +31,22 @@ def fresh_head(
     model: torch.nn.Module = copy.deepcopy(loaded.model) if copy_weights else loaded.model
     if copy_weights and config.mode == "lora":
         model = apply_lora(model, config)
+    same_base = not copy_weights or config.mode == "lora"
     return LabelTokenHead(model, loaded.tokenizer, kind, chat_template=loaded.uses_chat_template,
-                          max_length=config.max_length)
+                          max_length=config.max_length, ref=loaded.ref if same_base else None)
 
 
 class Student:
     """A fine-tuned copy of the strong model."""
 
-    def __init__(self, head: LabelTokenHead, batch_size: int) -> None:
+    def __init__(self, head: LabelTokenHead, batch_size: int, predictor: Predictor = predict_proba) -> None:
         self._head = head
         self._batch_size = batch_size
+        self._predictor = predictor
 
     def predict(self, examples: Sequence[Example]) -> dict[str, float]:
         """P(positive: True / B) per example id."""
-        probs = predict_proba(self._head, prompts_of(examples), self._batch_size)
+        probs = self._predictor(self._head, prompts_of(examples), self._batch_size)
         return {e.id: float(p) for e, p in zip(examples, probs, strict=True)}
 
     def features(self, examples: Sequence[Example], layer: int = -1) -> np.ndarray:
@@ -63,8 +66,10 @@ class StrongModel:
         config: TrainConfig,
         feature_layer: int = -1,
         progress: Callable[[int, int], None] | None = None,
+        predictor: Predictor = predict_proba,
     ) -> None:
         self._loaded = loaded
+        self._predictor = predictor
         self.kind = kind
         self.config = config
         self.feature_layer = feature_layer
@@ -98,13 +103,13 @@ class StrongModel:
         head = fresh_head(self._loaded, self.kind, config)
         fine_tune(head, prompts_of(examples), target_list, config, seed, loss=loss, weights=weights,
                   progress=self._progress)
-        return Student(head, config.eval_batch_size)
+        return Student(head, config.eval_batch_size, self._predictor)
 
     def zero_shot(self, examples: Sequence[Example], *, claim: bool = False) -> dict[str, float]:
         """The untrained strong model's P(positive) from label-token logits (``claim=True``: judge-a-claim prompt)."""
         head = self._frozen_head()
         fmt = format_zero_shot_prompt if claim else format_prompt
-        probs = predict_proba(head, [fmt(e) for e in examples], self.config.eval_batch_size)
+        probs = self._predictor(head, [fmt(e) for e in examples], self.config.eval_batch_size)
         return {e.id: float(p) for e, p in zip(examples, probs, strict=True)}
 
     def features(self, examples: Sequence[Example], layer: int | None = None) -> np.ndarray:

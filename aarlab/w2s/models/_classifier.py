@@ -61,7 +61,11 @@ class LabelTokenHead:
         *,
         chat_template: bool = False,
         max_length: int = 512,
+        ref: str | None = None,
     ) -> None:
+        #: Where the weights under any LoRA adapter can be loaded from (None once they diverge: full fine-tune);
+        #: what a serving backend such as vLLM starts from.
+        self.ref = ref
         self.model = model
         self.tokenizer = tokenizer
         self.kind = kind
@@ -77,14 +81,19 @@ class LabelTokenHead:
     def encode(self, prompts: Sequence[str]) -> dict[str, torch.Tensor]:
         """Left-padded token batch with position ids that ignore padding."""
         texts = [render_prompt(self.tokenizer, p, self.chat_template) for p in prompts]
-        enc = self.tokenizer(
-            texts,
-            return_tensors="pt",
-            padding=True,
-            truncation=True,
-            max_length=self.max_length,
-            add_special_tokens=not self.chat_template,
-        )
+        # A prompt longer than max_length loses its beginning, never its end: the label is read at the last token.
+        side, self.tokenizer.truncation_side = self.tokenizer.truncation_side, "left"
+        try:
+            enc = self.tokenizer(
+                texts,
+                return_tensors="pt",
+                padding=True,
+                truncation=True,
+                max_length=self.max_length,
+                add_special_tokens=not self.chat_template,
+            )
+        finally:
+            self.tokenizer.truncation_side = side
         mask = enc["attention_mask"]
         return {
             "input_ids": enc["input_ids"].to(self.device),

@@ -30,10 +30,11 @@ from aarlab.w2s.methods._strong import StrongModel, fresh_head, prompts_of
 from aarlab.w2s.metrics import bootstrap_pgr_ci, correctness, pgr
 from aarlab.w2s.models import LabelTokenHead, LoadedModel, load_causal_lm, load_encoder
 from aarlab.w2s.probe import FeatureBank, FeatureExtractor, FeatureStore, fit_head
-from aarlab.w2s.train import TrainConfig, fine_tune, predict_proba
+from aarlab.w2s.train import Predictor, TrainConfig, fine_tune, select_predictor
 
 #: Bump when a stage's code changes what it produces: invalidates cached artifacts of that stage.
-STAGE_VERSIONS = {"weak_teacher": 1, "strong_ceiling": 1}
+#: 2: prompts longer than max_length are cut at their start (the label is read at the last token).
+STAGE_VERSIONS = {"weak_teacher": 2, "strong_ceiling": 2}
 
 Reporter = Callable[[str, int, int], None]
 
@@ -96,6 +97,7 @@ class Experiment:
         self._models: dict[str, LoadedModel] = {}
         self._fingerprints: dict[str, str] = {}
         self._banks: dict[str, FeatureBank] = {}
+        self._predictor: Predictor | None = None
         self.features = FeatureStore(None if cache.root is None else cache.root / "features")
 
     @property
@@ -104,6 +106,15 @@ class Experiment:
         return "probe" if self.lane == "probe" or self.suite.spec.weak.kind == "encoder" else "finetune"
 
     # -- models -------------------------------------------------------------------------------------------
+    @property
+    def predictor(self) -> Predictor:
+        """Batched inference of fine-tuned classifiers (the suite's ``inference`` backend, chosen on first use)."""
+        if self._predictor is None:
+            spec = self.suite.spec
+            rank = max(spec.weak_train.lora_r, spec.strong_train.lora_r)
+            self._predictor = select_predictor(spec.inference, spec.vllm, max_lora_rank=rank)
+        return self._predictor
+
     def _loaded(self, ref: ModelRef) -> LoadedModel:
         path = self.suite.model_path(ref)
         if path not in self._models:
@@ -130,10 +141,14 @@ class Experiment:
         return FeatureExtractor(loaded.model, loaded.tokenizer, ref.kind, ref.feature_layer, ref.pooling, max_length,
                                 ref.chat_template)
 
+    def ref(self, role: str) -> ModelRef:
+        """The ``"weak"`` or ``"strong"`` model as this dataset reads it (the suite's per-dataset readings)."""
+        return self.suite.spec.ref_for(role, self.dataset.name)
+
     def bank(self, role: str) -> FeatureBank:
-        """Cached frozen features of the ``"weak"`` or ``"strong"`` model (its suite layer and pooling)."""
+        """Cached frozen features of the ``"weak"`` or ``"strong"`` model (its layer and pooling here)."""
         if role not in self._banks:
-            ref: ModelRef = getattr(self.suite.spec, role)
+            ref = self.ref(role)
             parts = {"model": self._fingerprint(ref), "kind": ref.kind, "layer": ref.feature_layer,
                      "pooling": ref.pooling, "dtype": ref.dtype, "chat_template": ref.chat_template,
                      "max_length": self.suite.spec.probe.max_length}
@@ -175,14 +190,16 @@ class Experiment:
         if lane == "probe":  # a probe's result does not depend on the fine-tuning recipe, only on the probe's
             parts.pop("train")
             parts.update(lane="probe", probe=self.suite.spec.probe.model_dump(mode="json"))
+        elif self.suite.spec.inference != "hf":  # another numeric path for predictions (keys of "hf" unchanged)
+            parts["inference"] = self.suite.spec.inference
         return cache_key(parts), parts
 
     # -- stages -------------------------------------------------------------------------------------------
     def weak_teacher(self, seed: int) -> dict[str, Any]:
         """Weak soft labels on train_unlabel and test, and weak_acc (cached)."""
         spec = self.suite.spec
-        key, parts = self._key("weak_teacher", spec.weak, spec.weak_train, ["train_label", "train_unlabel", "test"],
-                               seed, self.teacher_lane)
+        key, parts = self._key("weak_teacher", self.ref("weak"), spec.weak_train,
+                               ["train_label", "train_unlabel", "test"], seed, self.teacher_lane)
         cached = self.cache.get("weak_teacher", key)
         if cached is not None:
             return cached
@@ -192,8 +209,8 @@ class Experiment:
         else:
             head = self._train_head(spec.weak, spec.weak_train, "train_label", seed, "weak teacher")
             batch = spec.weak_train.eval_batch_size
-            soft = predict_proba(head, prompts_of(unlabel), batch)
-            test_probs = predict_proba(head, prompts_of(test), batch)
+            soft = self.predictor(head, prompts_of(unlabel), batch)
+            test_probs = self.predictor(head, prompts_of(test), batch)
             soft_map = {e.id: float(p) for e, p in zip(unlabel, soft, strict=True)}
             test_map = {e.id: float(p) for e, p in zip(test, test_probs, strict=True)}
         artifact = {
@@ -207,7 +224,7 @@ class Experiment:
     def strong_ceiling(self, seed: int) -> dict[str, Any]:
         """The strong model trained on train_unlabel ground truth: test probabilities and strong_acc (cached)."""
         spec = self.suite.spec
-        key, parts = self._key("strong_ceiling", spec.strong, spec.strong_train, ["train_unlabel", "test"], seed,
+        key, parts = self._key("strong_ceiling", self.ref("strong"), spec.strong_train, ["train_unlabel", "test"], seed,
                                self.lane)
         cached = self.cache.get("strong_ceiling", key)
         if cached is not None:
@@ -217,7 +234,7 @@ class Experiment:
             (test_map,) = self._probe_probs("strong", "train_unlabel", seed, ["test"])
         else:
             head = self._train_head(spec.strong, spec.strong_train, "train_unlabel", seed, "strong ceiling")
-            probs = predict_proba(head, prompts_of(test), spec.strong_train.eval_batch_size)
+            probs = self.predictor(head, prompts_of(test), spec.strong_train.eval_batch_size)
             test_map = {e.id: float(p) for e, p in zip(test, probs, strict=True)}
         artifact = {"test_probs": test_map, "strong_acc": float(correctness(test_map, test).mean())}
         self.cache.put("strong_ceiling", key, artifact, parts)
@@ -247,15 +264,15 @@ class Experiment:
 
             def read_zero_shot(prompts: list[str]) -> np.ndarray:
                 head = fresh_head(self._loaded(ref), self.dataset.kind, spec.strong_train, copy_weights=False)
-                return predict_proba(head, prompts, spec.strong_train.eval_batch_size).astype(np.float32)
+                return self.predictor(head, prompts, spec.strong_train.eval_batch_size).astype(np.float32)
 
             parts = {"model": self._fingerprint(ref), "dtype": ref.dtype, "chat_template": ref.chat_template,
                      "max_length": spec.strong_train.max_length, "kind": self.dataset.kind}
             return ProbeStrongModel(self.bank("strong"), self.dataset.kind, spec.probe, read_zero_shot, parts,
                                     self.features)
         return StrongModel(self._loaded(spec.strong), self.dataset.kind, spec.strong_train,
-                           feature_layer=spec.strong.feature_layer,
-                           progress=lambda d, t: self.report("method", d, t))
+                           feature_layer=self.ref("strong").feature_layer,
+                           progress=lambda d, t: self.report("method", d, t), predictor=self.predictor)
 
     def run_method(self, method: Method, weak: dict[str, Any], seed: int,
                    log: Callable[[str], None] = lambda _m: None) -> dict[str, float]:
@@ -267,6 +284,8 @@ class Experiment:
 
     def run(self, method: Method, seeds: list[int], log: Callable[[str], None] = lambda _m: None) -> ExperimentResult:
         """Run all stages for each seed and aggregate."""
+        if self.lane == "finetune":
+            _ = self.predictor  # an unusable inference backend fails here, before any training
         test = self.dataset.split("test")
         per_seed: list[SeedResult] = []
         predictions: dict[int, dict[str, float]] = {}

@@ -2,6 +2,12 @@
 
 * causal LM, ``pooling="last"``: the state at the last token (left padding), i.e. where the label would be read.
 * ``pooling="mean"``: the mean over non-padding tokens (the standard sentence embedding for encoders).
+* ``pooling="answer"``: the mean over the tokens of the answer only -- between the last ``\nAnswer: `` and the
+  final ``\nLabel:`` of a classification prompt (the whole text when it has no such marker). For long shared
+  questions (a HumanEval prompt) the question otherwise dominates a pooled feature.
+
+Texts longer than ``max_length`` (or the model's positions) lose their *beginning*: the answer and the label
+position at the end are what a feature must see.
 
 For a middle layer of a causal LM only the layers up to it are run (a forward hook stops the pass there), which
 halves the cost of layer 9 of 18.
@@ -33,7 +39,7 @@ class FeatureExtractor:
     tokenizer: Any
     kind: str  # "causal_lm" | "encoder"
     layer: int
-    pooling: str  # "last" | "mean"
+    pooling: str  # "last" | "mean" | "answer"
     max_length: int = 256
     chat_template: bool = False
 
@@ -45,10 +51,19 @@ class FeatureExtractor:
     @torch.no_grad()
     def _batch(self, texts: Sequence[str]) -> np.ndarray:
         rendered = [render_prompt(self.tokenizer, t, self.chat_template) for t in texts]
-        enc = self.tokenizer(rendered, return_tensors="pt", padding=True, truncation=True,
-                             max_length=self.max_length, add_special_tokens=not self.chat_template)
+        positions = getattr(getattr(self.model, "config", None), "max_position_embeddings", None)
+        limit = min(self.max_length, positions) if isinstance(positions, int) else self.max_length
+        side, self.tokenizer.truncation_side = self.tokenizer.truncation_side, "left"  # shared with fine-tuning
+        try:
+            enc = self.tokenizer(rendered, return_tensors="pt", padding=True, truncation=True, max_length=limit,
+                                 add_special_tokens=not self.chat_template,
+                                 return_offsets_mapping=self.pooling == "answer")
+        finally:
+            self.tokenizer.truncation_side = side
         device = next(self.model.parameters()).device
         mask = enc["attention_mask"].to(device)  # [batch, seq]
+        if self.pooling == "answer":
+            mask_pool = _answer_mask(rendered, enc.pop("offset_mapping"), enc["attention_mask"]).to(device)
         inputs = {"input_ids": enc["input_ids"].to(device), "attention_mask": mask}
         layers = self._layers()
         if layers is not None:
@@ -66,7 +81,8 @@ class FeatureExtractor:
         if self.pooling == "last":
             pooled = states[:, -1]
         else:
-            weights = mask.unsqueeze(-1).to(states.dtype)  # [batch, seq, 1]
+            pool = mask_pool if self.pooling == "answer" else mask
+            weights = pool.unsqueeze(-1).to(states.dtype)  # [batch, seq, 1]
             pooled = (states * weights).sum(1) / weights.sum(1).clamp(min=1)
         return pooled.float().cpu().numpy()
 
@@ -99,6 +115,26 @@ class FeatureExtractor:
             if progress is not None:
                 progress(min(start + batch_size, len(order)), len(order))
         return out if out is not None else np.zeros((0, 0), dtype=np.float32)
+
+
+def answer_span(text: str) -> tuple[int, int]:
+    """Character span of the answer in a classification prompt (the whole text when there is no marker)."""
+    start = text.rfind("\nAnswer: ")
+    if start < 0:
+        return 0, len(text)
+    end = text.rfind("\nLabel:")
+    return start + len("\nAnswer: "), end if end > start else len(text)
+
+
+def _answer_mask(texts: Sequence[str], offsets: torch.Tensor, attention: torch.Tensor) -> torch.Tensor:
+    """[batch, seq] 1 on tokens inside each text's answer span (all tokens when the span holds none)."""
+    out = torch.zeros_like(attention)
+    for row, text in enumerate(texts):
+        start, end = answer_span(text)
+        begin, finish = offsets[row, :, 0], offsets[row, :, 1]
+        inside = (attention[row] > 0) & (finish > begin) & (finish > start) & (begin < end)
+        out[row] = inside if inside.any() else attention[row]
+    return out
 
 
 def load_extractor(path: str, *, kind: str, layer: int, pooling: str, dtype: str = "float32",

@@ -22,7 +22,7 @@ import numpy as np
 from aarlab.w2s.cache import cache_key
 
 #: Bump when extraction code changes what it produces: invalidates every cached feature matrix.
-FEATURE_VERSION = 1
+FEATURE_VERSION = 2  # 2: long texts lose their beginning (left truncation), not their answer
 
 
 def texts_hash(texts: Sequence[str]) -> str:

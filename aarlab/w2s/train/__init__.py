@@ -9,10 +9,24 @@ from aarlab._lazy import lazy_exports
 from aarlab.w2s.train._config import TrainConfig
 
 if TYPE_CHECKING:
+    from aarlab.w2s.train._inference import (
+        Inference,
+        InferenceBackendError,
+        Predictor,
+        VllmOptions,
+        VllmPredictor,
+        select_predictor,
+    )
     from aarlab.w2s.train._loop import apply_lora, extract_features, fine_tune, predict_proba
     from aarlab.w2s.train._losses import AuxConfidence, Loss, SoftCrossEntropy, soft_cross_entropy
 
 _LAZY = {
+    "Inference": "_inference",
+    "InferenceBackendError": "_inference",
+    "Predictor": "_inference",
+    "VllmOptions": "_inference",
+    "VllmPredictor": "_inference",
+    "select_predictor": "_inference",
     "AuxConfidence": "_losses",
     "Loss": "_losses",
     "SoftCrossEntropy": "_losses",
@@ -29,12 +43,18 @@ __getattr__ = lazy_exports(__name__, _LAZY)
 
 __all__ = [
     "AuxConfidence",
+    "Inference",
+    "InferenceBackendError",
+    "Predictor",
     "Loss",
     "SoftCrossEntropy",
     "TrainConfig",
+    "VllmOptions",
+    "VllmPredictor",
     "apply_lora",
     "extract_features",
     "fine_tune",
     "predict_proba",
+    "select_predictor",
     "soft_cross_entropy",
 ]

@@ -85,3 +85,13 @@ def test_group_splits_fill_in_order_and_refuse_too_few_items() -> None:
     assert [len(out[k]) for k in "ab"] == [6, 6] and len(out["c"]) == 8
     with pytest.raises(ValueError, match="cannot fill"):
         split_by_group(items, lambda s: s, {"a": 30}, random.Random(0))
+
+
+def test_math_wrong_answers_are_prior_matched_within_their_family(math) -> None:
+    rows = [e for s in SPLITS for e in math.splits[s]]
+    right: dict[str, set[str]] = {}
+    for e in rows:
+        value = str(eval(e.question.removeprefix("What is ").removesuffix("?")))  # noqa: S307 - our own arithmetic
+        right.setdefault(e.subset, set()).add(value)
+    for e in rows:
+        assert e.choice in right[e.subset]  # a wrong answer is some other expression's value: no magnitude cue

@@ -45,6 +45,16 @@ def test_left_padding_does_not_change_a_prediction(micro_suite: Suite) -> None:
     assert np.allclose(alone[0], padded[1], atol=1e-5)
 
 
+def test_a_prompt_longer_than_max_length_keeps_its_label_position(micro_suite: Suite) -> None:
+    loaded = _strong(micro_suite)
+    head = LabelTokenHead(loaded.model, loaded.tokenizer, "binary", max_length=8)
+    batch = head.encode(["Question: " + "1 + " * 40 + "2\nAnswer: 3\nLabel:"])
+    tail = loaded.tokenizer("\nLabel:", add_special_tokens=False)["input_ids"]
+    assert batch["input_ids"].shape[1] == 8
+    assert batch["input_ids"][0, -len(tail):].tolist() == tail
+    assert loaded.tokenizer.truncation_side == "right"  # the shared tokenizer is left as it was
+
+
 def test_fine_tuning_learns_a_separable_task(micro_suite: Suite) -> None:
     loaded = _strong(micro_suite)
     head = LabelTokenHead(copy.deepcopy(loaded.model), loaded.tokenizer, "binary")

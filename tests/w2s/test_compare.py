@@ -1,0 +1,69 @@
+"""The results report: cells merged run by run, cells never run say so, experimental datasets and notes appear."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from aarlab.suites import Suite, SuiteSpec
+from aarlab.w2s._compare import markdown_table, merge_results
+
+
+def _row(lane: str, dataset: str, method: str, pgr: float) -> dict:
+    return {"lane": lane, "dataset": dataset, "method": method, "weak_acc": 0.6, "strong_acc": 0.8,
+            "transfer_acc": 0.6 + 0.2 * pgr, "pgr": pgr, "pgr_ci": [pgr - 0.1, pgr + 0.1],
+            "seeds": [{"seed": s, "weak_acc": 0.6, "strong_acc": 0.8, "transfer_acc": 0.7, "pgr": pgr}
+                      for s in (0, 1, 2)]}
+
+
+@pytest.fixture
+def suite(micro_suite: Suite) -> Suite:
+    spec = SuiteSpec.model_validate({**micro_suite.spec.model_dump(mode="json"), "experimental": ["math"]})
+    return Suite(spec, micro_suite.home)
+
+
+def test_a_rerun_cell_replaces_the_old_one_and_others_are_kept(tmp_path: Path) -> None:
+    path = tmp_path / "results.json"
+    merge_results(path, [_row("probe", "chat", "vanilla", 0.5), _row("probe", "chat", "soft", 0.4)])
+    rows = merge_results(path, [_row("finetune", "chat", "vanilla", 0.3), _row("probe", "chat", "vanilla", 0.6)])
+    assert {(r["lane"], r["method"], r["pgr"]) for r in rows} == {
+        ("probe", "vanilla", 0.6), ("probe", "soft", 0.4), ("finetune", "vanilla", 0.3)}
+    assert json.loads(path.read_text()) == rows
+
+
+def test_a_corrupt_results_file_is_reported(tmp_path: Path) -> None:
+    path = tmp_path / "results.json"
+    path.write_text("{not json")
+    with pytest.raises(ValueError, match="not a results file"):
+        merge_results(path, [])
+
+
+def test_report_marks_cells_not_run_experimental_datasets_and_appends_notes(suite: Suite) -> None:
+    rows = [_row("probe", d, m, 0.5) for d in ("chat", "math") for m in ("vanilla", "soft")]
+    rows.append(_row("finetune", "chat", "vanilla", 0.4))
+    text = markdown_table(suite, rows, [0, 1, 2], {"chat": {"weak": 0.5, "strong": 0.49}}, notes="Math: two tries.")
+    finetune = text[text.index("## finetune lane"):]
+    assert "1 of 4 method x dataset cells run" in finetune
+    assert "not run" in finetune
+    assert "4 of 4" in text[text.index("## probe lane"):text.index("## finetune lane")]
+    assert "Experimental datasets" in text and "math" in text.split("Experimental datasets")[1].splitlines()[0]
+    assert text.rstrip().endswith("Math: two tries.")
+    assert "| chat | 0.490 | 0.500 |" in text  # question-blind row: strong then weak features
+
+
+def test_render_only_writes_the_report_from_the_json_cells(tiny_suite: Suite, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    results = tmp_path / "results.json"
+    merge_results(results, [_row("probe", "math", "vanilla", 0.5)])
+    out = tmp_path / "report.md"
+    cmd = [sys.executable, "-m", "aarlab", "w2s", "compare", "--suite", "tiny", "--seeds", "3", "--render-only"]
+    env = {**os.environ, "AARLAB_HOME": str(tiny_suite.home)}
+    missing = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    assert missing.returncode == 2 and "give both" in missing.stderr
+    done = subprocess.run([*cmd, "--json", str(results), "--out", str(out)], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    text = out.read_text()
+    assert "--render-only" in text and "| vanilla | 0.50 [0.40, 0.60] (acc 0.700) |" in text
