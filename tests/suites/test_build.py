@@ -1,5 +1,7 @@
 from pathlib import Path
 
+import pytest
+
 from aarlab.suites import Suite, is_built, load_suite, suite_version
 
 
@@ -24,3 +26,43 @@ def test_the_gap_is_enforced_except_on_datasets_marked_experimental() -> None:
     assert gap_problems(results, 0.08, []) == ["code: strong_acc 0.550 - weak_acc 0.530 < 0.08"]
     assert gap_problems(results, 0.08, ["code"]) == []
     assert gap_problems(results, 0.5, ["code"]) == ["chat: strong_acc 0.920 - weak_acc 0.770 < 0.5"]
+
+
+class _InProcessPool:
+    """Stands in for the build's process pool: runs each job in this process, so a test can replace the job."""
+
+    def __init__(self, **_kwargs: object) -> None:
+        pass
+
+    def __enter__(self) -> "_InProcessPool":
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        pass
+
+    def submit(self, fn, *args):  # type: ignore[no-untyped-def]
+        from concurrent.futures import Future
+
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args))
+        except Exception as err:  # noqa: BLE001 - handed to the caller like a real pool does
+            future.set_exception(err)
+        return future
+
+
+def test_a_dataset_without_any_gap_stops_the_build_with_a_message_naming_it(
+        micro_suite: Suite, monkeypatch: pytest.MonkeyPatch) -> None:
+    from aarlab.suites import SuiteBuildError, _build
+    from aarlab.w2s.metrics import pgr
+
+    def no_gap(_suite: Suite, _dataset: str) -> dict:
+        return {"pgr": pgr(0.7, 0.7, 0.7)}  # strong_acc == weak_acc: what Experiment.run meets without a gap
+
+    baselines = micro_suite.root / "baselines.json"
+    before = baselines.read_bytes() if baselines.exists() else None
+    monkeypatch.setattr(_build, "ProcessPoolExecutor", _InProcessPool)
+    monkeypatch.setattr(_build, "_vanilla_worker", no_gap)
+    with pytest.raises(SuiteBuildError, match="dataset 'math' has no weak-to-strong gap"):
+        _build.compute_baselines(micro_suite, lambda *_: None, workers=1)
+    assert (baselines.read_bytes() if baselines.exists() else None) == before  # nothing half-written
