@@ -62,6 +62,8 @@ class Workspace:
             raise ToolError(f"{path}: no such file in {WORKSPACE}{self._listing(host.parent)}")
         if host.is_dir():
             raise ToolError(f"{path} is a directory; list it with the shell tool (`ls {self.display(host)}`)")
+        if not host.is_file():  # a FIFO or socket would block the harness on open
+            raise ToolError(f"{path} is not a regular file (a FIFO or socket); only regular files can be read")
         size = host.stat().st_size
         if size > MAX_FILE_BYTES:
             raise ToolError(f"{path} has {size} bytes (limit {MAX_FILE_BYTES}); look at parts of it with the "
@@ -83,7 +85,9 @@ class Workspace:
             raise ToolError(f"{path} is a directory; give a file path")
         host.parent.mkdir(parents=True, exist_ok=True)
         host = self.resolve(path)  # the parents now exist: check again that none is a link leading out
-        fd = os.open(host, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+        if host.exists() and not host.is_file():  # opening a FIFO for writing would block the harness
+            raise ToolError(f"{path} is not a regular file (a FIFO or socket); remove it or pick another name")
+        fd = os.open(host, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
         return host
@@ -112,7 +116,8 @@ class Workspace:
         host = self.root / NOTEBOOK
         if not host.is_file() or host.is_symlink():
             return ""
-        return host.read_text(encoding="utf-8", errors="replace")
+        with open(host, "rb") as fh:  # the shell can grow it past the limit: never put more than that in context
+            return fh.read(MAX_NOTEBOOK_BYTES).decode("utf-8", errors="replace")
 
     def write_notebook(self, content: str, *, append: bool) -> int:
         """Replace or extend ``NOTEBOOK.md``; returns its new size in bytes."""

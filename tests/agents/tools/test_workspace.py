@@ -88,3 +88,18 @@ def test_clip_keeps_head_and_tail_and_says_how_much_was_cut() -> None:
     out = clip(text, 200)
     assert out.startswith("H" * 100) and out.endswith("T" * 100) and "1000 characters cut" in out
     assert clip("short", 200) == "short"
+
+
+def test_a_fifo_planted_in_the_workspace_is_refused_instead_of_blocking_the_harness(ws: Workspace) -> None:
+    import os
+
+    os.mkfifo(ws.root / "pipe")
+    with pytest.raises(ToolError, match="not a regular file"):
+        ws.read_text("pipe")
+    with pytest.raises(ToolError, match="not a regular file"):
+        ws.write_text("pipe", "x")
+
+
+def test_a_notebook_grown_by_the_shell_is_read_only_up_to_its_limit(ws: Workspace) -> None:
+    (ws.root / "NOTEBOOK.md").write_text("n" * (MAX_NOTEBOOK_BYTES * 3))
+    assert len(ws.notebook()) == MAX_NOTEBOOK_BYTES
