@@ -73,9 +73,11 @@ class Scenario:
 @pytest.fixture(scope="module")
 def scenario(tiny_suite: Suite) -> Iterator[Scenario]:
     root = Path(tempfile.mkdtemp(prefix="aarc-"))  # short: a Unix socket path is limited to 108 bytes
+    # --minutes is long enough that the campaign is still running when it is interrupted (on a slow or loaded machine
+    # a 45 s campaign could end on its own first); the interrupt comes as soon as the restart has been seen.
     state = root / "c"
     run = subprocess.Popen([sys.executable, "-m", "aarlab", "campaign", "run", "--suite", "tiny", "--agents", "2",
-                            "--minutes", "0.75", "--budget", "30", "--trial-timeout", "60", "--state", str(state),
+                            "--minutes", "3", "--budget", "30", "--trial-timeout", "60", "--state", str(state),
                             "--home", str(tiny_suite.home)],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
