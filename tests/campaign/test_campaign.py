@@ -73,13 +73,15 @@ class Scenario:
 @pytest.fixture(scope="module")
 def scenario(tiny_suite: Suite) -> Iterator[Scenario]:
     root = Path(tempfile.mkdtemp(prefix="aarc-"))  # short: a Unix socket path is limited to 108 bytes
-    # --minutes is long enough that the campaign is still running when it is interrupted (on a slow or loaded machine
-    # a 45 s campaign could end on its own first); the interrupt comes as soon as the restart has been seen.
+    # --minutes is long enough that the campaign is still running when it is interrupted; the interrupt comes as soon
+    # as the restart has been seen. SIGINT is reset to its default in the child: a test run started in the background
+    # of a non-interactive shell inherits SIGINT *ignored*, and Python then never raises KeyboardInterrupt.
     state = root / "c"
     run = subprocess.Popen([sys.executable, "-m", "aarlab", "campaign", "run", "--suite", "tiny", "--agents", "2",
                             "--minutes", "3", "--budget", "30", "--trial-timeout", "60", "--state", str(state),
                             "--home", str(tiny_suite.home)],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         wait_for(lambda: "trial 0:" in log_of(state, "search-1"), "search-1's first submission")
         pid = agent_record(state, "search-1")["pid"]
@@ -98,7 +100,22 @@ def scenario(tiny_suite: Suite) -> Iterator[Scenario]:
     finally:
         if run.poll() is None:
             os.killpg(run.pid, signal.SIGKILL)
+        _kill_campaign_processes(state)
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _kill_campaign_processes(state: Path) -> None:
+    """Agents and the server run in sessions of their own: a failed test must not leave them running."""
+    if not (state / "campaign.json").is_file():
+        return
+    info = campaign_json(state)
+    for pid in [a.get("pid") for a in info["agents"]] + [info.get("server_pid")]:
+        if pid:
+            try:
+                if str(state).encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    os.killpg(pid, signal.SIGKILL)
+            except (OSError, ProcessLookupError):
+                pass
 
 
 def test_status_json_has_exactly_the_documented_keys_and_counts_stored_submissions(scenario: Scenario) -> None:
