@@ -16,12 +16,13 @@ Layout of a campaign state dir::
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from aarlab._files import atomic_write_text
 
 AgentState = Literal["pending", "running", "done", "crashed", "stopped"]
 #: States a ``campaign resume`` starts again.
@@ -119,10 +120,7 @@ def load_campaign(state: Path) -> CampaignInfo:
 
 def save_campaign(state: Path, info: CampaignInfo) -> None:
     """Write ``campaign.json`` atomically (a reader never sees half a file)."""
-    path = campaign_file(state)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(info.model_dump_json(indent=2))
-    os.replace(tmp, path)
+    atomic_write_text(campaign_file(state), info.model_dump_json(indent=2))
 
 
 def now() -> float:

@@ -7,7 +7,6 @@ closes the campaign to new submissions.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +14,7 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import Connection, insert, select
 
+from aarlab._files import atomic_write_text
 from aarlab.server._audit import utc_now
 from aarlab.server._db import agents, final_results, meta, submissions
 from aarlab.server._errors import ApiError
@@ -116,7 +116,5 @@ def write_final_table(state_dir: Path, table: Leaderboard) -> Path:
     """Write the finalized leaderboard to ``<state>/final/leaderboard.json``; returns its path."""
     out = state_dir / "final" / "leaderboard.json"
     out.parent.mkdir(mode=0o700, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text(table.model_dump_json(indent=2) + "\n")
-    os.replace(tmp, out)
+    atomic_write_text(out, table.model_dump_json(indent=2) + "\n")
     return out

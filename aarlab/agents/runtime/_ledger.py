@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from aarlab._files import atomic_write_text
 
 
 @dataclass(frozen=True)
@@ -93,9 +94,7 @@ class Ledger:
     def save(self) -> None:
         """Write ``usage.json`` atomically."""
         self.usage.wall_s = time.time() - self.usage.started_at
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        tmp.write_text(self.usage.model_dump_json(indent=2))
-        os.replace(tmp, self.path)
+        atomic_write_text(self.path, self.usage.model_dump_json(indent=2))
 
     def exhausted(self, now: float | None = None) -> str | None:
         """Why the agent must stop now (a sentence naming the budget), or None while every budget lasts."""

@@ -103,8 +103,7 @@ class SearchAgent:
         self.log = log or (lambda m: print(f"[{name}] {m}", flush=True))
         self.cursor_file = self.layout.agent_dir / "forum_cursor"
         self.control_cursor_file = self.layout.agent_dir / "control_cursor"
-        self.journal = Journal(self.layout.agent_dir, self.assignment.budget_experiments,
-                               max(0.0, self.assignment.deadline - time.time()))
+        self.journal = Journal(self.layout.agent_dir, self.assignment.budget_experiments, self.assignment.deadline)
         self._control: ControlClient | None = None
         self._sandbox: BubblewrapSandbox | None = None
         self._control_available = True
@@ -291,7 +290,7 @@ class SearchAgent:
     def experiments_left(self) -> bool:
         """Whether the experiments budget (if any) allows another trial."""
         budget = self.assignment.budget_experiments
-        return budget is None or self.journal.usage["experiments"] < budget
+        return budget is None or self.journal.usage.experiments < budget
 
     # -- the loop -------------------------------------------------------------------------------------------
     def run(self) -> int:

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import ValidationError
 
+from aarlab._files import atomic_write_text
 from aarlab.w2s.data._schema import (
     LABEL_FIELDS,
     SPLITS,
@@ -157,20 +156,6 @@ def load_dataset(directory: Path | str, *, name: str | None = None, derive_ids: 
     return Dataset(name=name or directory.name, kind=kind, splits=splits)
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def example_record(example: Example) -> dict[str, object]:
     """The JSON record of an example, omitting an absent label."""
     record = example.model_dump(exclude_none=False)
@@ -182,12 +167,12 @@ def example_record(example: Example) -> dict[str, object]:
 def write_split(path: Path | str, examples: Iterable[Example]) -> None:
     """Write examples as JSONL, atomically (a reader never sees a half-written file)."""
     lines = [json.dumps(example_record(e), ensure_ascii=False) for e in examples]
-    _atomic_write_text(Path(path), "\n".join(lines) + "\n")
+    atomic_write_text(Path(path), "\n".join(lines) + "\n")
 
 
 def write_jsonl(path: Path | str, records: Sequence[dict[str, object]]) -> None:
     """Write plain JSON records as JSONL, atomically."""
-    _atomic_write_text(Path(path), "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+    atomic_write_text(Path(path), "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
 
 
 def write_dataset(directory: Path | str, dataset: Dataset) -> None:
