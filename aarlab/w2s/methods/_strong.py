@@ -25,12 +25,15 @@ def prompts_of(examples: Sequence[Example]) -> list[str]:
 
 
 def fresh_head(
-    loaded: LoadedModel, kind: TaskKind, config: TrainConfig, *, copy_weights: bool = True
+    loaded: LoadedModel, kind: TaskKind, config: TrainConfig, *, copy_weights: bool = True, seed: int = 0
 ) -> LabelTokenHead:
-    """A classifier over a fresh copy of the pretrained weights (wrapped in LoRA when ``config.mode`` says so)."""
+    """A classifier over a fresh copy of the pretrained weights (wrapped in LoRA when ``config.mode`` says so).
+
+    ``seed`` fixes the LoRA adapter's initial weights.
+    """
     model: torch.nn.Module = copy.deepcopy(loaded.model) if copy_weights else loaded.model
     if copy_weights and config.mode == "lora":
-        model = apply_lora(model, config)
+        model = apply_lora(model, config, seed)
     same_base = not copy_weights or config.mode == "lora"
     return LabelTokenHead(model, loaded.tokenizer, kind, chat_template=loaded.uses_chat_template,
                           max_length=config.max_length, ref=loaded.ref if same_base else None)
@@ -100,7 +103,7 @@ class StrongModel:
             target_list = [float(targets[e.id]) for e in examples]
         else:
             target_list = [float(t) for t in targets]
-        head = fresh_head(self._loaded, self.kind, config)
+        head = fresh_head(self._loaded, self.kind, config, seed=seed)
         fine_tune(head, prompts_of(examples), target_list, config, seed, loss=loss, weights=weights,
                   progress=self._progress)
         return Student(head, config.eval_batch_size, self._predictor)

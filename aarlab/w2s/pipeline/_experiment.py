@@ -34,7 +34,8 @@ from aarlab.w2s.train import Predictor, TrainConfig, fine_tune, select_predictor
 
 #: Bump when a stage's code changes what it produces: invalidates cached artifacts of that stage.
 #: 2: prompts longer than max_length are cut at their start (the label is read at the last token).
-STAGE_VERSIONS = {"weak_teacher": 2, "strong_ceiling": 2}
+#: 3: a LoRA adapter's initial weights follow the seed (they came from the global RNG before).
+STAGE_VERSIONS = {"weak_teacher": 3, "strong_ceiling": 3}
 
 Reporter = Callable[[str, int, int], None]
 
@@ -169,7 +170,7 @@ class Experiment:
         return out
 
     def _train_head(self, ref: ModelRef, config: TrainConfig, split: str, seed: int, stage: str) -> LabelTokenHead:
-        head = fresh_head(self._loaded(ref), self.dataset.kind, config)
+        head = fresh_head(self._loaded(ref), self.dataset.kind, config, seed=seed)
         examples = self.dataset.split(split)
         targets = [float(bool(e.positive())) for e in examples]
         fine_tune(head, prompts_of(examples), targets, config, seed,

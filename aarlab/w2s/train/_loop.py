@@ -16,8 +16,13 @@ from aarlab.w2s.train._losses import Loss, SoftCrossEntropy, soft_cross_entropy
 ProgressFn = Callable[[int, int], None]
 
 
-def apply_lora(model: torch.nn.Module, config: TrainConfig) -> torch.nn.Module:
-    """Wrap ``model`` with a fresh LoRA adapter (peft); only adapter weights stay trainable."""
+def apply_lora(model: torch.nn.Module, config: TrainConfig, seed: int = 0) -> torch.nn.Module:
+    """Wrap ``model`` with a fresh LoRA adapter (peft); only adapter weights stay trainable.
+
+    The adapter's random initial weights follow ``seed`` alone (the global RNG is left as it was): without this they
+    came from whatever the process had drawn before, so the same seed trained a different student depending on
+    which stages were cached.
+    """
     from peft import LoraConfig, get_peft_model
 
     lora = LoraConfig(
@@ -28,7 +33,9 @@ def apply_lora(model: torch.nn.Module, config: TrainConfig) -> torch.nn.Module:
         target_modules=config.lora_targets,
         bias="none",
     )
-    return get_peft_model(model, lora)  # type: ignore[arg-type]
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return get_peft_model(model, lora)  # type: ignore[arg-type]
 
 
 def _schedule(total_steps: int, config: TrainConfig) -> Callable[[int], float]:

@@ -93,3 +93,34 @@ def test_an_unreachable_hub_model_says_how_to_get_it(tmp_path) -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert "could not load model 'aarlab-test/no-such-model'" in result.stdout
     assert "huggingface-cli download aarlab-test/no-such-model" in result.stdout
+
+
+def test_a_seed_fixes_the_lora_adapter_whatever_the_process_drew_before(micro_suite: Suite) -> None:
+    # A cached ceiling skips a training and its draws: the same seed must still give the same student.
+    from aarlab.w2s.methods._strong import StrongModel
+
+    loaded = _strong(micro_suite)
+    config = TrainConfig(mode="lora", lora_r=4, lora_alpha=8, epochs=2, batch_size=4, lr=1e-3)
+    examples = [BinaryExample(id=str(i), question=f"{i} + 1", choice=str(i + 1 + i % 2), label=i % 2 == 0)
+                for i in range(8)]
+    targets = {e.id: float(e.label) for e in examples}
+    strong = StrongModel(loaded, "binary", config)
+
+    def student_probs(draws: int) -> dict[str, float]:
+        torch.rand(draws)
+        return strong.train(examples, targets, seed=5).predict(examples)
+
+    first = student_probs(1)
+    state = torch.random.get_rng_state()
+    second = student_probs(1000)
+    assert first == second
+    adapter = {n: p for n, p in apply_lora(copy.deepcopy(loaded.model), config, seed=6).named_parameters()
+               if "lora_A" in n}
+    other = {n: p for n, p in apply_lora(copy.deepcopy(loaded.model), config, seed=7).named_parameters()
+             if "lora_A" in n}
+    assert not all(torch.equal(adapter[n], other[n]) for n in adapter)
+    torch.random.set_rng_state(state)
+    before = torch.rand(3)
+    torch.random.set_rng_state(state)
+    apply_lora(copy.deepcopy(loaded.model), config, seed=6)
+    assert torch.equal(torch.rand(3), before)  # the global RNG is left as it was
