@@ -22,7 +22,7 @@ def aarlab(*args: str, home: Path | None = None) -> subprocess.CompletedProcess[
 
 def test_help_is_available_for_every_command() -> None:
     for args in (["--help"], ["w2s", "run", "--help"], ["w2s", "methods", "--help"], ["data", "export", "--help"],
-                 ["suites", "build", "--help"], ["w2s", "new-method", "--help"]):
+                 ["suites", "build", "--help"], ["w2s", "new-method", "--help"], ["w2s", "readings", "--help"]):
         result = aarlab(*args)
         assert result.returncode == 0 and "Usage" in result.stdout, args
 
@@ -66,6 +66,23 @@ def test_run_prints_a_table_and_writes_the_result_json(tiny_suite: Suite, tmp_pa
     rows = [json.loads(line) for line in preds.read_text().splitlines()]
     test_ids = [e.id for e in read_split(tiny_suite.data_path("math") / "test.jsonl").examples]
     assert [r["id"] for r in rows] == test_ids and all(0 <= r["p"] <= 1 for r in rows)
+
+
+def test_readings_compares_layers_and_refuses_bad_ones(tiny_suite: Suite, tmp_path: Path) -> None:
+    md, raw = tmp_path / "readings.md", tmp_path / "readings.json"
+    result = aarlab("w2s", "readings", "--suite", "tiny", "--dataset", "math", "--layer", "1", "--layer", "-1",
+                    "--seeds", "1", "--out", str(md), "--json", str(raw), home=tiny_suite.home)
+    assert result.returncode == 0, result.stderr
+    assert "answer-only" in result.stdout
+    rows = json.loads(raw.read_text())
+    assert [(r["layer"], r["pooling"]) for r in rows] == [(1, "last"), (-1, "last")]
+    assert md.read_text().count("\n| ") == 3
+    for args, message in ((["--layer", "99"], "out of range for the strong model"),
+                          (["--layer", "1", "--pooling", "middle"], "unknown pooling 'middle'"),
+                          (["--layer", "1", "--role", "teacher"], "unknown role 'teacher'")):
+        bad = aarlab("w2s", "readings", "--suite", "tiny", "--dataset", "math", *args, home=tiny_suite.home)
+        assert bad.returncode == 2 and message in " ".join(bad.stderr.split()), (args, bad.stderr)
+        assert "Traceback" not in bad.stderr
 
 
 def test_data_export_writes_label_free_files(tiny_suite: Suite, tmp_path: Path) -> None:

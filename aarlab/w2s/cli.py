@@ -305,6 +305,70 @@ def compare_cmd(
         err.print(f"wrote {out_path}")
 
 
+@w2s_app.command("readings")
+def readings_cmd(
+    layers: Annotated[list[int], typer.Option("--layer", help="Layer to read (repeat): 0 = embeddings, -1 = last")],
+    suite_name: SuiteOpt = "tiny",
+    dataset: DatasetOpt = "math",
+    poolings: Annotated[
+        list[str] | None, typer.Option("--pooling", help="last, mean or answer (repeat); default: the current one")
+    ] = None,
+    role: Annotated[str, typer.Option("--role", help="Which model's reading to vary: strong or weak")] = "strong",
+    method_name: Annotated[
+        str, typer.Option("--method", help="Built-in method (`aarlab w2s methods`) or a .py file")
+    ] = "vanilla",
+    seeds: Annotated[int, typer.Option("--seeds", min=1, help="Number of seeds (0..N-1)")] = 3,
+    out_path: Annotated[Path | None, typer.Option("--out", help="Write the comparison as Markdown here")] = None,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write the raw results as JSON here")] = None,
+    data_dir: DataDirOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """Compare feature readings (layer x pooling) of a model on one dataset in the probe lane, with the
+    question-blind probe on each reading; put the winner in the suite file as [readings.DATASET.ROLE].
+
+    Example: aarlab w2s readings --suite cpu --dataset math --layer 6 --layer 9 --layer 12 --pooling last
+    --pooling answer --out math_readings.md
+    """
+    from aarlab.suites import SuiteError
+    from aarlab.w2s._readings import compare_readings, readings_markdown
+    from aarlab.w2s.methods import MethodError, resolve_method
+
+    try:
+        resolve_method(method_name)
+    except MethodError as e:
+        raise fail(str(e)) from None
+    valid_poolings = ("last", "mean", "answer")
+    for pooling in poolings or []:
+        if pooling not in valid_poolings:
+            raise fail(f"unknown pooling {pooling!r}; valid: {', '.join(valid_poolings)}")
+    if role not in ("weak", "strong"):
+        raise fail(f"unknown role {role!r}; valid: strong, weak")
+    suite = _suite(suite_name, home, data_dir=data_dir, dataset=dataset)
+    seed_list = list(range(seeds))
+    try:
+        with _progress() as progress:
+            results = compare_readings(suite, dataset, layers, poolings or [suite.spec.ref_for(role, dataset).pooling],
+                                       seed_list, role=role, method=method_name, report=_Bars(progress))
+    except SuiteError as e:
+        raise fail(str(e)) from None
+    table = Table(title=f"{suite.name}/{dataset} · {role} readings · {method_name} · probe lane ({seeds} seeds)")
+    for col in ("layer", "pooling", "weak_acc", "strong_acc", "transfer_acc", "PGR [95% CI]", "answer-only"):
+        table.add_column(col, justify="right", no_wrap=True)
+    for r in results:
+        pgr = "n/a" if r.pgr is None else f"{r.pgr:.2f}" + ("" if r.pgr_ci is None else
+                                                            f" [{r.pgr_ci[0]:.2f}, {r.pgr_ci[1]:.2f}]")
+        table.add_row(str(r.layer), r.pooling, f"{r.weak_acc:.3f}", f"{r.strong_acc:.3f}", f"{r.transfer_acc:.3f}",
+                      pgr, f"{r.answer_only_acc:.3f}")
+    out.print(table)
+    if json_path is not None:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps([r.as_dict() for r in results], indent=1) + "\n")
+    if out_path is not None:
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        out_path.write_text(readings_markdown(suite, dataset, results, seed_list, method_name))
+        err.print(f"wrote {out_path}")
+
+
 @data_app.command("export")
 def export_cmd(
     out_dir: Annotated[Path, typer.Option("--out", help="Directory to write the agent-visible files into")],
