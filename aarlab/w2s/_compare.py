@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import json
 import multiprocessing as mp
+import queue
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from aarlab._files import atomic_write_text
 from aarlab.suites import Suite
 
 
 def _dataset_worker(suite: Suite, dataset: str, methods: list[str], seeds: list[int], threads: int,
-                    lane: str | None) -> list[dict]:
+                    lane: str | None, rows: Any) -> None:
+    """Run ``methods`` on one dataset (models loaded once) and put each cell's result on ``rows`` as it finishes."""
     import torch
 
     from aarlab.w2s.methods import resolve_method
@@ -21,7 +24,8 @@ def _dataset_worker(suite: Suite, dataset: str, methods: list[str], seeds: list[
 
     torch.set_num_threads(threads)
     experiment = Experiment(suite, dataset, default_cache(suite), lane=lane)
-    return [experiment.run(resolve_method(m), seeds).as_dict() for m in methods]
+    for m in methods:
+        rows.put(experiment.run(resolve_method(m), seeds).as_dict())
 
 
 def compare_methods(
@@ -34,19 +38,29 @@ def compare_methods(
     datasets: list[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Run every method on every dataset (or ``datasets``) in one lane (one process per dataset, ``workers`` at a
-    time)."""
+    time). ``on_done`` gets each cell's result as soon as it finishes, so a caller can keep it even if a later cell
+    fails or the run is interrupted (hours of fine-tuning are not lost to the last cell)."""
     for d in datasets or []:
         suite.check_dataset(d)
+    names = datasets or suite.spec.datasets
     ctx = mp.get_context("spawn")
     results: list[dict[str, Any]] = []
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        futures = [pool.submit(_dataset_worker, suite, d, methods, seeds, 1, lane)
-                   for d in datasets or suite.spec.datasets]
+    with ctx.Manager() as manager, ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        rows = manager.Queue()
+        futures = [pool.submit(_dataset_worker, suite, d, methods, seeds, 1, lane, rows) for d in names]
+        while len(results) < len(names) * len(methods):
+            try:
+                row = rows.get(timeout=0.5)
+            except queue.Empty:
+                for future in futures:
+                    if future.done():
+                        future.result()  # a failed worker raises here instead of leaving us waiting
+                continue
+            results.append(row)
+            if on_done is not None:
+                on_done(row)
         for future in futures:
-            for row in future.result():
-                results.append(row)
-                if on_done is not None:
-                    on_done(row)
+            future.result()
     return results
 
 
@@ -61,13 +75,15 @@ def merge_results(path: Path, results: list[dict[str, Any]]) -> list[dict[str, A
     if path.is_file():
         try:
             old = json.loads(path.read_text())
-        except json.JSONDecodeError as err:
+            if not isinstance(old, list):
+                raise TypeError("not a list of results")
+            merged.update({_result_key(r): r for r in old})
+        except (json.JSONDecodeError, TypeError, KeyError, AttributeError) as err:
             raise ValueError(f"{path}: not a results file written by `aarlab w2s compare --json` ({err})") from None
-        merged.update({_result_key(r): r for r in old})
     merged.update({_result_key(r): r for r in results})
     rows = [merged[k] for k in sorted(merged)]
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(rows, indent=1, default=str) + "\n")
+    atomic_write_text(path, json.dumps(rows, indent=1, default=str) + "\n")  # a kill mid-write keeps the old file
     return rows
 
 

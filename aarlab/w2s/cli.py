@@ -277,11 +277,21 @@ def compare_cmd(
         table.add_column(col, justify="right", no_wrap=True)
     results: list[dict[str, Any]] = []
     datasets = dataset_names or suite.spec.datasets
+    if json_path is not None and not render_only:
+        try:
+            merge_results(json_path, [])  # an unreadable results file fails now, not after hours of training
+        except ValueError as e:
+            raise fail(str(e)) from None
     with _progress() as progress:
         bar = progress.add_task("experiments", total=0 if render_only else len(names) * len(datasets) * len(lane_list))
+
+        def keep(row: dict[str, Any]) -> None:  # each finished cell is saved at once: a crash later loses nothing
+            progress.advance(bar)
+            if json_path is not None:
+                merge_results(json_path, [row])
+
         for lane in [] if render_only else lane_list:
-            results += compare_methods(suite, names, seed_list, workers, on_done=lambda r: progress.advance(bar),
-                                       lane=lane, datasets=datasets)
+            results += compare_methods(suite, names, seed_list, workers, on_done=keep, lane=lane, datasets=datasets)
     if json_path is not None:
         try:
             results = merge_results(json_path, results)

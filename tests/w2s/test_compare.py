@@ -31,11 +31,31 @@ def test_a_rerun_cell_replaces_the_old_one_and_others_are_kept(tmp_path: Path) -
     assert json.loads(path.read_text()) == rows
 
 
-def test_a_corrupt_results_file_is_reported(tmp_path: Path) -> None:
+@pytest.mark.parametrize("content", ["{not json", "[1, 2]", '{"lane": "probe"}', '[{"lane": "probe"}]'])
+def test_a_corrupt_results_file_is_reported(tmp_path: Path, content: str) -> None:
     path = tmp_path / "results.json"
-    path.write_text("{not json")
+    path.write_text(content)
     with pytest.raises(ValueError, match="not a results file"):
         merge_results(path, [])
+    assert path.read_text() == content  # left as it was
+
+
+def test_each_cell_is_delivered_when_it_finishes_and_a_failing_cell_loses_no_earlier_one(
+        micro_suite: Suite, tmp_path: Path) -> None:
+    from aarlab.w2s._compare import compare_methods
+
+    broken = tmp_path / "broken.py"
+    broken.write_text("from aarlab.w2s.methods import method\n\n"
+                      "@method('broken', 'fails')\ndef run(ctx):\n    raise RuntimeError('boom')\n")
+    delivered: list[dict] = []
+    # (the micro suite's random models give a weak-to-strong gap on math, seed 0, fine-tune lane only)
+    with pytest.raises(RuntimeError, match="boom"):
+        compare_methods(micro_suite, ["vanilla", str(broken), "soft"], [0], workers=1, lane="finetune",
+                        datasets=["math"], on_done=delivered.append)
+    assert [(r["dataset"], r["method"], r["lane"]) for r in delivered] == [("math", "vanilla", "finetune")]
+    rows = compare_methods(micro_suite, ["vanilla", "soft"], [0], lane="finetune", datasets=["math"],
+                           on_done=delivered.append)
+    assert [r["method"] for r in rows] == ["vanilla", "soft"] == [r["method"] for r in delivered[1:]]
 
 
 def test_report_marks_cells_not_run_experimental_datasets_and_appends_notes(suite: Suite) -> None:
@@ -67,3 +87,9 @@ def test_render_only_writes_the_report_from_the_json_cells(tiny_suite: Suite, tm
     assert done.returncode == 0, done.stderr
     text = out.read_text()
     assert "--render-only" in text and "| vanilla | 0.50 [0.40, 0.60] (acc 0.700) |" in text
+    corrupt = tmp_path / "corrupt.json"
+    corrupt.write_text("[1]")
+    refused = subprocess.run([*cmd[:-1], "--json", str(corrupt), "--method", "vanilla", "--dataset", "math"],
+                             capture_output=True, text=True, env=env)
+    assert refused.returncode == 2 and "not a results file" in " ".join(refused.stderr.split())  # before training
+    assert corrupt.read_text() == "[1]"
