@@ -334,7 +334,7 @@ def readings_cmd(
     home: HomeOpt = None,
 ) -> None:
     """Compare feature readings (layer x pooling) of a model on one dataset in the probe lane, with the
-    question-blind probe on each reading; put the winner in the suite file as [readings.DATASET.ROLE].
+    question-blind probe on each reading; put the winner in the suite file (table readings.DATASET.ROLE).
 
     Example: aarlab w2s readings --suite cpu --dataset math --layer 6 --layer 9 --layer 12 --pooling last
     --pooling answer --out math_readings.md
