@@ -298,9 +298,10 @@ def compare_cmd(
         except ValueError as e:
             raise fail(str(e)) from None
     for r in results:
-        low, high = r["pgr_ci"]
+        ci = r["pgr_ci"]
+        pgr_text = "n/a (no gap)" if r["pgr"] is None else f"{r['pgr']:.2f} [{ci[0]:.2f}, {ci[1]:.2f}]"
         table.add_row(r["lane"], r["dataset"], r["method"], f"{r['weak_acc']:.3f}", f"{r['strong_acc']:.3f}",
-                      f"{r['transfer_acc']:.3f}", f"{r['pgr']:.2f} [{low:.2f}, {high:.2f}]")
+                      f"{r['transfer_acc']:.3f}", pgr_text)
     out.print(table)
     if out_path is not None:
         out_path.parent.mkdir(parents=True, exist_ok=True)

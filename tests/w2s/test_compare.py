@@ -58,6 +58,17 @@ def test_each_cell_is_delivered_when_it_finishes_and_a_failing_cell_loses_no_ear
     assert [r["method"] for r in rows] == ["vanilla", "soft"] == [r["method"] for r in delivered[1:]]
 
 
+def test_a_lane_without_a_gap_still_records_the_cell_with_pgr_undefined(micro_suite: Suite) -> None:
+    from aarlab.w2s._compare import compare_methods
+
+    # the micro suite's random models give no gap on chat in the fine-tune lane (ceiling = teacher)
+    (row,) = compare_methods(micro_suite, ["vanilla"], [0], lane="finetune", datasets=["chat"])
+    assert row["strong_acc"] <= row["weak_acc"] and row["pgr"] is None and row["pgr_ci"] is None
+    assert 0 <= row["transfer_acc"] <= 1
+    text = markdown_table(micro_suite, [row], [0], {})
+    assert f"n/a: no gap (acc {row['transfer_acc']:.3f})" in text
+
+
 def test_report_marks_cells_not_run_experimental_datasets_and_appends_notes(suite: Suite) -> None:
     rows = [_row("probe", d, m, 0.5) for d in ("chat", "math") for m in ("vanilla", "soft")]
     rows.append(_row("finetune", "chat", "vanilla", 0.4))

@@ -27,7 +27,7 @@ from aarlab.w2s.data import Dataset, Example, load_dataset, strip_labels
 from aarlab.w2s.methods import Method, MethodContext, validate_predictions
 from aarlab.w2s.methods._probe_strong import ProbeStrongModel
 from aarlab.w2s.methods._strong import StrongModel, fresh_head, prompts_of
-from aarlab.w2s.metrics import bootstrap_pgr_ci, correctness, pgr
+from aarlab.w2s.metrics import DegenerateGapError, bootstrap_pgr_ci, correctness, pgr
 from aarlab.w2s.models import LabelTokenHead, LoadedModel, load_causal_lm, load_encoder
 from aarlab.w2s.probe import FeatureBank, FeatureExtractor, FeatureStore, fit_head
 from aarlab.w2s.train import Predictor, TrainConfig, fine_tune, select_predictor
@@ -57,7 +57,11 @@ class SeedResult:
 
 @dataclass
 class ExperimentResult:
-    """Scores over seeds; top-level numbers are means over seeds, ``pgr`` is the PGR of those means."""
+    """Scores over seeds; top-level numbers are means over seeds, ``pgr`` is the PGR of those means.
+
+    ``pgr`` and ``pgr_ci`` are None only for a run that allowed a missing gap (``Experiment.run(require_gap=False)``)
+    and found the ceiling not above the teacher: the accuracies still stand, PGR is undefined.
+    """
 
     suite: str
     dataset: str
@@ -65,8 +69,8 @@ class ExperimentResult:
     weak_acc: float
     strong_acc: float
     transfer_acc: float
-    pgr: float
-    pgr_ci: tuple[float, float]
+    pgr: float | None
+    pgr_ci: tuple[float, float] | None
     seeds: list[SeedResult]
     config: dict[str, Any] = field(default_factory=dict)
     lane: str = "finetune"
@@ -77,7 +81,7 @@ class ExperimentResult:
         """JSON-ready form (the ``aarlab w2s run --out`` format); predictions are written separately."""
         data = asdict(self)
         data.pop("test_predictions")
-        data["pgr_ci"] = list(self.pgr_ci)
+        data["pgr_ci"] = None if self.pgr_ci is None else list(self.pgr_ci)
         return data
 
 
@@ -283,8 +287,14 @@ class Experiment:
             result = method.run(ctx)
         return validate_predictions(result, self.dataset.split("test"), method.name)
 
-    def run(self, method: Method, seeds: list[int], log: Callable[[str], None] = lambda _m: None) -> ExperimentResult:
-        """Run all stages for each seed and aggregate."""
+    def run(self, method: Method, seeds: list[int], log: Callable[[str], None] = lambda _m: None, *,
+            require_gap: bool = True) -> ExperimentResult:
+        """Run all stages for each seed and aggregate.
+
+        When the mean ceiling does not beat the mean teacher, PGR is undefined: :class:`DegenerateGapError` is raised,
+        or with ``require_gap=False`` the result carries the accuracies and ``pgr = pgr_ci = None`` (a comparison
+        table still records the cell).
+        """
         if self.lane == "finetune":
             _ = self.predictor  # an unusable inference backend fails here, before any training
         test = self.dataset.split("test")
@@ -307,10 +317,17 @@ class Experiment:
             seed_pgr = pgr(w, s, t) if s > w else None
             per_seed.append(SeedResult(seed=seed, weak_acc=w, strong_acc=s, transfer_acc=t, pgr=seed_pgr))
         w, s, t = (float(np.mean([getattr(r, f"{k}_acc") for r in per_seed])) for k in ("weak", "strong", "transfer"))
-        ci = bootstrap_pgr_ci(*(np.stack(matrices[k]) for k in ("weak", "strong", "transfer")))
+        overall: float | None = None
+        ci: tuple[float, float] | None = None
+        try:
+            overall = pgr(w, s, t)
+            ci = bootstrap_pgr_ci(*(np.stack(matrices[k]) for k in ("weak", "strong", "transfer")))
+        except DegenerateGapError:
+            if require_gap:
+                raise
         return ExperimentResult(
             suite=self.suite.name, dataset=self.dataset.name, method=method.name, weak_acc=w, strong_acc=s,
-            transfer_acc=t, pgr=pgr(w, s, t), pgr_ci=ci, seeds=per_seed,
+            transfer_acc=t, pgr=overall, pgr_ci=ci, seeds=per_seed,
             config={"suite": self.suite.spec.model_dump(mode="json"), "method_source": method.source,
                     "seeds": seeds, "lane": self.lane},
             lane=self.lane, test_predictions=predictions,
