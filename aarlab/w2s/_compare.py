@@ -83,7 +83,6 @@ def merge_results(path: Path, results: list[dict[str, Any]]) -> list[dict[str, A
             raise ValueError(f"{path}: not a results file written by `aarlab w2s compare --json` ({err})") from None
     merged.update({_result_key(r): r for r in results})
     rows = [merged[k] for k in sorted(merged)]
-    path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, json.dumps(rows, indent=1, default=str) + "\n")  # a kill mid-write keeps the old file
     return rows
 

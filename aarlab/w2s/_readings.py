@@ -82,7 +82,8 @@ def compare_readings(suite: Suite, dataset: str, layers: Sequence[int], poolings
                      report: Reporter = lambda *_: None) -> list[ReadingResult]:
     """Every (layer, pooling) reading of ``role``'s model on ``dataset``: probe-lane scores over ``seeds``."""
     from aarlab.w2s.methods import resolve_method
-    from aarlab.w2s.pipeline import Experiment, default_cache, question_blind_accuracy
+    from aarlab.w2s.pipeline import Experiment, default_cache
+    from aarlab.w2s.pipeline._blind import answer_only_accuracy
 
     if role not in ("weak", "strong"):
         raise SuiteError(f"unknown role {role!r}; valid: weak, strong")
@@ -95,7 +96,7 @@ def compare_readings(suite: Suite, dataset: str, layers: Sequence[int], poolings
     for i, (layer, pooling, variant) in enumerate(variants):
         report("readings", i, len(variants))
         experiment = Experiment(variant, dataset, default_cache(suite), lane="probe", report=report)
-        blind = question_blind_accuracy(variant, dataset, seeds, roles=[role])[role]
+        blind = answer_only_accuracy(experiment, seeds, roles=[role])[role]  # same models and feature bank
         outcome = experiment.run(run, list(seeds), require_gap=False)  # no gap: accuracies stand, PGR None
         results.append(ReadingResult(role, layer, pooling, outcome.weak_acc, outcome.strong_acc,
                                      outcome.transfer_acc, outcome.pgr, outcome.pgr_ci, [s.pgr for s in outcome.seeds],

@@ -29,7 +29,13 @@ def answer_features(bank: FeatureBank, examples: Sequence[Example]) -> np.ndarra
 def question_blind_accuracy(suite: Suite, dataset: str, seeds: Sequence[int],
                             roles: Sequence[str] = ("weak", "strong")) -> dict[str, float]:
     """Mean test accuracy over ``seeds`` of an answer-only probe on each role's features."""
-    experiment = Experiment(suite, dataset, default_cache(suite), lane="probe")
+    return answer_only_accuracy(Experiment(suite, dataset, default_cache(suite), lane="probe"), seeds, roles)
+
+
+def answer_only_accuracy(experiment: Experiment, seeds: Sequence[int],
+                         roles: Sequence[str] = ("weak", "strong")) -> dict[str, float]:
+    """:func:`question_blind_accuracy` on an experiment already open (its loaded models and features reused)."""
+    suite = experiment.suite
     train, test = experiment.dataset.split("train_unlabel"), experiment.dataset.split("test")
     targets = np.array([float(bool(e.positive())) for e in train])
     out = {}
