@@ -325,3 +325,13 @@ def open_database(url: str) -> Database:
         reader = writer
     metadata.create_all(writer)
     return Database(url=url, writer=writer, reader=reader)
+
+
+#: Each audit record's payload as canonical JSON, written with the record (records from before this table have
+#: none). ``audit verify`` checks it against the record's payload hash, re-derives it from the rows the record
+#: covers and compares them column by column, and replays it where rows keep only the latest state (votes).
+audit_payloads = Table(
+    "audit_payloads", metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("payload", Text, nullable=False),
+)

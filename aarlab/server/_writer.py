@@ -27,8 +27,8 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Table, insert, select
 
-from aarlab.server._audit import AuditRecord, ChainHead, lock_head, new_record, utc_now, write_head
-from aarlab.server._db import Database, audit_log, meta
+from aarlab.server._audit import AuditRecord, ChainHead, canonical_json, lock_head, new_record, utc_now, write_head
+from aarlab.server._db import Database, audit_log, audit_payloads, meta
 from aarlab.server._errors import ApiError
 
 T = TypeVar("T")
@@ -53,6 +53,7 @@ class Change:
         """Queue the audit record of this change (same transaction, so both commit or neither)."""
         record = new_record(self.head, actor, action, payload, time or utc_now())
         self.insert(audit_log, asdict(record))
+        self.insert(audit_payloads, {"seq": record.seq, "payload": canonical_json(payload).decode()})
         self.head = ChainHead(record.seq, record.hash)
         return record
 
