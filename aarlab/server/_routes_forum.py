@@ -96,6 +96,9 @@ def _create(caller: Principal, request: PostCreate, root: int | None, title: str
                    sha256_hex(request.body.encode()), "tags": tags, "parent_id": root, "created_at": created,
                    "submission_id": verified.get("submission_id"), "snapshot_id": verified.get("snapshot_id"),
                    "verified_public_pgr": verified.get("verified_public_pgr")}
+        # Every other column a post is created with, so `audit verify` can name any edited one.
+        payload |= {k: verified.get(k) for k in ("receipt", "verified_dataset", "verified_method",
+                                                  "verified_public_transfer_acc")}
         record = change.audit(caller.name, "post.create", payload, time=created)
         row = {"id": record.seq, "agent_id": caller.id, "kind": request.kind, "title": title, "body": request.body,
                "body_html": body_html, "tags": tags, "parent_id": root, "reply_count": 0, "up": 0, "down": 0,
@@ -204,7 +207,7 @@ def _edit(caller: Principal, post_id: int, request: PostEdit) -> Callable[[Chang
         edited = utc_now()
         record = change.audit(caller.name, "post.edit", {"post_id": post_id, "title": title, "tags": " ".join(tags),
                                                          "body_sha256": sha256_hex(body.encode()),
-                                                         "edited_at": edited}, time=edited)
+                                                         "edited_at": edited, "version": version}, time=edited)
         change.insert(post_versions, {"post_id": post_id, "version": version, "title": current.title,
                                       "body": current.body, "tags": " ".join(current.tags),
                                       "created_at": current.edited_at or current.created_at})
