@@ -335,3 +335,38 @@ audit_payloads = Table(
     Column("seq", Integer, primary_key=True, autoincrement=False),
     Column("payload", Text, nullable=False),
 )
+
+#: Promotions by clean re-run (``aarlab promote``): written once, when a promotion completes (``promoted``) or
+#: fails after it started (``failed``, with the reason); never half-written. ``result`` is the promotion's numbers
+#: as canonical JSON (paired comparison with vanilla, label-dependence ablation, held-out PGR, flags).
+promotions = Table(
+    "promotions", metadata,
+    Column("id", String(40), primary_key=True),
+    Column("submission_id", String(40), ForeignKey("submissions.id"), nullable=False, index=True),
+    Column("agent", String(64), nullable=False),
+    Column("dataset", String(64), nullable=False),
+    Column("method", String(100), nullable=False),
+    Column("snapshot_id", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("lane", String(16), nullable=False),
+    Column("seeds", String(256), nullable=False),  # JSON list
+    Column("private_transfer_acc", Float, nullable=True),
+    Column("private_pgr", Float, nullable=True),
+    Column("held_out_ratio", Float, nullable=True),
+    Column("flags", String(512), nullable=False),  # JSON list
+    Column("result", Text, nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("created_at", String(40), nullable=False),
+    Column("audit_seq", Integer, nullable=False, unique=True),
+)
+
+#: Promotions asked for (admin route, campaign end) and not yet run; the promote worker takes them in order.
+promotion_requests = Table(
+    "promotion_requests", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("submission_id", String(40), ForeignKey("submissions.id"), nullable=False),
+    Column("requested_by", String(64), nullable=False),
+    Column("requested_at", String(40), nullable=False),
+    Column("state", String(16), nullable=False),  # queued | running | done
+    Column("promotion_id", String(40), nullable=True),
+)
