@@ -3,25 +3,41 @@
 Other processes write these files while the dashboard reads them: a file may be missing, half-written (the last
 transcript line), of an older or newer layout. Readers here never raise on that; they return what they can and
 ignore unknown keys and event types. Layout: see ``aarlab/campaign/_state.py`` and the harness contract.
+
+Everything under ``agents/`` is read through :mod:`aarlab._agentfiles` (an agent controls its workspace: a planted
+symlink or FIFO is refused, never followed or waited on, and reads are bounded).
 """
 
 from __future__ import annotations
 
 import json
-import os
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aarlab._agentfiles import UnsafeAgentFile, list_agent_dir, open_agent_file, read_agent_file
+
 #: The most transcript bytes read from the end of a file for one page or poll.
 TAIL_BYTES = 512 * 1024
 MAX_NOTEBOOK_BYTES = 256 * 1024
+#: The largest ``agent.json`` / ``usage.json`` read.
+MAX_AGENT_JSON_BYTES = 1024 * 1024
 
 
 def read_json(path: Path) -> dict[str, Any] | None:
     """A JSON object from a file, or None when missing, unreadable or not an object."""
     try:
         value = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def read_agent_json(campaign: Path, name: str, filename: str) -> dict[str, Any] | None:
+    """A JSON object from ``agents/NAME/FILENAME`` (no link followed, bounded), or None when missing or refused."""
+    try:
+        value = json.loads(read_agent_file(campaign, f"agents/{name}/{filename}", MAX_AGENT_JSON_BYTES))
     except (OSError, ValueError):
         return None
     return value if isinstance(value, dict) else None
@@ -104,12 +120,11 @@ def read_campaign(path: Path | None) -> CampaignFiles | None:
         return None
     info = read_json(path / "campaign.json") or {}
     records = {a["name"]: a for a in info.get("agents", []) if isinstance(a, dict) and isinstance(a.get("name"), str)}
-    names = set(records)
-    agents_dir = path / "agents"
-    if agents_dir.is_dir():
-        names |= {p.name for p in agents_dir.iterdir() if p.is_dir()}
-    agents = {n: AgentFiles(n, records.get(n, {}), read_json(agents_dir / n / "agent.json") or {},
-                            read_json(agents_dir / n / "usage.json") or {}) for n in sorted(names)}
+    names = {n for n in records if agent_dir(path, n) is not None}
+    with suppress(OSError):  # no agents dir yet (or not a real directory)
+        names |= {e.name for e in list_agent_dir(path, "agents") if e.kind == "dir"}
+    agents = {n: AgentFiles(n, records.get(n, {}), read_agent_json(path, n, "agent.json") or {},
+                            read_agent_json(path, n, "usage.json") or {}) for n in sorted(names)}
     return CampaignFiles(path, info, agents)
 
 
@@ -120,16 +135,27 @@ def agent_dir(campaign: Path, name: str) -> Path | None:
     return campaign / "agents" / name
 
 
-def read_notebook(campaign: Path | None, name: str) -> str:
-    """The agent's ``workspace/NOTEBOOK.md`` ("" when missing); at most MAX_NOTEBOOK_BYTES."""
-    base = agent_dir(campaign, name) if campaign else None
-    if base is None:
-        return ""
+@dataclass
+class Notebook:
+    """An agent's notebook as the page shows it: its text, or why it was not read."""
+
+    text: str = ""
+    refused: str = ""
+
+
+def read_notebook(campaign: Path | None, name: str) -> Notebook:
+    """The agent's ``workspace/NOTEBOOK.md`` (empty when missing), at most MAX_NOTEBOOK_BYTES; a symlink, FIFO or
+    other non-regular file is not read and the reason is returned instead."""
+    if campaign is None or agent_dir(campaign, name) is None:
+        return Notebook()
     try:
-        with open(base / "workspace" / "NOTEBOOK.md", "rb") as fh:
-            return fh.read(MAX_NOTEBOOK_BYTES).decode("utf-8", "replace")
+        data = read_agent_file(campaign, f"agents/{name}/workspace/NOTEBOOK.md", MAX_NOTEBOOK_BYTES, truncate=True)
+    except UnsafeAgentFile as err:
+        return Notebook(refused=f"NOTEBOOK.md was not shown: {err.reason} (only a regular file in the workspace "
+                                "is shown; a link or special file is refused)")
     except OSError:
-        return ""
+        return Notebook()
+    return Notebook(data.decode("utf-8", "replace"))
 
 
 def read_transcript(campaign: Path | None, name: str, after: int = 0,
@@ -139,19 +165,16 @@ def read_transcript(campaign: Path | None, name: str, after: int = 0,
     Only complete lines are read, so a line being written now is returned by the next call. When ``after`` is 0
     and the file is large, reading starts within its last :data:`TAIL_BYTES`.
     """
-    base = agent_dir(campaign, name) if campaign else None
-    if base is None:
+    if campaign is None or agent_dir(campaign, name) is None:
         return [], after
-    path = base / "transcript.jsonl"
     try:
-        size = os.path.getsize(path)
-        if after > size:  # the file was replaced: start over
-            after = 0
-        start = after if after else max(0, size - TAIL_BYTES)
-        with open(path, "rb") as fh:
-            fh.seek(start)
-            data = fh.read(min(size - start, TAIL_BYTES))
-    except OSError:
+        with open_agent_file(campaign, f"agents/{name}/transcript.jsonl") as fh:
+            size = fh.size
+            if after > size:  # the file was replaced: start over
+                after = 0
+            start = after if after else max(0, size - TAIL_BYTES)
+            data = fh.read(min(size - start, TAIL_BYTES), start)
+    except OSError:  # missing, or refused (a link or special file)
         return [], after
     end = data.rfind(b"\n") + 1
     lines = data[:end].split(b"\n")

@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from aarlab.server._db import agent_messages, agents, audit_log, control_log, snapshot_pushes, snapshots
 from aarlab.server._forum import PostQuery, find_posts, read_post, thread_replies
 from aarlab.server._markdown import render_markdown
+from aarlab.server._params import Count
 from aarlab.server._services import Services, get_services
 from aarlab.server.dashboard._chart import agent_colours, pgr_chart
 from aarlab.server.dashboard._data import DashboardData, agent_snapshots
@@ -88,7 +89,7 @@ async def forum(request: Request, visitor: Seen, svc: Svc,
 
 
 @router.get("/forum/{post_id}", response_class=HTMLResponse)
-async def thread(request: Request, post_id: int, visitor: Seen, svc: Svc) -> HTMLResponse:
+async def thread(request: Request, post_id: Count, visitor: Seen, svc: Svc) -> HTMLResponse:
     """One thread: the post and its replies (bodies are the server's sanitized HTML)."""
     def read() -> tuple:
         with svc.db.reader.connect() as conn:
@@ -129,7 +130,8 @@ async def agent_page(request: Request, name: str, visitor: Seen, svc: Svc) -> HT
     return board.page(request, "agent.html", visitor, title=f"Agent {name}", data=data, agent=agent,
                       evaluations=[e for e in data.evaluations if e.agent == name], snapshots=snaps,
                       messages=messages, events=events, offset=offset,
-                      notebook_html=render_markdown(notebook) if notebook else "",
+                      notebook_html=render_markdown(notebook.text) if notebook.text else "",
+                      notebook_refused=notebook.refused,
                       has_campaign=board.campaign_dir is not None)
 
 
