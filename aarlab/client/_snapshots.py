@@ -2,6 +2,9 @@
 
 Extraction trusts nothing in the archive: every entry must be a regular file (or directory) whose normalised
 relative path resolves inside the target directory; otherwise nothing is written and the entry is named.
+Packing trusts nothing in the directory (it may be an agent's workspace): files are found and read through
+:mod:`aarlab._agentfiles`, so a symlink, FIFO or socket anywhere is refused, never followed or waited on, and
+sizes are bounded before anything is buffered.
 """
 
 from __future__ import annotations
@@ -11,35 +14,55 @@ import os
 import tarfile
 from pathlib import Path
 
+from aarlab._agentfiles import UnsafeAgentFile, open_agent_file, walk_agent_files, write_agent_file
+
+#: Client-side bounds of a packed directory (the server's defaults; it enforces its own settings too).
+MAX_PACK_FILE_BYTES = 16 * 1024 * 1024
+MAX_PACK_TOTAL_BYTES = 64 * 1024 * 1024
+MAX_PACK_FILES = 5000
+
 
 class UnsafeArchiveError(ValueError):
     """An archive entry would escape the target directory or is not a regular file."""
 
 
+def _packable(directory: Path, exclude: tuple[str, ...]) -> list[str]:
+    """The regular files to pack, checked against the bounds before any is read."""
+    found, total = [], 0
+    for rel, size in walk_agent_files(directory, exclude=exclude):
+        if size > MAX_PACK_FILE_BYTES:
+            raise UnsafeArchiveError(f"{rel}: {size} bytes, more than the {MAX_PACK_FILE_BYTES} a snapshot file may "
+                                     "have; leave it out (move it elsewhere) and push again")
+        total += size
+        found.append(rel)
+        if total > MAX_PACK_TOTAL_BYTES or len(found) > MAX_PACK_FILES:
+            raise UnsafeArchiveError(f"{directory}: more than {MAX_PACK_TOTAL_BYTES} bytes or {MAX_PACK_FILES} "
+                                     "files; push a smaller directory")
+    return found
+
+
 def pack_directory(directory: Path, *, exclude: tuple[str, ...] = (".git", "__pycache__", ".venv")) -> bytes:
-    """A tar.gz of the regular files under ``directory`` (paths relative to it). Symlinks are refused."""
+    """A tar.gz of the regular files under ``directory`` (paths relative to it). Symlinks (to files or
+    directories), FIFOs, sockets and oversized files are refused with :class:`UnsafeArchiveError`."""
     directory = directory.resolve()
     if not directory.is_dir():
         raise FileNotFoundError(f"{directory}: not a directory")
     buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        for root, dirs, files in os.walk(directory):
-            dirs[:] = sorted(d for d in dirs if d not in exclude)
-            linked = next((d for d in dirs if (Path(root) / d).is_symlink()), None)
-            if linked is not None:  # os.walk would skip it silently; say so instead
-                rel = (Path(root) / linked).relative_to(directory).as_posix()
-                raise UnsafeArchiveError(f"{rel}: symlinked directories cannot be pushed (copy it instead)")
-            for name in sorted(files):
-                path = Path(root) / name
-                rel = path.relative_to(directory).as_posix()
-                if path.is_symlink():
-                    raise UnsafeArchiveError(f"{rel}: symlinks cannot be pushed (copy the file instead)")
-                info = archive.gettarinfo(str(path), arcname=rel)
-                info.uid = info.gid = 0
-                info.uname = info.gname = ""
-                info.mtime = 0
-                with path.open("rb") as fh:
-                    archive.addfile(info, fh)
+    try:
+        with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+            for rel in _packable(directory, exclude):
+                with open_agent_file(directory, rel) as fh:  # the file may have changed since it was listed
+                    data = fh.read(MAX_PACK_FILE_BYTES + 1)
+                    mode = os.fstat(fh.fd).st_mode
+                if len(data) > MAX_PACK_FILE_BYTES:
+                    raise UnsafeArchiveError(f"{rel}: grew past {MAX_PACK_FILE_BYTES} bytes while being packed")
+                info = tarfile.TarInfo(rel)
+                info.size, info.mode, info.mtime = len(data), mode & 0o777, 0
+                archive.addfile(info, io.BytesIO(data))
+    except UnsafeAgentFile as err:
+        rel = os.path.relpath(err.path, directory) if err.path.startswith(str(directory)) else err.path
+        raise UnsafeArchiveError(f"{rel}: {err.reason}; symlinks and special files cannot be pushed (copy the "
+                                 "file instead)") from None
     return buffer.getvalue()
 
 
@@ -93,9 +116,12 @@ def safe_extract(data: bytes, dest: Path) -> list[Path]:
         plan = _plan(archive, dest)
         written = []
         for member, target in plan:
-            target.parent.mkdir(parents=True, exist_ok=True)
             source = archive.extractfile(member)
-            target.write_bytes(source.read() if source is not None else b"")
-            target.chmod(0o755 if member.mode & 0o111 else 0o644)
+            try:  # never through a link planted in dest meanwhile (dest may be an agent's workspace)
+                write_agent_file(dest, target.relative_to(dest).as_posix(),
+                                 source.read() if source is not None else b"",
+                                 mode=0o755 if member.mode & 0o111 else 0o644)
+            except UnsafeAgentFile as err:
+                raise UnsafeArchiveError(f"entry {member.name!r}: {err}") from None
             written.append(target)
     return written

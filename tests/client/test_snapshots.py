@@ -85,3 +85,49 @@ def test_snapshot_pull_from_a_malicious_server_exits_with_an_error_and_writes_no
     assert result.exit_code == 2
     assert "nothing written" in result.output and "escaped.txt" in result.output
     assert _tree(tmp_path) == {"a", "a/work"}
+
+
+def test_a_symlinked_directory_fifo_or_socket_in_a_workspace_is_refused_promptly(tmp_path: Path) -> None:
+    import socket
+
+    from tests.test_agentfiles import finishes
+
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "secret").write_text("s")
+    ws = tmp_path / "ws"
+    (ws / "sub").mkdir(parents=True)
+    (ws / "sub" / "linked").symlink_to(tmp_path / "outside")
+    with pytest.raises(UnsafeArchiveError, match="sub/linked"):
+        pack_directory(ws)
+    (ws / "sub" / "linked").unlink()
+    os.mkfifo(ws / "sub" / "pipe")
+    with pytest.raises(UnsafeArchiveError, match="sub/pipe"):
+        finishes(lambda: pack_directory(ws))
+    (ws / "sub" / "pipe").unlink()
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(ws / "sock"))
+    try:
+        with pytest.raises(UnsafeArchiveError, match="sock"):
+            finishes(lambda: pack_directory(ws))
+    finally:
+        server.close()
+
+
+def test_a_huge_workspace_file_is_refused_before_it_is_buffered(tmp_path: Path) -> None:
+    (tmp_path / "ws").mkdir()
+    with open(tmp_path / "ws" / "huge.bin", "wb") as fh:
+        fh.truncate(4 << 30)  # sparse
+    with pytest.raises(UnsafeArchiveError, match="huge.bin"):
+        pack_directory(tmp_path / "ws")
+
+
+def test_extracting_never_writes_through_a_link_planted_in_the_target(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "a.txt").write_text("new")
+    archive = pack_directory(tmp_path / "src")
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "dst").mkdir()
+    (tmp_path / "dst" / "a.txt").symlink_to(tmp_path / "outside" / "victim")
+    with pytest.raises(UnsafeArchiveError):
+        safe_extract(archive, tmp_path / "dst")
+    assert not (tmp_path / "outside" / "victim").exists()
