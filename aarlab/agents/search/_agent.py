@@ -9,6 +9,10 @@ process continues it.
 Every trial, submission, snapshot and post is recorded in ``agents/NAME/transcript.jsonl`` (as tool calls and
 results) with counters in ``usage.json``. Between trials the agent polls the operator's control channel: paused
 -> it waits, stopped -> it stops cleanly (an older server without the channel is tolerated).
+
+The workspace is the agent's own (its sandboxed trials write there), so this host process reads and writes it only
+through :mod:`aarlab._agentfiles`: a symlink or FIFO planted at ``last_trial.log``, ``predictions.jsonl`` or
+``best_config.json`` is refused (logged), never written or read through.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from aarlab._agentfiles import UnsafeAgentFile, write_agent_file
 from aarlab.agents.search._journal import Journal
 from aarlab.agents.search._trial import TrialConfig
 
@@ -39,6 +44,8 @@ FORUM_EVERY = 3
 PAUSE_POLL_S = 2.0
 BASELINE = TrialConfig(method="vanilla")
 _CONFIG_BLOCK = re.compile(r"```json\s*(\{.*?\})\s*```", re.S)
+#: The most of a trial's output kept in ``last_trial.log`` (its end).
+MAX_TRIAL_LOG_BYTES = 1024 * 1024
 
 
 class BudgetExhausted(Exception):
@@ -158,7 +165,7 @@ class SearchAgent:
                                                                                "epochs_mult": config.epochs_mult}})
         result = self._sandbox.exec(argv, env={"OMP_NUM_THREADS": "1"}, timeout_s=max(1.0, timeout_s))
         self.journal.count(experiments=1)
-        (self.layout.workspace / "last_trial.log").write_text(result.stdout + result.stderr)
+        self.write_workspace("last_trial.log", (result.stdout + result.stderr).encode()[-MAX_TRIAL_LOG_BYTES:])
         if not result.ok:
             tail = result.stderr.strip().splitlines()[-1:] or ["(no output)"]
             message = (f"trial {config.describe()} failed in the sandbox (exit {result.exit_code}, "
@@ -174,7 +181,7 @@ class SearchAgent:
         """Submit predictions; :class:`BudgetExhausted` when the service says the budget is used up."""
         from aarlab.client import ScoringError, read_predictions
 
-        records, _ = read_predictions(predictions)
+        records, _ = read_predictions(predictions, within=self.layout.workspace)
         label = method_label(config)
         call = self.journal.call("submit", {"dataset": self.dataset, "predictions": "predictions.jsonl",
                                             "method": label})
@@ -203,7 +210,7 @@ class SearchAgent:
     def publish(self, client: ForumClient, config: TrialConfig, receipt: SubmissionReceipt) -> None:
         """Snapshot the workspace (config + predictions) and post the result citing receipt and snapshot."""
         workspace = self.layout.workspace
-        (workspace / "best_config.json").write_text(config.model_dump_json(indent=2))
+        self.write_workspace("best_config.json", config.model_dump_json(indent=2))
         call = self.journal.call("snapshot_push", {"path": "."})
         started = time.monotonic()
         snapshot = client.push_directory(workspace)
@@ -240,6 +247,16 @@ class SearchAgent:
             outcome = f"{len(posts)} new or changed posts; enqueued {config.describe()} (verified public PGR {score})"
             self.log(f"forum: enqueued {config.describe()} (verified public PGR {score} by another agent)")
         self.journal.result(call, "forum_search", outcome, duration_s=time.monotonic() - started)
+
+    def write_workspace(self, name: str, data: bytes | str) -> bool:
+        """Write a file of the workspace unless something the agent planted there is in the way (logged)."""
+        try:
+            write_agent_file(self.layout.workspace, name, data)
+        except UnsafeAgentFile as err:
+            self.log(f"not writing {name}: {err}")
+            self.journal.event("refused", path=name, reason=err.reason)
+            return False
+        return True
 
     # -- operator control ---------------------------------------------------------------------------------
     def _poll_control(self) -> str:
@@ -297,6 +314,8 @@ class SearchAgent:
         """Search until the deadline or the evaluation budget; returns the number of trials this process ran."""
         import optuna
 
+        from aarlab.client import PredictionsFileError
+
         study = self._study()
         tried = {TrialConfig.model_validate(t.params) for t in study.get_trials(deepcopy=False) if t.params}
         complete = [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE]
@@ -324,6 +343,11 @@ class SearchAgent:
                     continue
                 try:
                     receipt = self.submit(client, config, predictions)
+                except PredictionsFileError as err:  # e.g. a link or FIFO planted at predictions.jsonl
+                    study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                    self.journal.event("refused", path="predictions.jsonl", reason=str(err))
+                    self.log(f"trial {trial.number}: predictions not submitted: {err}")
+                    continue
                 except BudgetExhausted as err:
                     study.tell(trial, state=optuna.trial.TrialState.FAIL)
                     final, reason = "budget_exhausted", str(err)
