@@ -21,6 +21,9 @@ def _register() -> None:
 
     for module in (w2s_cli, server_cli, agents_cli, campaign_cli):
         module.register(app)
+    from aarlab.campaign import cli_promote
+
+    cli_promote.register(app)
 
 
 _register()
