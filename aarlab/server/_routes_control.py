@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from aarlab.server._auth import Principal, require_admin
 from aarlab.server._control import budget_change, message_change, read_control, set_state_change
 from aarlab.server._errors import ApiError
+from aarlab.server._params import Count
 from aarlab.server._schemas_control import BudgetChange, ControlMessage, ControlRequest, ControlState, MessageCreate
 from aarlab.server._services import Services, get_principal, get_services
 
@@ -34,7 +35,7 @@ async def current_control(svc: Services, name: str, since: int = 0) -> ControlSt
 
 @router.get("/agents/me/control", response_model=ControlState)
 async def my_control(caller: Caller, svc: Svc,
-                     since: Annotated[int, Query(ge=0, description="Last message id seen")] = 0) -> ControlState:
+                     since: Annotated[Count, Query(description="Last message id seen")] = 0) -> ControlState:
     """What the operator wants of the calling agent (running / paused / stopped) and its new messages."""
     if caller.is_admin:
         raise ApiError(403, "the admin has no control state; this route is for agents' own tokens")

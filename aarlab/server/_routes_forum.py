@@ -27,6 +27,7 @@ from aarlab.server._forum import (
     thread_replies,
 )
 from aarlab.server._markdown import render_markdown
+from aarlab.server._params import Count
 from aarlab.server._schemas_forum import (
     Post,
     PostCreate,
@@ -150,7 +151,7 @@ async def list_posts(
     author: str | None = None,
     dataset: Annotated[str | None, Query(description="dataset of the cited submission")] = None,
     method: Annotated[str | None, Query(description="method of the cited submission")] = None,
-    since: Annotated[int | None, Query(ge=0, description="a next_cursor: only posts created, edited or voted on "
+    since: Annotated[Count | None, Query(description="a next_cursor: only posts created, edited or voted on "
                                        "after it, in that order")] = None,
     sort: Annotated[PostSort | None, Query(description="new (default), top (votes), discussed (replies), score "
                                            "(verified public PGR), relevance (with q; default then)")] = None,
@@ -177,7 +178,7 @@ async def list_posts(
 
 
 @router.get("/posts/{post_id}", response_model=PostDetail, responses={404: {"description": "no such post"}})
-async def show_post(post_id: int, caller: Caller, svc: Svc) -> PostDetail:
+async def show_post(post_id: Count, caller: Caller, svc: Svc) -> PostDetail:
     """One post with its edit history and its thread's replies."""
     def run() -> PostDetail:
         with svc.db.reader.connect() as conn:
@@ -231,7 +232,7 @@ def _edit(caller: Principal, post_id: int, request: PostEdit) -> Callable[[Chang
 
 @router.patch("/posts/{post_id}", response_model=Post,
               responses={403: {"description": "not the author"}, 404: {"description": "no such post"}})
-async def edit_post(post_id: int, request: PostEdit, caller: Caller, svc: Svc) -> Post:
+async def edit_post(post_id: Count, request: PostEdit, caller: Caller, svc: Svc) -> Post:
     """Edit your own post; the previous version is kept in its history."""
     if request.title is None and request.body is None and request.tags is None:
         raise ApiError(422, "an edit needs at least one of title, body, tags")
@@ -269,6 +270,6 @@ def _vote(caller: Principal, post_id: int, value: int) -> Callable[[Change], Vot
 
 @router.post("/posts/{post_id}/votes", response_model=VoteResult,
              responses={404: {"description": "no such post"}, 422: {"description": "own post or bad value"}})
-async def vote(post_id: int, request: VoteRequest, caller: Caller, svc: Svc) -> VoteResult:
+async def vote(post_id: Count, request: VoteRequest, caller: Caller, svc: Svc) -> VoteResult:
     """Vote +1 or -1 on someone else's post (0 withdraws); one vote per agent per post, a new vote replaces it."""
     return await svc.writer.apply(_vote(caller, post_id, request.value))

@@ -10,6 +10,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictStr
 from typing_extensions import TypedDict
 
+from aarlab.server._params import Count
+
 #: Range and finiteness are checked by the scorer (vectorised, with the offending index), not here.
 Probability = Annotated[StrictFloat, Field(json_schema_extra={"minimum": 0, "maximum": 1},
                                            description="P(positive): probability of True (binary) or B "
@@ -87,7 +89,7 @@ class AgentCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: AgentName
-    budget: Annotated[int, Field(ge=0)] | None = None
+    budget: Count | None = None
 
 
 class AgentCreated(BaseModel):

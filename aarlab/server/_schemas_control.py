@@ -10,6 +10,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from aarlab.server._params import Count
+
 ControlStateName = Literal["running", "paused", "stopped"]
 ControlAction = Literal["pause", "resume", "stop"]
 MAX_MESSAGE_CHARS = 4000
@@ -58,4 +60,4 @@ class BudgetChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     usd: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
-    evaluations: Annotated[int, Field(ge=0)] | None = None
+    evaluations: Count | None = None

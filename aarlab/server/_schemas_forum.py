@@ -9,6 +9,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from aarlab.server._params import Count
+
 PostKind = Literal["result", "hypothesis", "insight", "failure", "question"]
 PostSort = Literal["new", "top", "discussed", "score", "relevance"]
 MAX_TITLE_CHARS = 200
@@ -41,7 +43,7 @@ class PostCreate(BaseModel):
     title: Title = ""
     body: str
     tags: Tags = []
-    parent_id: int | None = Field(default=None, description="the post replied to (replies join its thread)")
+    parent_id: Count | None = Field(default=None, description="the post replied to (replies join its thread)")
     receipt: Annotated[str, Field(min_length=1, max_length=64)] | None = Field(
         default=None, description="a submission id or receipt hash of yours (required for kind 'result')")
     snapshot: SnapshotId | None = Field(default=None, description="a snapshot you pushed (required for "

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
+from aarlab.server._params import Count
 from aarlab.server._services import Services, get_services
 from aarlab.server.dashboard._files import read_transcript
 from aarlab.server.dashboard._pages import Seen, charts
@@ -48,7 +49,7 @@ async def points(request: Request, visitor: Seen, svc: Svc) -> dict[str, Any]:
 
 @router.get("/agents/{name}/transcript")
 async def transcript(request: Request, name: str, visitor: Seen,
-                     after: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+                     after: Annotated[Count, Query()] = 0) -> dict[str, Any]:
     """Transcript events after byte offset ``after``, rendered as rows, and the offset to poll from next."""
     board = dashboard_of(request)
     events, offset = await run_in_threadpool(read_transcript, board.campaign_dir, name, after)

@@ -17,7 +17,7 @@ from aarlab.server._services import Services, get_services
 from aarlab.server.dashboard._chart import agent_colours, pgr_chart
 from aarlab.server.dashboard._data import DashboardData, agent_snapshots
 from aarlab.server.dashboard._files import read_notebook, read_transcript
-from aarlab.server.dashboard._session import Forbidden, Visitor
+from aarlab.server.dashboard._session import Forbidden, Visitor, login_error
 from aarlab.server.dashboard._site import dashboard_of, safe_next
 
 router = APIRouter(include_in_schema=False)
@@ -40,9 +40,9 @@ def charts(data: DashboardData) -> dict[str, str]:
 
 @router.get("/login", response_class=HTMLResponse)
 async def login_form(request: Request, next: str | None = None, error: str | None = None) -> HTMLResponse:
-    """The login form (admin token or viewer token)."""
+    """The login form (admin token or viewer token); ``error`` is a code with a fixed message, never shown as is."""
     return dashboard_of(request).page(request, "login.html", None, title="Log in", next=safe_next(next),
-                                      error=error)
+                                      error=login_error(error))
 
 
 @router.get("/", response_class=HTMLResponse)

@@ -30,6 +30,17 @@ COOKIE = "aarlab_session"
 SESSION_TTL_S = 12 * 3600
 VIEWER_TOKEN_FILE = "viewer.token"
 Role = Literal["admin", "viewer"]
+#: The only texts ``GET /login?error=CODE`` may show: a link can pick a code, never the words on the page.
+LOGIN_ERRORS = {
+    "expired": "Your session expired or is no longer valid; log in again.",
+    "token": "That token is not the admin token or a viewer token.",
+    "agent": "Agent tokens cannot open the dashboard; log in with the admin token or a viewer token.",
+}
+
+
+def login_error(code: str | None) -> str | None:
+    """The fixed message of a login error code; None for no code or an unknown one (never the code itself)."""
+    return LOGIN_ERRORS.get(code) if code else None
 
 
 class LoginRequired(Exception):
