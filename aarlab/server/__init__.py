@@ -25,6 +25,8 @@ _EXPORTS = {
     "read_admin_token": "_state",
     "verify_chain": "_audit",
     "VerifyReport": "_audit",
+    "AuditAnchor": "_audit_anchor",
+    "export_anchor": "_audit_anchor",
     "ApiError": "_errors",
     "AgentCreate": "_schemas",
     "AgentCreated": "_schemas",
@@ -89,6 +91,8 @@ __all__ = [
     "SubmissionReceipt",
     "SubmissionRequest",
     "VerifyReport",
+    "AuditAnchor",
+    "export_anchor",
     "add_agent",
     "create_app",
     "finalize",
@@ -109,6 +113,7 @@ if TYPE_CHECKING:
     from aarlab.server._admin import add_agent, finalize
     from aarlab.server._app import create_app
     from aarlab.server._audit import VerifyReport, verify_chain
+    from aarlab.server._audit_anchor import AuditAnchor, export_anchor
     from aarlab.server._errors import ApiError
     from aarlab.server._schemas import (
         AgentCreate,

@@ -16,17 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
-from aarlab.server._db import (
-    Database,
-    agents,
-    audit_head,
-    audit_log,
-    datasets,
-    final_results,
-    meta,
-    submissions,
-    test_labels,
-)
+from aarlab.server._db import Database, agents, audit_head, audit_log, audit_payloads, meta
 
 GENESIS_HASH = "0" * 64
 
@@ -127,11 +117,18 @@ def labels_digest(rows: list[tuple[int, str, bool, bool]]) -> str:
 
 @dataclass(frozen=True)
 class VerifyReport:
-    """Result of recomputing the chain: ``first_broken`` is None when every link holds."""
+    """Result of recomputing the chain: ``first_broken`` is None when every link and every covered row holds.
+
+    ``action`` is the first broken record's action; ``notes`` say what could not be checked (records that predate
+    stored payloads, records no rule re-derives); ``anchored`` whether an exported head was checked.
+    """
 
     records: int
     first_broken: int | None
     reason: str | None
+    action: str | None = None
+    notes: tuple[str, ...] = ()
+    anchored: bool = False
 
     @property
     def ok(self) -> bool:
@@ -139,85 +136,136 @@ class VerifyReport:
         return self.first_broken is None
 
 
-def _chain_break(conn: Connection) -> tuple[int, VerifyReport | None]:
+def _chain_break(log: list[Any], head: Any) -> tuple[int, str] | None:
     prev, count = GENESIS_HASH, 0
-    for r in conn.execute(select(audit_log).order_by(audit_log.c.seq)).mappings():
+    for r in log:
         count += 1
-        if r["seq"] != count:
-            return count, VerifyReport(count, count, f"record {count} is missing (next stored seq is {r['seq']})")
-        if r["prev_hash"] != prev:
-            return count, VerifyReport(count, count, f"record {count}: prev_hash does not match record {count - 1}")
-        expected = record_hash(r["seq"], r["time"], r["actor"], r["action"], r["payload_sha256"], r["prev_hash"])
-        if r["hash"] != expected:
-            return count, VerifyReport(count, count, f"record {count}: stored hash does not match its fields")
-        prev = r["hash"]
-    head = conn.execute(select(audit_head.c.seq, audit_head.c.hash)).first()
+        if r.seq != count:
+            return count, f"record {count} is missing (next stored seq is {r.seq})"
+        if r.prev_hash != prev:
+            return count, f"prev_hash does not match record {count - 1}'s hash"
+        if r.hash != record_hash(r.seq, r.time, r.actor, r.action, r.payload_sha256, r.prev_hash):
+            return count, "its stored hash does not match its fields (audit_log row edited)"
+        prev = r.hash
     if count and (head is None or (head.seq, head.hash) != (count, prev)):
-        return count, VerifyReport(count, count, f"the chain head names record {head.seq if head else None} but the "
-                                   f"log ends at record {count} (records were removed or added)")
-    return count, None
+        return count, (f"the chain head names record {head.seq if head else None} but the log ends at record "
+                       f"{count} (records were removed or added)")
+    return None
 
 
-def _payload_hashes(conn: Connection) -> dict[int, str]:
-    return dict(conn.execute(select(audit_log.c.seq, audit_log.c.payload_sha256)).all())
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
-def _row_breaks(conn: Connection) -> list[tuple[int, str]]:
-    """(seq, reason) for every stored row whose content no longer matches the payload hash of its record."""
-    hashes = _payload_hashes(conn)
-    names = dict(conn.execute(select(agents.c.id, agents.c.name)).all())
-    from aarlab.server._control import control_breaks, created_budgets
-
-    created = created_budgets(conn)  # a budget change updates agents.budget; agent.create covered the first one
-    broken: list[tuple[int, str]] = []
-    for a in conn.execute(select(agents)).mappings():
-        row = {**a, "budget": created.get(a["id"], a["budget"])}
-        if hashes.get(a["audit_seq"]) != sha256_hex(canonical_json(agent_payload(row))):
-            broken.append((a["audit_seq"], f"agent {a['name']!r} differs from what record {a['audit_seq']} covers"))
-    for s in conn.execute(select(submissions)).mappings():
-        payload = submission_payload(dict(s), names.get(s["agent_id"], "?"))
-        if hashes.get(s["audit_seq"]) != sha256_hex(canonical_json(payload)) or \
-                sha256_hex(s["predictions"]) != s["predictions_sha256"]:
-            broken.append((s["audit_seq"], f"submission {s['id']} differs from what record {s['audit_seq']} covers"))
-    dataset_rows = [dict(d) for d in conn.execute(select(datasets)).mappings()]
-    init = conn.execute(select(audit_log.c.seq, audit_log.c.payload_sha256)
-                        .where(audit_log.c.action == "state.init")).first()
-    suite = conn.execute(select(meta.c.value).where(meta.c.key == "suite")).scalar()
-    if (init is None and dataset_rows) or (init is not None and init.payload_sha256 != sha256_hex(
-            canonical_json(init_payload(suite or "", dataset_rows)))):
-        broken.append((init.seq if init else 1, "datasets, baselines or suite differ from what state.init covers"))
-    broken.extend(_final_breaks(conn, hashes))
-    broken.extend(control_breaks(conn, hashes))
-    for d in dataset_rows:
-        rows = conn.execute(select(test_labels.c.position, test_labels.c.example_id, test_labels.c.positive,
-                                   test_labels.c.public).where(test_labels.c.dataset == d["name"])
-                            .order_by(test_labels.c.position)).all()
-        if labels_digest([tuple(r) for r in rows]) != d["labels_sha256"]:
-            broken.append((init.seq if init else 1,
-                           f"ground truth of dataset {d['name']!r} differs from what state.init covers"))
-    return broken
+def payload_diff(derived: Any, stored: Any, path: str = "") -> str:
+    """Where a re-derived payload differs from the stored one: 'column x is A, the record covers B' (nested keys
+    and list items are named with dots and brackets)."""
+    if isinstance(derived, dict) and isinstance(stored, dict):
+        parts = [payload_diff(derived.get(k, "<absent>"), stored.get(k, "<absent>"), f"{path}.{k}" if path else k)
+                 for k in sorted(set(derived) | set(stored)) if derived.get(k, "<absent>") != stored.get(k, "<absent>")]
+        return "; ".join(parts) or "identical"
+    if isinstance(derived, list) and isinstance(stored, list) and len(derived) == len(stored) and derived != stored:
+        i = next(i for i, (a, b) in enumerate(zip(derived, stored, strict=True)) if a != b)
+        return payload_diff(derived[i], stored[i], f"{path}[{i}]")
+    return f"column {path} is {_show(derived)}, the record covers {_show(stored)}"
 
 
-def _final_breaks(conn: Connection, hashes: dict[int, str]) -> list[tuple[int, str]]:
-    from aarlab.server._leaderboard import finalize_payload
-
-    record = conn.execute(select(audit_log.c.seq).where(audit_log.c.action == "campaign.finalize")).first()
-    when = conn.execute(select(meta.c.value).where(meta.c.key == "finalized_at")).scalar()
-    if record is None:
-        return [] if when is None else [(0, "the campaign is marked finalized but no record covers it")]
-    rows = [dict(r) for r in conn.execute(select(final_results)).mappings()]
-    if hashes.get(record.seq) != sha256_hex(canonical_json(finalize_payload(when or "", rows))):
-        return [(record.seq, f"the final table differs from what record {record.seq} covers")]
-    return []
+def _read_log(conn: Connection) -> tuple[list[Any], Any, dict[int, str]]:
+    log = list(conn.execute(select(audit_log).order_by(audit_log.c.seq)).all())
+    head = conn.execute(select(audit_head.c.seq, audit_head.c.hash)).first()
+    stored: dict[int, str] = dict(conn.execute(select(audit_payloads.c.seq, audit_payloads.c.payload)).all())
+    return log, head, stored
 
 
-def verify_chain(db: Database) -> VerifyReport:
-    """Recompute every link and every covered row; report the first broken link (lowest seq)."""
+def _payload_breaks(log: list[Any], stored: dict[int, str]) -> tuple[dict[int, dict[str, Any]], list[tuple[int, str]]]:
+    """The stored payloads that match their record's hash (parsed), and a break for each that does not."""
+    hashes = {r.seq: r.payload_sha256 for r in log}
+    good: dict[int, dict[str, Any]] = {}
+    breaks = []
+    for seq, text in stored.items():
+        if seq not in hashes:
+            breaks.append((seq, f"audit_payloads row {seq} belongs to no record"))
+        elif sha256_hex(text.encode()) != hashes[seq]:
+            breaks.append((seq, f"audit_payloads row {seq} does not hash to the record's payload_sha256 (the stored "
+                           "payload was edited)"))
+        else:
+            good[seq] = json.loads(text)
+    return good, breaks
+
+
+def _compare(derived: Any, records: Any, hashes: dict[int, str]) -> tuple[int, str] | None:
+    from aarlab.server._audit_rows import LEGACY_EXACT
+
+    seq, label = derived.seq, f"{derived.where}"
+    action = records.actions.get(seq)
+    if action is None:
+        return seq or 0, f"{label} names record {seq}, which does not exist"
+    if action != derived.action:
+        return seq, f"{label} names record {seq}, which is a {action} record, not {derived.action}"
+    stored = records.payloads.get(seq)
+    if stored is not None:
+        return None if stored == derived.payload else (seq, f"{label}: {payload_diff(derived.payload, stored)}")
+    if action in LEGACY_EXACT and sha256_hex(canonical_json(derived.payload)) != hashes[seq]:
+        return seq, f"{label} differs from what the record covers (it predates stored payloads, so the " \
+                    "column cannot be named)"
+    return None
+
+
+def _row_breaks(conn: Connection, log: list[Any], stored: dict[int, str]) -> tuple[list[tuple[int, str]], list[str]]:
+    """(seq, reason) for every covered row that differs from its record, and notes on what went unchecked."""
+    from aarlab.server._audit_rows import ROW_MAKING, RULES, Break, Records
+
+    good, breaks = _payload_breaks(log, stored)
+    hashes = {r.seq: r.payload_sha256 for r in log}
+    records = Records(actions={r.seq: r.action for r in log}, actors={r.seq: r.actor for r in log},
+                      payloads=good, hashes=hashes, names=dict(conn.execute(select(agents.c.id, agents.c.name)).all()))
+    derived_seqs: set[int] = set()
+    for rule in RULES:
+        for item in rule(conn, records):
+            if isinstance(item, Break):
+                breaks.append((item.seq, item.reason))
+                continue
+            derived_seqs.add(item.seq)
+            broken = _compare(item, records, hashes)
+            if broken is not None:
+                breaks.append(broken)
+    for seq in sorted(good):
+        if records.actions[seq] in ROW_MAKING and seq not in derived_seqs:
+            breaks.append((seq, "the row(s) this record made are missing (deleted)"))
+    notes = []
+    legacy = [r.seq for r in log if r.seq not in stored]
+    if legacy:
+        notes.append(f"{len(legacy)} records (seq {legacy[0]}..{legacy[-1]}) predate row coverage (no stored "
+                     "payload): their links are checked, their rows only where the payload format is unchanged "
+                     "(state.init, agents, submissions, votes, control actions, finalize)")
+    unknown = sorted({records.actions[s] for s in good} - ROW_MAKING - {"post.vote"})
+    if unknown:
+        notes.append(f"no rule re-derives records of {', '.join(unknown)} from rows (register one in "
+                     "aarlab/server/_audit_rows.py); their links and payload hashes are checked")
+    return breaks, notes
+
+
+def verify_chain(db: Database, anchor: Any = None) -> VerifyReport:
+    """Recompute every link and every covered row (and check ``anchor``, an exported head); report the first break.
+
+    The first break is the one with the lowest record seq (0: a row no record covers).
+    """
+    from aarlab.server._audit_anchor import anchor_break
+
     with db.reader.connect() as conn:
-        count, chain = _chain_break(conn)
-        rows = _row_breaks(conn)
-    candidates = ([(chain.first_broken, chain.reason)] if chain else []) + rows
-    if not candidates:
-        return VerifyReport(count, None, None)
-    seq, reason = min(candidates, key=lambda c: c[0] or 0)
-    return VerifyReport(count, seq, reason)
+        log, head, stored = _read_log(conn)
+        breaks, notes = _row_breaks(conn, log, stored)
+        state_id = conn.execute(select(meta.c.value).where(meta.c.key == "state_id")).scalar()
+    chain = _chain_break(log, head)
+    if chain is not None:
+        breaks.append(chain)
+    if anchor is not None:
+        anchored = anchor_break(anchor, log, state_id)
+        if anchored is not None:
+            breaks.append(anchored)
+    actions = {r.seq: r.action for r in log}
+    if not breaks:
+        return VerifyReport(len(log), None, None, notes=tuple(notes), anchored=anchor is not None)
+    seq, reason = min(breaks, key=lambda b: b[0])
+    return VerifyReport(len(log), seq, reason, actions.get(seq), tuple(notes), anchored=anchor is not None)

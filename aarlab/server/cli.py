@@ -1,4 +1,4 @@
-"""Commands ``aarlab server ...``, ``aarlab submit``, ``aarlab leaderboard`` and ``aarlab audit verify``.
+"""Commands ``aarlab server ...``, ``aarlab submit``, ``aarlab leaderboard`` and ``aarlab audit verify|export-head``.
 
 FastAPI, SQLAlchemy and httpx are imported inside the commands, so ``aarlab --help`` stays fast.
 """
@@ -185,22 +185,72 @@ def finalize(state: StateOpt,
         err.print(f"final table written to {path}", highlight=False)
 
 
+AnchorOpt = Annotated[Path | None, typer.Option(
+    "--anchor", help="A head file from `aarlab audit export-head`, kept outside the state dir: the chain must "
+    "still hold every record it covers (catches a chain edited and re-hashed)")]
+
+
 @audit_app.command("verify")
-def verify(state: StateOpt) -> None:
-    """Recompute the audit chain and every row it covers; report the first broken link (exit 1)."""
+def verify(state: StateOpt, anchor: AnchorOpt = None) -> None:
+    """Recompute the audit chain and re-derive every record from the rows it covers; report the first break (exit 1).
+
+    Each table an agent or the admin changes (agents, submissions, budgets, posts, edits, tags, votes, snapshots
+    and pushes, control actions and messages, the final table) is compared with the payload of the record that
+    made it, so the message names the record, its action and the table, row and column that differ.
+    """
     from aarlab.server import StateError, open_state, verify_chain
+
+    head = _read_anchor(anchor) if anchor is not None else None
+    try:
+        opened = open_state(state)
+    except StateError as e:
+        raise fail(str(e)) from None
+    try:
+        report = verify_chain(opened.db, head)
+    finally:
+        opened.db.dispose()
+    for note in report.notes:
+        err.print(f"note: {note}", highlight=False, markup=False)
+    if not report.ok:
+        where = f"record {report.first_broken} ({report.action})" if report.first_broken else "a row no record covers"
+        raise fail(f"audit chain broken at {where}: {report.reason}", code=1)
+    against = f", consistent with the anchor {anchor}" if anchor is not None else \
+        " (no --anchor: a chain re-hashed in the database would also pass; see `aarlab audit export-head`)"
+    out.print(f"audit chain intact: {report.records} records verified{against}", highlight=False, markup=False)
+
+
+def _read_anchor(path: Path):  # noqa: ANN202 - AuditAnchor, imported lazily
+    from pydantic import ValidationError
+
+    from aarlab.server import AuditAnchor
+
+    try:
+        return AuditAnchor.model_validate_json(path.read_bytes())
+    except OSError as e:
+        raise fail(f"--anchor {path}: cannot read it ({e.strerror}); give the file `aarlab audit export-head` "
+                   "wrote") from None
+    except ValidationError as e:
+        first = e.errors()[0]
+        raise fail(f"--anchor {path}: not a head file from `aarlab audit export-head` "
+                   f"({'.'.join(map(str, first['loc'])) or 'file'}: {first['msg']})") from None
+
+
+@audit_app.command("export-head")
+def export_head(state: StateOpt) -> None:
+    """Print the chain head as JSON (keep it outside the state dir; later `audit verify --anchor` checks it)."""
+    from aarlab.server import StateError, export_anchor, open_state
 
     try:
         opened = open_state(state)
     except StateError as e:
         raise fail(str(e)) from None
     try:
-        report = verify_chain(opened.db)
+        anchor = export_anchor(opened.db)
     finally:
         opened.db.dispose()
-    if not report.ok:
-        raise fail(f"audit chain broken at record {report.first_broken}: {report.reason}", code=1)
-    out.print(f"audit chain intact: {report.records} records verified", highlight=False)
+    print(anchor.model_dump_json())
+    err.print(f"head of {anchor.seq} records exported; store it where the database's writers cannot change it",
+              highlight=False)
 
 
 _PREDICTION_INDEX = re.compile(r"predictions\[(\d+)\]")

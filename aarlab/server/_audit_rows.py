@@ -1,0 +1,325 @@
+"""What each audit record covers in the tables: ``audit verify`` re-derives every record's payload from the rows.
+
+A *rule* reads the rows of one kind of state and yields, for each record that made them, the payload that record
+must carry (:class:`Derived`), plus any inconsistency that no single payload shows (:class:`Break`: vote totals
+that no longer match the votes, a row that names a record of another kind). ``verify`` compares each derived
+payload with the payload stored beside its record, naming the columns that differ; records written before
+payloads were stored are compared by their payload hash where the payload's format has not changed since.
+
+Covering a new table is one registration: ``register(RowRule(table, "thing.create"))`` for a table whose rows
+carry ``audit_seq`` and whose record payload holds its columns (``agent_id`` as the agent's name ``agent``),
+or ``register(function)`` for a rule of its own.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, Table, func, select
+
+from aarlab.server._audit import (
+    agent_payload,
+    init_payload,
+    labels_digest,
+    sha256_hex,
+    submission_payload,
+)
+from aarlab.server._db import (
+    agents,
+    control_log,
+    datasets,
+    final_results,
+    meta,
+    post_tags,
+    post_versions,
+    posts,
+    snapshot_pushes,
+    snapshots,
+    submissions,
+    test_labels,
+    usage,
+    votes,
+)
+
+
+@dataclass(frozen=True)
+class Derived:
+    """The payload that record ``seq`` (of ``action``) must carry, re-derived from ``where`` (a table and row)."""
+
+    seq: int
+    action: str
+    payload: dict[str, Any]
+    where: str
+
+
+@dataclass(frozen=True)
+class Break:
+    """A covered row that no record explains: ``seq`` is the record it belongs to (0: none)."""
+
+    seq: int
+    reason: str
+
+
+@dataclass
+class Records:
+    """What verify read from the log: each record's action and actor, and the stored payloads that match their
+    record's hash (parsed)."""
+
+    actions: dict[int, str]
+    actors: dict[int, str]
+    payloads: dict[int, dict[str, Any]]
+    hashes: dict[int, str]  # each record's payload_sha256
+    names: dict[int, str] = field(default_factory=dict)  # agent id -> name
+
+    def of(self, *actions: str) -> list[int]:
+        """Seqs (ascending) of stored payloads of these actions."""
+        return sorted(s for s in self.payloads if self.actions.get(s) in actions)
+
+    def name(self, agent_id: int) -> str:
+        """An agent's name (or a placeholder naming the missing id)."""
+        return self.names.get(agent_id, f"<no agent id {agent_id}>")
+
+
+Rule = Callable[[Connection, Records], Iterator[Derived | Break]]
+RULES: list[Rule] = []
+
+
+def register(rule: Rule) -> Rule:
+    """Add a rule that ``audit verify`` runs over every state dir (usable as a decorator)."""
+    RULES.append(rule)
+    return rule
+
+
+@dataclass(frozen=True)
+class RowRule:
+    """Rows of ``table``, each made by the record in its ``seq_column``, whose payload holds every column."""
+
+    table: Table
+    action: str
+    seq_column: str = "audit_seq"
+    exclude: tuple[str, ...] = ()
+
+    def __call__(self, conn: Connection, records: Records) -> Iterator[Derived | Break]:
+        """One derived payload per row: its columns, ``agent_id`` as ``agent`` (the agent's name)."""
+        keys = [c.name for c in self.table.primary_key.columns]
+        for row in conn.execute(select(self.table)).mappings():
+            payload = {("agent" if c.name == "agent_id" else c.name):
+                       (records.name(row[c.name]) if c.name == "agent_id" else row[c.name])
+                       for c in self.table.columns if c.name != self.seq_column and c.name not in self.exclude}
+            where = f"{self.table.name} row {', '.join(str(row[k]) for k in keys)}"
+            yield Derived(row[self.seq_column], self.action, payload, where)
+
+
+#: Actions whose payload format is unchanged since before payloads were stored: for their old records, verify
+#: compares the derived payload's hash with the record's (for other old records it can only check the links).
+LEGACY_EXACT = frozenset({"state.init", "agent.create", "submission.create", "campaign.finalize", "post.vote",
+                          "control.pause", "control.resume", "control.stop", "control.message", "control.budget"})
+
+#: Actions whose every record must be re-derived from a row that still exists (a vote's row goes when a later
+#: vote replaces it; the vote replay checks those).
+ROW_MAKING = frozenset(LEGACY_EXACT - {"post.vote"} | {"post.create", "post.edit", "snapshot.push"})
+
+
+@register
+def _init(conn: Connection, records: Records) -> Iterator[Derived | Break]:
+    rows = [dict(d) for d in conn.execute(select(datasets).order_by(datasets.c.name)).mappings()]
+    seq = next((s for s, a in records.actions.items() if a == "state.init"), 0)
+    suite = conn.execute(select(meta.c.value).where(meta.c.key == "suite")).scalar()
+    if seq == 0:
+        if rows:
+            yield Break(0, "datasets are stored but no state.init record covers them")
+        return
+    yield Derived(seq, "state.init", init_payload(suite or "", rows), "datasets and meta.suite")
+    for d in rows:
+        labels = conn.execute(select(test_labels.c.position, test_labels.c.example_id, test_labels.c.positive,
+                                     test_labels.c.public).where(test_labels.c.dataset == d["name"])
+                              .order_by(test_labels.c.position)).all()
+        if labels_digest([tuple(r) for r in labels]) != d["labels_sha256"]:
+            yield Break(seq, f"test_labels of dataset {d['name']!r} (ground truth or split) differ from what "
+                        "state.init covers")
+
+
+@register
+def _agents(conn: Connection, records: Records) -> Iterator[Derived | Break]:
+    from aarlab.server._control import created_budgets
+
+    created = created_budgets(conn)  # a budget change updates agents.budget; agent.create covered the first one
+    for a in conn.execute(select(agents)).mappings():
+        row = {**a, "budget": created.get(a["id"], a["budget"])}
+        yield Derived(a["audit_seq"], "agent.create", agent_payload(row), f"agents row {a['name']!r}")
+
+
+@register
+def _submissions(conn: Connection, records: Records) -> Iterator[Derived | Break]:
+    counts: Counter[tuple[int, str]] = Counter()
+    last: dict[tuple[int, str], int] = {}
+    for s in conn.execute(select(submissions).order_by(submissions.c.audit_seq)).mappings():
+        where = f"submissions row {s['id']}"
+        yield Derived(s["audit_seq"], "submission.create", submission_payload(dict(s), records.name(s["agent_id"])),
+                      where)
+        if sha256_hex(s["predictions"]) != s["predictions_sha256"]:
+            yield Break(s["audit_seq"], f"{where} column predictions does not hash to its predictions_sha256")
+        counts[(s["agent_id"], s["dataset"])] += 1
+        last[(s["agent_id"], s["dataset"])] = s["audit_seq"]
+    for u in conn.execute(select(usage)).mappings():
+        key = (u["agent_id"], u["dataset"])
+        if u["used"] != counts[key]:
+            yield Break(last.get(key, 0), f"usage row ({records.name(u['agent_id'])}, {u['dataset']}) column used "
+                        f"is {u['used']} but the chain holds {counts[key]} submissions")
+
+
+def _content(row: Any) -> dict[str, Any]:
+    return {"title": row["title"], "tags": row["tags"], "body_sha256": sha256_hex(row["body"].encode())}
+
+
+@register
+def _posts(conn: Connection, records: Records) -> Iterator[Derived | Break]:
+    from aarlab.server._markdown import render_markdown
+
+    versions: dict[int, dict[int, Any]] = defaultdict(dict)
+    for pv in conn.execute(select(post_versions)).mappings():
+        versions[pv["post_id"]][pv["version"]] = pv
+    tags: dict[int, list[str]] = defaultdict(list)
+    for t in conn.execute(select(post_tags.c.post_id, post_tags.c.tag)):
+        tags[t.post_id].append(t.tag)
+    replies: dict[int, int] = dict(conn.execute(select(posts.c.parent_id, func.count())
+                                                .where(posts.c.parent_id.is_not(None))
+                                                .group_by(posts.c.parent_id)).all())
+    edits: dict[tuple[Any, Any], int] = {(records.payloads[s].get("post_id"), records.payloads[s].get("version")): s
+                                         for s in records.of("post.edit")}
+    latest: dict[Any, int] = {}  # post id -> seq of the last record that changed it
+    for s in records.of("post.edit", "post.vote"):
+        latest[records.payloads[s].get("post_id")] = s
+    legacy_edits = any(a == "post.edit" and s not in records.payloads for s, a in records.actions.items())
+    for p in conn.execute(select(posts)).mappings():
+        pid, where = p["id"], f"posts row {p['id']}"
+        mine = versions.get(pid, {})
+        first = mine.get(1, p)
+        created = {"agent": records.name(p["agent_id"]), "kind": p["kind"], **_content(first),
+                   "parent_id": p["parent_id"], "created_at": p["created_at"]}
+        created |= {k: p[k] for k in ("submission_id", "snapshot_id", "receipt", "verified_dataset",
+                                      "verified_method", "verified_public_pgr", "verified_public_transfer_acc")}
+        yield Derived(pid, "post.create", created, where if 1 not in mine else f"{where} and post_versions row "
+                      f"({pid}, 1)")
+        if 1 in mine and mine[1]["created_at"] != p["created_at"]:
+            yield Break(pid, f"post_versions row ({pid}, 1) column created_at differs from the post's created_at")
+        for v in sorted(mine):
+            if (pid, v) not in edits and not legacy_edits:
+                yield Break(p["seq"], f"post_versions row ({pid}, {v}) has no post.edit record")
+        yield from _post_state(p, where, sorted(tags.get(pid, [])), replies.get(pid, 0), latest.get(pid, pid),
+                               records.payloads, render_markdown)
+    for (edited, version), seq in edits.items():
+        yield from _edit(conn, versions.get(edited, {}), edited, version, seq)
+
+
+def _edit(conn: Connection, mine: dict[int, Any], pid: int, version: int, seq: int) -> Iterator[Derived | Break]:
+    """Edit ``version`` of post ``pid``: its content is the next version's, or the post's if it is the last edit."""
+    source: Any = mine.get(version + 1)
+    where = f"post_versions row ({pid}, {version + 1})"
+    edited_at = None if source is None else source["created_at"]
+    if source is None:
+        source = conn.execute(select(posts).where(posts.c.id == pid)).mappings().first()
+        if source is None:
+            return  # reported as a record whose row is missing
+        where, edited_at = f"posts row {pid}", source["edited_at"]
+    yield Derived(seq, "post.edit", {"post_id": pid, **_content(source), "edited_at": edited_at,
+                                     "version": version}, where)
+    if version not in mine:
+        yield Break(seq, f"post_versions row ({pid}, {version}) (the post before this edit) is missing")
+
+
+def _post_state(p: Any, where: str, tags: list[str], replies: int, latest: int, payloads: dict[int, Any],
+                render: Callable[[str], str]) -> Iterator[Break]:
+    if sorted(p["tags"].split()) != tags:
+        yield Break(p["seq"], f"post_tags rows of post {p['id']} differ from {where} column tags")
+    if p["reply_count"] != replies:
+        yield Break(p["seq"], f"{where} column reply_count is {p['reply_count']} but {replies} replies are stored")
+    if p["score"] != p["up"] - p["down"]:
+        yield Break(p["seq"], f"{where} column score is not up - down")
+    if p["seq"] != latest and (p["seq"] < latest or p["seq"] in payloads):
+        yield Break(latest, f"{where} column seq is {p['seq']} but record {latest} changed the post last")
+    if p["body_html"] != render(p["body"]):
+        yield Break(p["seq"], f"{where} column body_html is not the rendering of its body")
+
+
+@register
+def _votes(conn: Connection, records: Records) -> Iterator[Derived | Break]:
+    replay: dict[tuple[Any, str], tuple[Any, int]] = {}  # (post, agent) -> (value, seq)
+    for s in records.of("post.vote"):
+        replay[(records.payloads[s].get("post_id"), records.actors[s])] = (records.payloads[s].get("value"), s)
+    totals: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    seen = set()
+    for v in conn.execute(select(votes)).mappings():
+        agent = records.name(v["agent_id"])
+        where = f"votes row (post {v['post_id']}, agent {agent})"
+        key = (v["post_id"], agent)
+        seen.add(key)
+        totals[v["post_id"]][0 if v["value"] > 0 else 1] += 1
+        yield Derived(v["audit_seq"], "post.vote", {"post_id": v["post_id"], "value": v["value"]}, where)
+        want = replay.get(key)
+        if want is not None and want[1] != v["audit_seq"]:
+            yield Break(want[1], f"{where} names record {v['audit_seq']} but record {want[1]} is the agent's last "
+                        "vote on the post")
+    for (pid, agent), (value, seq) in replay.items():
+        if value and (pid, agent) not in seen:
+            yield Break(seq, f"votes row (post {pid}, agent {agent}) is missing (its vote {value:+d} was deleted)")
+    for p in conn.execute(select(posts.c.id, posts.c.up, posts.c.down)).mappings():
+        up, down = totals.get(p["id"], [0, 0])
+        if (p["up"], p["down"]) != (up, down):
+            seq = max((s for (pid, _), (_, s) in replay.items() if pid == p["id"]), default=p["id"])
+            yield Break(seq, f"posts row {p['id']} columns up/down are {p['up']}/{p['down']} but the votes say "
+                        f"{up}/{down}")
+
+
+@register
+def _snapshots(conn: Connection, records: Records) -> Iterator[Derived | Break]:
+    stored = {r["id"]: r for r in conn.execute(select(snapshots)).mappings()}
+    first: dict[str, Any] = {}
+    for p in conn.execute(select(snapshot_pushes).order_by(snapshot_pushes.c.audit_seq)).mappings():
+        snap = stored.get(p["snapshot_id"])
+        first.setdefault(p["snapshot_id"], p)
+        payload = {"snapshot_id": p["snapshot_id"], "agent": records.name(p["agent_id"]), "parent": p["parent"],
+                   "size": snap["size"] if snap else None, "files": snap["files"] if snap else None,
+                   "created_at": p["created_at"]}
+        yield Derived(p["audit_seq"], "snapshot.push", payload, f"snapshot_pushes row {p['audit_seq']} "
+                      f"(snapshot {p['snapshot_id'][:12]}) and its snapshots row")
+    for sid, snap in stored.items():
+        push = first.get(sid)
+        if push is None:
+            yield Break(0, f"snapshots row {sid[:12]} was never pushed (no snapshot_pushes row or record)")
+        elif snap["created_at"] != push["created_at"]:
+            yield Break(push["audit_seq"], f"snapshots row {sid[:12]} column created_at differs from its first push")
+
+
+@register
+def _control(conn: Connection, records: Records) -> Iterator[Derived | Break]:
+    from aarlab.server._control import control_breaks
+
+    for r in conn.execute(select(control_log)).mappings():
+        try:
+            payload = json.loads(r["payload"])
+        except ValueError:
+            yield Break(r["audit_seq"], f"control_log row {r['audit_seq']} column payload is not JSON")
+            continue
+        yield Derived(r["audit_seq"], r["action"], payload, f"control_log row {r['audit_seq']}")
+    for seq, reason in control_breaks(conn, records.hashes):
+        yield Break(seq, reason)
+
+
+@register
+def _final(conn: Connection, records: Records) -> Iterator[Derived | Break]:
+    from aarlab.server._leaderboard import finalize_payload
+
+    seq = next((s for s, a in records.actions.items() if a == "campaign.finalize"), 0)
+    when = conn.execute(select(meta.c.value).where(meta.c.key == "finalized_at")).scalar()
+    rows = [dict(r) for r in conn.execute(select(final_results)).mappings()]
+    if seq == 0:
+        if when is not None or rows:
+            yield Break(0, "the campaign is marked finalized (meta.finalized_at or final_results rows) but no "
+                        "campaign.finalize record covers it")
+        return
+    yield Derived(seq, "campaign.finalize", finalize_payload(when or "", rows), "final_results and meta.finalized_at")
