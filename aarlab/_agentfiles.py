@@ -38,6 +38,10 @@ class UnsafeAgentFile(OSError):
         self.reason = reason
 
 
+class AgentFileTooLarge(UnsafeAgentFile):
+    """An agent file (or content for one) is larger than the caller's limit."""
+
+
 def kind_of(mode: int) -> str:
     """A file type in words, for refusal messages."""
     for test, name in ((stat.S_ISLNK, "a symlink"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
@@ -165,7 +169,7 @@ def read_agent_file(root: Path, relpath: str | PurePosixPath, limit: int, *, tru
     """
     with open_agent_file(root, relpath) as fh:
         if fh.size > limit and not truncate:
-            raise UnsafeAgentFile(fh.path, f"it has {fh.size} bytes, more than the limit of {limit}")
+            raise AgentFileTooLarge(fh.path, f"it has {fh.size} bytes, more than the limit of {limit}")
         return fh.read(limit)
 
 
@@ -195,7 +199,7 @@ def write_agent_file(root: Path, relpath: str | PurePosixPath, data: bytes | str
     parts = _parts(relpath)
     shown = _shown(root, parts)
     if limit is not None and len(payload) > limit:
-        raise UnsafeAgentFile(shown, f"the content has {len(payload)} bytes, more than the limit of {limit}")
+        raise AgentFileTooLarge(shown, f"the content has {len(payload)} bytes, more than the limit of {limit}")
     dir_fd = _open_dirs(root, parts[:-1], create=True)
     try:
         _refuse_existing(dir_fd, parts[-1], shown)

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from aarlab._agentfiles import UnsafeAgentFile, write_agent_file
 from aarlab.agents.tools._base import ToolError, ToolResult, clip
 from aarlab.agents.tools._workspace import Workspace
 
@@ -68,15 +69,18 @@ class ServiceTools:
 
         host = self.workspace.resolve(predictions)
         try:
-            records, _ = read_predictions(host)
+            records, _ = read_predictions(host, within=self.workspace.root)
         except PredictionsFileError as err:
             raise ToolError(str(err).replace(str(self.workspace.root), "/workspace")) from None
         receipt = self.client.submit(dataset, records, method=method)
         entry = {"t": time.time(), "receipt": receipt.model_dump(mode="json"), "predictions": predictions,
                  "notes": notes}
-        with open(self.workspace.root / "submissions.jsonl", "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(entry) + "\n")
-        return ToolResult(
+        note = ""
+        try:  # never appended through a link or FIFO planted at the name
+            write_agent_file(self.workspace.root, "submissions.jsonl", json.dumps(entry) + "\n", append=True)
+        except UnsafeAgentFile as err:
+            note = f"(not recorded in /workspace/submissions.jsonl: {err.reason})\n"
+        return ToolResult(note +
             f"submitted {predictions} as {method!r} on {dataset}\nsubmission id: {receipt.id}\n"
             f"receipt: {receipt.receipt}\npublic accuracy: {receipt.public_transfer_acc}\n"
             f"public PGR: {receipt.public_pgr}\nevaluations left on {dataset}: {receipt.remaining_budget}\n"

@@ -3,14 +3,15 @@
 Paths are relative to the workspace, or absolute under ``/workspace`` (the path the agent sees in its sandbox).
 Anything else is refused: absolute paths elsewhere, ``..`` escapes, and symlinks that lead out of the workspace.
 No agent process runs while these tools run (every sandboxed command is killed with its sandbox), so nothing can
-swap a checked path for a link in between; opening with ``O_NOFOLLOW`` guards the last component anyway.
+swap a checked path for a link in between; the resolved path is then opened through :mod:`aarlab._agentfiles`
+anyway (no link followed on the way, ``O_NONBLOCK`` + ``fstat``: a FIFO or socket is refused, reads bounded).
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path, PurePosixPath
 
+from aarlab._agentfiles import AgentFileTooLarge, UnsafeAgentFile, read_agent_file, write_agent_file
 from aarlab.agents.sandbox import WORKSPACE
 from aarlab.agents.tools._base import ToolError
 
@@ -62,15 +63,13 @@ class Workspace:
             raise ToolError(f"{path}: no such file in {WORKSPACE}{self._listing(host.parent)}")
         if host.is_dir():
             raise ToolError(f"{path} is a directory; list it with the shell tool (`ls {self.display(host)}`)")
-        if not host.is_file():  # a FIFO or socket would block the harness on open
-            raise ToolError(f"{path} is not a regular file (a FIFO or socket); only regular files can be read")
-        size = host.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise ToolError(f"{path} has {size} bytes (limit {MAX_FILE_BYTES}); look at parts of it with the "
-                            "shell tool (head, tail, grep)")
-        fd = os.open(host, os.O_RDONLY | os.O_NOFOLLOW)
-        with os.fdopen(fd, "rb") as fh:
-            data = fh.read(MAX_FILE_BYTES + 1)
+        try:
+            data = read_agent_file(self.root, self._inside(host), MAX_FILE_BYTES)
+        except AgentFileTooLarge:
+            raise ToolError(f"{path} has {host.stat().st_size} bytes (limit {MAX_FILE_BYTES}); look at parts of it "
+                            "with the shell tool (head, tail, grep)") from None
+        except UnsafeAgentFile as err:  # a FIFO or socket would block the harness on open
+            raise ToolError(f"{path} is not a regular file ({err.reason}); only regular files can be read") from None
         if b"\x00" in data[:8192]:
             raise ToolError(f"{path} is a binary file; inspect it with the shell tool (e.g. `python -c ...`)")
         return data.decode("utf-8", "replace")
@@ -83,14 +82,15 @@ class Workspace:
         host = self.resolve(path)
         if host == self.root or host.is_dir():
             raise ToolError(f"{path} is a directory; give a file path")
-        host.parent.mkdir(parents=True, exist_ok=True)
-        host = self.resolve(path)  # the parents now exist: check again that none is a link leading out
-        if host.exists() and not host.is_file():  # opening a FIFO for writing would block the harness
-            raise ToolError(f"{path} is not a regular file (a FIFO or socket); remove it or pick another name")
-        fd = os.open(host, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+        try:  # parents created without following links; a FIFO or socket at the name is refused, not opened
+            write_agent_file(self.root, self._inside(host), data)
+        except UnsafeAgentFile as err:
+            raise ToolError(f"{path} is not a regular file ({err.reason}); remove it or pick another name") from None
         return host
+
+    def _inside(self, host: Path) -> str:
+        """A resolved host path of the workspace as a path relative to its root."""
+        return host.relative_to(self.root).as_posix()
 
     def edit(self, path: str, old: str, new: str) -> int:
         """Replace the one occurrence of ``old`` by ``new``; returns the line number where the edit starts."""
@@ -113,11 +113,11 @@ class Workspace:
 
     def notebook(self) -> str:
         """``NOTEBOOK.md`` ("" when absent)."""
-        host = self.root / NOTEBOOK
-        if not host.is_file() or host.is_symlink():
+        try:  # the shell can grow it past the limit: never put more than that in context
+            data = read_agent_file(self.root, NOTEBOOK, MAX_NOTEBOOK_BYTES, truncate=True)
+        except OSError:  # missing, or a link / FIFO the shell planted
             return ""
-        with open(host, "rb") as fh:  # the shell can grow it past the limit: never put more than that in context
-            return fh.read(MAX_NOTEBOOK_BYTES).decode("utf-8", errors="replace")
+        return data.decode("utf-8", errors="replace")
 
     def write_notebook(self, content: str, *, append: bool) -> int:
         """Replace or extend ``NOTEBOOK.md``; returns its new size in bytes."""

@@ -103,3 +103,28 @@ def test_a_fifo_planted_in_the_workspace_is_refused_instead_of_blocking_the_harn
 def test_a_notebook_grown_by_the_shell_is_read_only_up_to_its_limit(ws: Workspace) -> None:
     (ws.root / "NOTEBOOK.md").write_text("n" * (MAX_NOTEBOOK_BYTES * 3))
     assert len(ws.notebook()) == MAX_NOTEBOOK_BYTES
+
+
+def test_a_symlinked_or_fifo_notebook_is_never_put_back_into_context(ws: Workspace) -> None:
+    import os
+
+    (ws.root / "NOTEBOOK.md").symlink_to(ws.root.parent / "secret.txt")
+    assert ws.notebook() == ""
+    with pytest.raises(ToolError, match="symlink"):
+        ws.write_notebook("more", append=False)
+    assert (ws.root.parent / "secret.txt").read_text() == "GROUND TRUTH"
+    (ws.root / "NOTEBOOK.md").unlink()
+    os.mkfifo(ws.root / "NOTEBOOK.md")
+    assert ws.notebook() == ""
+
+
+def test_a_socket_in_the_workspace_is_refused(ws: Workspace) -> None:
+    import socket
+
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(ws.root / "sock"))
+    try:
+        with pytest.raises(ToolError, match="socket"):
+            ws.read_text("sock")
+    finally:
+        server.close()
