@@ -79,10 +79,12 @@ def served_scores(state: Path, server: str) -> dict[str, dict[str, Any]]:
 
 
 def cost_of(state: Path, name: str) -> float:
-    """The agent's LLM spend in USD from ``agents/NAME/usage.json`` (0 when absent or unreadable)."""
-    path = state / "agents" / name / "usage.json"
+    """The agent's LLM spend in USD from ``agents/NAME/usage.json`` (0 when absent, unreadable, or refused: a link,
+    a special file or over 1 MiB, read through :mod:`aarlab._agentfiles`)."""
+    from aarlab._agentfiles import read_agent_file
+
     try:
-        return float(json.loads(path.read_text()).get("cost_usd", 0.0))
+        return float(json.loads(read_agent_file(state, f"agents/{name}/usage.json", 1 << 20)).get("cost_usd", 0.0))
     except (OSError, ValueError, TypeError, AttributeError):
         return 0.0
 
