@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from aarlab._agentfiles import UnsafeAgentFile, write_agent_file
+from aarlab._agentfiles import UnsafeAgentFile, list_agent_dir, write_agent_file
 from aarlab.agents.search._journal import Journal
 from aarlab.agents.search._trial import TrialConfig
 
@@ -128,6 +128,7 @@ class SearchAgent:
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
+        self.check_study_files()
         storage = f"sqlite:///{self.layout.workspace / 'study.db'}"
         study = optuna.create_study(study_name=f"{self.layout.name}-{self.dataset}", storage=storage,
                                     load_if_exists=True, direction="maximize",
@@ -247,6 +248,13 @@ class SearchAgent:
             outcome = f"{len(posts)} new or changed posts; enqueued {config.describe()} (verified public PGR {score})"
             self.log(f"forum: enqueued {config.describe()} (verified public PGR {score} by another agent)")
         self.journal.result(call, "forum_search", outcome, duration_s=time.monotonic() - started)
+
+    def check_study_files(self) -> None:
+        """Refuse to open ``study.db`` (SQLite follows links) when it or its journal is a link or special file."""
+        for entry in list_agent_dir(self.layout.workspace):
+            if entry.name.startswith("study.db") and entry.kind != "file":
+                raise UnsafeAgentFile(str(self.layout.workspace / entry.name),
+                                      f"expected a regular file, found {entry.kind}")
 
     def write_workspace(self, name: str, data: bytes | str) -> bool:
         """Write a file of the workspace unless something the agent planted there is in the way (logged)."""

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from aarlab._agentfiles import UnsafeAgentFile
 from aarlab.agents.sandbox import ExecResult
 from aarlab.agents.search import SearchAgent, TrialConfig
 from aarlab.agents.search._journal import Journal
@@ -84,3 +85,12 @@ def test_symlinked_predictions_are_refused(agent: SearchAgent) -> None:
     (agent.layout.workspace / "predictions.jsonl").symlink_to(secret)
     with pytest.raises(PredictionsFileError, match="symlink"):
         agent.submit(None, TrialConfig(method="vanilla"), agent.layout.workspace / "predictions.jsonl")  # type: ignore[arg-type]
+
+
+def test_a_study_database_planted_as_a_link_is_not_opened(agent: SearchAgent) -> None:
+    victim = agent.layout.agent_dir.parent.parent / "outside" / "server.db"
+    victim.write_bytes(b"")
+    (agent.layout.workspace / "study.db-journal").symlink_to(victim)
+    with pytest.raises(UnsafeAgentFile, match="study.db-journal"):
+        agent._study()
+    assert victim.read_bytes() == b""
