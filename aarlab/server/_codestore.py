@@ -5,6 +5,11 @@ sha256, size and executable bit), so the same workspace always gets the same id.
 blobs keyed by their sha256. Uploads come as a tar.gz or as a JSON file list; either is checked entry by entry
 before anything is stored: relative normalised paths only (no absolute paths, no ``..``, no NUL or backslash),
 regular files and directories only (symlinks, hard links and devices are refused), and size/count limits.
+
+An archive is bounded before :mod:`tarfile` sees it: gzip is inflated in chunks up to a cap (a gzip bomb stops at
+the cap, not at the end of the stream), then every 512-byte header is pre-scanned so that a pax or GNU long-name
+header bigger than :data:`MAX_EXTENDED_HEADER` bytes, a member over the file limit, or too many entries are
+refused before anything is parsed into memory (``tarfile`` reads extended headers whole).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import posixpath
 import re
 import secrets
 import tarfile
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +31,13 @@ import fsspec
 from aarlab.server._audit import canonical_json
 
 SNAPSHOT_ID = re.compile(r"^[0-9a-f]{64}$")
+#: Largest pax (``x``/``g``) or GNU long name/link (``L``/``K``) header accepted: paths are at most 255 characters.
+MAX_EXTENDED_HEADER = 16 * 1024
+#: Inflated bytes allowed beyond the snapshot's total size: headers, padding and directories of a real workspace.
+ARCHIVE_OVERHEAD = 16 * 1024 * 1024
+_BLOCK = 512
+_EXTENDED = {b"x": "pax header", b"g": "pax global header", b"L": "GNU long name", b"K": "GNU long link name"}
+_PAX_SIZE = re.compile(rb"(?:^|\n)\d+ size=(\d+)\n")
 
 
 class SnapshotRejected(ValueError):
@@ -107,12 +120,95 @@ def _ancestors(path: str) -> list[str]:
     return out
 
 
+class _HeaderScan:
+    """Walks the raw 512-byte tar headers as inflated bytes arrive; refuses at the first header over a limit."""
+
+    def __init__(self, limits: SnapshotLimits) -> None:
+        self.limits = limits
+        self.offset = self.entries = 0
+        self.pax_size: int | None = None
+        self.done = False
+
+    def feed(self, data: bytes | bytearray) -> None:
+        """Check every header now complete in ``data`` (all bytes inflated so far)."""
+        while not self.done and self.offset + _BLOCK <= len(data):
+            header = bytes(data[self.offset:self.offset + _BLOCK])
+            if header == bytes(_BLOCK):
+                self.done = True  # end-of-archive marker
+                return
+            kind, size = header[156:157], _octal(header[124:136], self.offset)
+            name = header[:100].split(b"\0", 1)[0].decode("utf-8", "replace")
+            if kind in _EXTENDED:
+                if size > MAX_EXTENDED_HEADER:
+                    raise SnapshotRejected(f"entry {name[:60]!r}: {_EXTENDED[kind]} of {size} bytes; the limit is "
+                                           f"{MAX_EXTENDED_HEADER} (paths are at most {self.limits.max_path_chars} "
+                                           "characters)", 413)
+                if kind == b"x":
+                    if self.offset + _BLOCK + size > len(data):
+                        return  # its records are not all inflated yet
+                    found = _PAX_SIZE.search(bytes(data[self.offset + _BLOCK:self.offset + _BLOCK + size]))
+                    self.pax_size = int(found.group(1)) if found else None
+            else:
+                self._member(name, kind, size)
+                size = self.pax_size if self.pax_size is not None else size  # a pax size overrides the header's
+                self.pax_size = None
+            self.offset += _BLOCK + -(-size // _BLOCK) * _BLOCK
+
+    def _member(self, name: str, kind: bytes, size: int) -> None:
+        self.entries += 1
+        if self.entries > 2 * self.limits.max_files:
+            raise SnapshotRejected(f"archive has more than {2 * self.limits.max_files} entries", 413)
+        size = self.pax_size if self.pax_size is not None else size
+        if kind in (b"0", b"\0", b"7") and size > self.limits.max_file_bytes:
+            raise SnapshotRejected(f"entry {name[:60]!r}: {size} bytes; the limit is {self.limits.max_file_bytes}",
+                                   413)
+
+
+def _octal(field: bytes, offset: int) -> int:
+    try:
+        return tarfile.nti(field)  # type: ignore[attr-defined]  # octal or base-256, as tarfile reads it
+    except (tarfile.HeaderError, ValueError):
+        raise SnapshotRejected(f"not a readable tar archive: bad size field in the header at byte {offset}") from None
+
+
+def inflate(data: bytes, limits: SnapshotLimits, chunk_bytes: int = 1024 * 1024) -> bytes:
+    """The tar bytes of an upload, headers checked on the way: gzip (one or more members) inflated a chunk at a
+    time up to the snapshot limit plus :data:`ARCHIVE_OVERHEAD`, or plain tar as is."""
+    scan = _HeaderScan(limits)
+    if data[:2] != b"\x1f\x8b":
+        if data[:3] == b"BZh" or data[:6] == b"\xfd7zXZ\x00":
+            raise SnapshotRejected("archive is bzip2 or xz compressed; send a gzip-compressed (tar -czf) or plain tar")
+        scan.feed(data)
+        return data
+    cap = limits.max_total_bytes + ARCHIVE_OVERHEAD
+    out = bytearray()
+    rest = data
+    while rest[:2] == b"\x1f\x8b" and not scan.done:
+        stream = zlib.decompressobj(wbits=31)
+        pending = rest
+        while pending and not stream.eof and not scan.done:
+            try:
+                out += stream.decompress(pending, chunk_bytes)
+            except zlib.error as err:
+                raise SnapshotRejected(f"not a readable tar.gz archive: gzip data is corrupt ({err})") from None
+            if len(out) > cap:
+                raise SnapshotRejected(f"archive inflates to more than {cap} bytes (the snapshot limit plus "
+                                       f"{ARCHIVE_OVERHEAD} bytes of headers); push a smaller workspace", 413)
+            scan.feed(out)
+            pending = stream.unconsumed_tail
+        if not stream.eof and not scan.done:
+            raise SnapshotRejected("not a readable tar.gz archive: the gzip stream is truncated")
+        rest = stream.unused_data
+    return bytes(out)
+
+
 def read_tar_gz(data: bytes, limits: SnapshotLimits) -> list[SnapshotFile]:
     """Validated files of a (gzip-compressed) tar upload; directories are implied and skipped."""
     files: list[SnapshotFile] = []
     total = entries = 0
+    raw = inflate(data, limits)
     try:
-        with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as archive:
+        with tarfile.open(fileobj=io.BytesIO(raw), mode="r:") as archive:
             for member in archive:
                 entries += 1  # directories count too: an archive of a million empty dirs is not a workspace
                 if entries > 2 * limits.max_files:
