@@ -7,9 +7,17 @@ from collections.abc import Callable, Iterator
 import pytest
 from sqlalchemy import delete, select, update
 
-from aarlab.server import State, open_state, verify_chain
-from aarlab.server._audit import GENESIS_HASH, record_hash
-from aarlab.server._db import audit_log, datasets, submissions, test_labels
+from aarlab.server import AuditAnchor, State, add_agent, export_anchor, open_state, verify_chain
+from aarlab.server._audit import GENESIS_HASH, canonical_json, record_hash, sha256_hex, submission_payload
+from aarlab.server._db import (
+    agents,
+    audit_head,
+    audit_log,
+    audit_payloads,
+    datasets,
+    submissions,
+    test_labels,
+)
 from tests.server.conftest import RunningServer
 from tests.server.helpers import constant
 
@@ -82,4 +90,65 @@ def test_edited_ground_truth_or_baselines_are_detected(busy_state: State) -> Non
         conn.execute(update(test_labels).where(test_labels.c.dataset == "math", test_labels.c.position == 0)
                      .values(positive=~test_labels.c.positive))
         conn.execute(update(datasets).where(datasets.c.name == "chat").values(weak_acc=0.1))
-    assert "state.init" in (verify_chain(busy_state.db).reason or "")
+    report = verify_chain(busy_state.db)
+    assert report.action == "state.init" and "datasets.chat.weak_acc is 0.1" in (report.reason or "")
+
+
+def _rehash_after_rewriting_a_score(state: State) -> int:
+    """Rewrite one submission's score, then recompute its payload and every hash with the public algorithm, as
+    someone holding the database could; returns the rewritten record's seq."""
+    with state.db.writer.begin() as conn:
+        sub = conn.execute(select(submissions, agents.c.name).join(agents)
+                           .order_by(submissions.c.audit_seq)).mappings().first()
+        seq = sub["audit_seq"]
+        conn.execute(update(submissions).where(submissions.c.id == sub["id"]).values(public_transfer_acc=0.99))
+        payload = canonical_json(submission_payload({**sub, "public_transfer_acc": 0.99}, sub["name"]))
+        conn.execute(update(audit_payloads).where(audit_payloads.c.seq == seq).values(payload=payload.decode()))
+        conn.execute(update(audit_log).where(audit_log.c.seq == seq).values(payload_sha256=sha256_hex(payload)))
+        prev = GENESIS_HASH
+        for r in conn.execute(select(audit_log).order_by(audit_log.c.seq)).mappings().all():
+            new = record_hash(r["seq"], r["time"], r["actor"], r["action"], r["payload_sha256"], prev)
+            conn.execute(update(audit_log).where(audit_log.c.seq == r["seq"]).values(prev_hash=prev, hash=new))
+            prev = new
+        conn.execute(update(audit_head).values(hash=prev))
+    return seq
+
+
+def test_a_re_hashed_chain_passes_alone_but_fails_against_the_exported_head(busy_state: State) -> None:
+    anchor = export_anchor(busy_state.db)
+    assert verify_chain(busy_state.db, anchor).ok
+    seq = _rehash_after_rewriting_a_score(busy_state)
+    assert verify_chain(busy_state.db).ok  # the public algorithm alone cannot tell
+    report = verify_chain(busy_state.db, anchor)
+    assert (report.first_broken, report.action) == (seq, "submission.create")
+    assert "re-hashed" in (report.reason or "") and report.anchored
+
+
+def test_a_chain_that_grew_after_the_export_still_matches_it(make_server: Callable[..., RunningServer]) -> None:
+    server = make_server()
+    state = open_state(server.state)
+    try:
+        anchor = export_anchor(state.db)
+        with server.client(server.add_agent()) as client:
+            client.submit("math", constant(server.ids("math"), 0.6))
+        report = verify_chain(state.db, anchor)
+        assert report.ok and report.records == anchor.seq + 2
+    finally:
+        state.db.dispose()
+
+
+def test_a_truncated_chain_or_another_campaigns_anchor_fails(busy_state: State) -> None:
+    add_agent(busy_state.path, "late")
+    anchor = export_anchor(busy_state.db)
+    other = AuditAnchor.model_validate({**anchor.model_dump(), "state_id": "0" * 32})
+    assert "belongs to state id" in (verify_chain(busy_state.db, other).reason or "")
+    with busy_state.db.writer.begin() as conn:  # remove the last change and its record, consistently
+        last = conn.execute(select(agents.c.audit_seq).where(agents.c.name == "late")).scalar_one()
+        conn.execute(delete(agents).where(agents.c.name == "late"))
+        conn.execute(delete(audit_payloads).where(audit_payloads.c.seq == last))
+        conn.execute(delete(audit_log).where(audit_log.c.seq == last))
+        prev = conn.execute(select(audit_log.c.hash).where(audit_log.c.seq == last - 1)).scalar_one()
+        conn.execute(update(audit_head).values(seq=last - 1, hash=prev))
+    assert verify_chain(busy_state.db).ok  # a consistent truncation: only the anchor knows
+    report = verify_chain(busy_state.db, anchor)
+    assert report.first_broken == last and "removed" in (report.reason or "")
