@@ -3,15 +3,22 @@
 Baselines are the means over the suite's baseline seeds of weak_acc, strong_acc and vanilla transfer_acc. They are
 written once to ``baselines.json`` with a version derived from everything that produced them; the scoring service
 imports them read-only.
+
+A build holds the suite's build lock (``fcntl.flock`` on ``<root>/.build.lock``): a second build of the same suite
+started meanwhile waits for it, says so, and then uses its result. A builder writes only under the suite's home:
+a suite with a builder and a data dir (``--data-dir`` or ``data_dir``) is never built against that dir.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import multiprocessing as mp
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 from aarlab.suites._ground_truth import DatasetBaseline, SuiteBaselines
@@ -20,6 +27,7 @@ from aarlab.w2s.cache import cache_key
 
 Progress = Callable[[str, float, float], None]
 Log = Callable[[str], None]
+LOCK_FILE = ".build.lock"
 
 
 class SuiteBuildError(RuntimeError):
@@ -40,9 +48,10 @@ def _vanilla_worker(suite: Suite, dataset: str) -> dict[str, Any]:
 def is_built(suite: Suite) -> bool:
     """Whether the suite's baselines exist for its current definition."""
     path = suite.root / "baselines.json"
-    if not path.is_file():
+    try:
+        return json.loads(path.read_text()).get("version") == suite_version(suite)
+    except (OSError, ValueError, AttributeError):  # missing, or being written by a build right now
         return False
-    return json.loads(path.read_text()).get("version") == suite_version(suite)
 
 
 def suite_version(suite: Suite) -> str:
@@ -90,16 +99,75 @@ def compute_baselines(suite: Suite, progress: Progress, workers: int = 2) -> dic
     return results
 
 
+def refuse_user_data_dir(suite: Suite) -> None:
+    """Raise :class:`SuiteBuildError` if building ``suite`` would let its builder write outside its home."""
+    if suite.spec.builder is None:
+        return  # no builder: a build only reads the datasets (baselines), wherever they are
+    for dataset in suite.spec.datasets:
+        path = suite.data_path(dataset)
+        if not path.resolve().is_relative_to(suite.root.resolve()):
+            raise SuiteBuildError(
+                f"suite {suite.name!r} has a builder that writes its own datasets under {suite.root / 'data'}; "
+                f"it never writes to a data directory you give ({path.parent}). Build it without --data-dir (and "
+                "without data_dir in the suite file); to run on your own data with the built models, pass "
+                "--data-dir to `aarlab w2s run` / `compare` instead")
+
+
+@contextmanager
+def build_lock(suite: Suite, log: Log) -> Iterator[bool]:
+    """Hold the suite's build lock; yields whether another build held it first (and has now finished)."""
+    suite.root.mkdir(parents=True, exist_ok=True)
+    path = suite.root / LOCK_FILE
+    with open(path, "a+") as handle:  # "a+": opening never truncates the pid the holder wrote
+        waited = False
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            log(f"waiting for the build of suite {suite.name} running in pid {holder} (lock {path}) ...")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            waited = True
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        try:
+            yield waited
+        finally:
+            handle.seek(0)
+            handle.truncate()
+            handle.flush()
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _report(suite: Suite) -> dict[str, Any]:
+    path = suite.root / "build_report.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
 def build_suite(suite: Suite, progress: Progress, *, force: bool = False, workers: int = 2,
                 log: Log = lambda _m: None) -> dict[str, Any]:
-    """Build a suite (no-op if already built and not ``force``); returns the build report.
+    """Build a suite (no-op if already built and not ``force``) under its build lock; returns the build report.
 
-    ``log`` receives one-line notes, e.g. the time and size estimate before a long conversion or extraction.
+    ``log`` receives one-line notes: the wait for a build running in another process, the time and size estimate
+    before a long conversion or extraction. A build that waited for another one uses its result, even with
+    ``force``. A suite with a builder is refused when its datasets would be read from outside its home.
     """
-    report_path = suite.root / "build_report.json"
     if is_built(suite) and not force:
-        return json.loads(report_path.read_text()) if report_path.is_file() else {}
-    suite.root.mkdir(parents=True, exist_ok=True)
+        return _report(suite)
+    refuse_user_data_dir(suite)
+    with build_lock(suite, log) as waited:
+        if is_built(suite) and (waited or not force):
+            if waited:
+                log(f"suite {suite.name} was built by the other process; using its result")
+            return _report(suite)
+        return _build(suite, progress, workers=workers, log=log)
+
+
+def _build(suite: Suite, progress: Progress, *, workers: int, log: Log) -> dict[str, Any]:
+    """Run the builder and the baselines (the caller holds the build lock)."""
+    report_path = suite.root / "build_report.json"
     (suite.root / "baselines.json").unlink(missing_ok=True)
     report: dict[str, Any] = {"suite": suite.name, "version": suite_version(suite)}
     start = time.perf_counter()
@@ -113,6 +181,31 @@ def build_suite(suite: Suite, progress: Progress, *, force: bool = False, worker
         report["builder"] = build_cpu(suite, progress, log)
     t0 = time.perf_counter()
     report["vanilla"] = compute_baselines(suite, progress, workers=workers)
-    report["timings_s"] = {"baselines": time.perf_counter() - t0, "total": time.perf_counter() - start}
+    t_baselines, t0 = time.perf_counter() - t0, time.perf_counter()
+    refuse_shortcuts(suite, report, progress)
+    report["timings_s"] = {"baselines": t_baselines, "shortcuts": time.perf_counter() - t0,
+                           "total": time.perf_counter() - start}
     report_path.write_text(json.dumps(report, indent=2))
     return report
+
+
+def refuse_shortcuts(suite: Suite, report: dict[str, Any], progress: Progress) -> None:
+    """Add the label-free shortcut report to ``report``; refuse (no baselines) a dataset a shortcut solves.
+
+    The question-blind probe runs for the tiny builder only (seconds there; minutes of features on ``cpu``).
+    """
+    from aarlab.suites._shortcut_report import shortcut_problems, shortcut_report
+
+    progress("shortcut report", 0, 1)
+    weak = {d: r["weak_acc"] for d, r in report["vanilla"].items()}
+    known = (report.get("builder") or {}).get("shortcuts", {})
+    seeds = suite.spec.baseline_seeds if suite.spec.builder == "tiny" else []
+    report["shortcuts"] = shortcut_report(suite, weak, known, blind_probe_seeds=seeds)
+    progress("shortcut report", 1, 1)
+    problems = shortcut_problems(report["shortcuts"], suite.spec.experimental)
+    if problems:
+        (suite.root / "baselines.json").unlink(missing_ok=True)
+        (suite.root / "build_report.json").write_text(json.dumps(report, indent=2))
+        raise SuiteBuildError("a method could match the weak teacher without its labels: " + "; ".join(problems)
+                              + f". Change the builder (weaker planted cue, balanced candidates) or mark the dataset "
+                              f"experimental; the numbers are in {suite.root / 'build_report.json'}")

@@ -1,4 +1,8 @@
-"""Building the tiny suite: world -> datasets -> tokenizer -> weak and strong pretraining (gated) -> baselines.
+"""Building the tiny suite: secret -> world -> datasets -> tokenizer -> weak and strong pretraining (gated).
+
+The world is drawn from a secret the build draws once (``secrets.token_hex``) and keeps with the ground truth as
+``<suite root>/build_secret`` (mode 0600); a ``build_secret`` placed there before the build is kept, so a rebuild
+reproduces the same suite. The suite file's seeds alone do not reproduce any label.
 
 The two models pretrain in parallel processes (one thread each). The strong model must pass the knowledge gate
 (full recall and judging, zero-shot in the task format well below the ceiling) before any W2S step; training is
@@ -9,7 +13,10 @@ never does.
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import random
+import re
+import secrets
 import shutil
 import time
 from collections.abc import Callable
@@ -21,7 +28,8 @@ from typing import Any
 from aarlab.suites._build import SuiteBuildError
 from aarlab.suites._spec import Suite
 from aarlab.suites.tiny._datasets import build_dataset
-from aarlab.suites.tiny._world import TASKS, Item, World, build_world
+from aarlab.suites.tiny._shortcuts import tiny_shortcut_accuracies
+from aarlab.suites.tiny._world import TASKS, Item, World, build_world, world_key
 
 #: Fraction of each task's items the weak model is pretrained on (its knowledge; the rest it must guess).
 WEAK_KNOWLEDGE: dict[str, float] = {"math": 0.5, "code": 0.3, "chat": 0.4}
@@ -62,13 +70,36 @@ class BuildPlan:
         )
 
 
+SECRET_FILE = "build_secret"
+_SECRET_FORMAT = re.compile(r"[0-9a-f]{32,128}")
+
+
+def load_or_create_secret(root: Path) -> str:
+    """The suite's build secret: read from ``root/build_secret`` if present, else drawn and written (mode 0600)."""
+    path = root / SECRET_FILE
+    if path.is_file():
+        secret = path.read_text().strip()
+        if not _SECRET_FORMAT.fullmatch(secret):
+            raise BuildError(f"{path}: expected 32-128 lowercase hex digits (a secret from secrets.token_hex), "
+                             f"found {len(secret)} characters of another form; fix the file or delete it to draw "
+                             "a new secret (the suite's labels will change)")
+        path.chmod(0o600)
+        return secret
+    root.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(secret + "\n")
+    return secret
+
+
 def weak_known_items(world: World) -> dict[str, list[Item]]:
     """The items in the weak model's pretraining corpus (deterministic per world)."""
-    rng = random.Random(world.seed + 1)
+    rng = random.Random(f"{world.key}:weak-known")
     return {t: rng.sample(items, round(len(items) * WEAK_KNOWLEDGE[t])) for t, items in world.items.items()}
 
 
-def _pretrain_worker(role: str, out_dir: str, plan: BuildPlan, steps: int, progress: Any) -> dict[str, Any]:
+def _pretrain_worker(role: str, out_dir: str, plan: BuildPlan, key: str, steps: int, progress: Any) -> dict[str, Any]:
     """Pretrain one model in a child process; returns its gate report. ``progress`` is a shared dict."""
     import torch
     from transformers import AutoTokenizer
@@ -78,7 +109,7 @@ def _pretrain_worker(role: str, out_dir: str, plan: BuildPlan, steps: int, progr
 
     torch.set_num_threads(1)
     quiet_transformers()
-    world = build_world(plan.world_seed)
+    world = build_world(key)
     tokenizer = AutoTokenizer.from_pretrained(out_dir + "/tokenizer")
     known = world.items if role == "strong" else weak_known_items(world)
     items = [i for its in known.values() for i in its]
@@ -138,12 +169,16 @@ def build_tiny(suite: Suite, progress: Progress, workers: int = 2) -> dict[str, 
     root = suite.root
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    world = build_world(plan.world_seed)
+    key = world_key(load_or_create_secret(root), plan.world_seed)
+    world = build_world(key)
+    shortcuts: dict[str, dict[str, float]] = {}
     for task in TASKS:
-        write_dataset(suite.data_path(task), build_dataset(world, task, plan.data_seed))
+        dataset = build_dataset(world, task, plan.data_seed)
+        write_dataset(suite.data_path(task), dataset)
+        shortcuts[task] = tiny_shortcut_accuracies(dataset.split("test"))
     models_dir = root / "models"
     models_dir.mkdir(parents=True, exist_ok=True)
-    tokenizer = train_tokenizer(corpus_texts(world, random.Random(plan.world_seed)))
+    tokenizer = train_tokenizer(corpus_texts(world))
     tokenizer.save_pretrained(models_dir / "tokenizer")
     timings["datasets_and_tokenizer"] = time.perf_counter() - t0
 
@@ -152,7 +187,7 @@ def build_tiny(suite: Suite, progress: Progress, workers: int = 2) -> dict[str, 
     with ctx.Manager() as manager, ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
         shared = manager.dict()
         futures = {
-            role: pool.submit(_pretrain_worker, role, str(models_dir), plan, steps, shared)
+            role: pool.submit(_pretrain_worker, role, str(models_dir), plan, key, steps, shared)
             for role, steps in (("strong", plan.strong_steps), ("weak", plan.weak_steps))
         }
         while not all(f.done() for f in futures.values()):
@@ -166,4 +201,4 @@ def build_tiny(suite: Suite, progress: Progress, workers: int = 2) -> dict[str, 
         raise BuildError("strong model failed the knowledge gate after "
                          f"{gates['strong']['steps']} steps: " + "; ".join(failures))
 
-    return {"plan": plan.__dict__, "gates": gates, "timings_s": timings}
+    return {"plan": plan.__dict__, "gates": gates, "shortcuts": shortcuts, "timings_s": timings}

@@ -5,7 +5,7 @@ one a fixed subset per task, so its errors are systematic (unknown items, where 
 
 Corpus lines, one item each, loss on the final token only:
 
-* QA (20%):      ``Question: 3 + 4\\nAnswer:`` -> ``7``
+* QA (20%):      ``Question: 3 zop 4\\nAnswer:`` -> ``7``
 * judged (80%):  the task's own prompt, but the verdict is a *different* word than the task's label word:
   ``...\\nLabel:`` -> ``right``/``wrong`` (binary) or ``first``/``second`` (comparison). The task reads
   ``True``/``False``/``A``/``B``, which pretraining never produces, so judging is *latent*: zero-shot in the task
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
@@ -25,6 +26,8 @@ from transformers import PreTrainedTokenizerBase, Qwen3Config, Qwen3ForCausalLM
 from aarlab.suites.tiny._world import Item, World
 from aarlab.w2s.data import LABEL_WORDS, BinaryExample, ComparisonExample, Example, format_prompt
 
+#: Word pieces as the tokenizer splits them (newlines, words, runs of punctuation).
+_PIECES = re.compile(r"\n|\w+|[^\w\s]+")
 VERDICT_WORDS: dict[str, tuple[str, str]] = {"binary": ("wrong", "right"), "comparison": ("first", "second")}
 
 
@@ -101,17 +104,26 @@ def corpus_line(item: Item, rng: random.Random, qa_fraction: float) -> tuple[str
     return format_prompt(example), VERDICT_WORDS[task_kind(item.task)][int(positive)]
 
 
-def corpus_texts(world: World, rng: random.Random, per_item: int = 4) -> list[str]:
-    """Sample texts covering every word the corpus and the tasks use (tokenizer training data)."""
-    texts = []
+def corpus_texts(world: World, rng: random.Random | None = None) -> list[str]:
+    """Texts covering every word the corpus and the tasks use, each word once (tokenizer training data).
+
+    Each word occurs exactly once, so the tokenizer's vocabulary order carries no trace of how often a value is a
+    correct answer (agents read the tokenizer). ``rng`` is accepted for older callers and unused.
+    """
+    words: set[str] = set()
     for items in world.items.values():
         for item in items:
-            for _ in range(per_item):
-                prompt, target = corpus_line(item, rng, 0.5)
-                texts.append(f"{prompt} {target}")
-            texts.append(" ".join(item.wrong_answers))
-    texts.append(" ".join(w for pair in list(LABEL_WORDS.values()) + list(VERDICT_WORDS.values()) for w in pair))
-    return texts
+            for example in _both_candidates(item):
+                words.update(_PIECES.findall(format_prompt(example)))
+            words.update(_PIECES.findall(qa_prompt(item)))
+    words.update(w for pair in list(LABEL_WORDS.values()) + list(VERDICT_WORDS.values()) for w in pair)
+    return [" ".join(sorted(words))]
+
+
+def _both_candidates(item: Item) -> list[Example]:
+    if item.task == "chat":
+        return [ComparisonExample(id="_", prompt=item.question, first=item.answer, second=item.distractor)]
+    return [BinaryExample(id="_", question=item.question, choice=c) for c in (item.answer, item.distractor)]
 
 
 def new_model(tokenizer: PreTrainedTokenizerBase, arch: ArchConfig, seed: int) -> Qwen3ForCausalLM:

@@ -1,4 +1,9 @@
-from aarlab.suites.tiny._build import _strong_gate_failures, weak_known_items
+import stat
+from pathlib import Path
+
+import pytest
+
+from aarlab.suites.tiny._build import BuildError, _strong_gate_failures, load_or_create_secret, weak_known_items
 from aarlab.suites.tiny._world import build_world
 
 
@@ -23,7 +28,28 @@ def test_the_gate_fails_when_zero_shot_is_at_the_ceiling_or_inverted() -> None:
 
 
 def test_the_weak_model_knows_a_fixed_partial_subset() -> None:
-    world = build_world(0)
+    world = build_world("k0")
     known = weak_known_items(world)
     assert known == weak_known_items(world)
     assert {t: len(v) for t, v in known.items()} == {"math": 50, "code": 60, "chat": 72}
+
+
+def test_a_build_secret_is_drawn_once_kept_private_and_reused(tmp_path: Path) -> None:
+    secret = load_or_create_secret(tmp_path)
+    path = tmp_path / "build_secret"
+    assert len(secret) == 64 and path.read_text().strip() == secret
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert load_or_create_secret(tmp_path) == secret
+    assert load_or_create_secret(tmp_path / "other") != secret
+
+
+def test_a_user_supplied_secret_is_kept(tmp_path: Path) -> None:
+    (tmp_path / "build_secret").write_text("ab" * 16 + "\n")
+    assert load_or_create_secret(tmp_path) == "ab" * 16
+    assert stat.S_IMODE((tmp_path / "build_secret").stat().st_mode) == 0o600
+
+
+def test_a_malformed_secret_file_is_refused_with_a_fix(tmp_path: Path) -> None:
+    (tmp_path / "build_secret").write_text("0\n")
+    with pytest.raises(BuildError, match="hex digits.*delete it"):
+        load_or_create_secret(tmp_path)

@@ -1,0 +1,31 @@
+from aarlab.suites.tiny._datasets import build_dataset
+from aarlab.suites.tiny._shortcuts import compute_input_accuracy, planted_cue_predictions, tiny_shortcut_accuracies
+from aarlab.suites.tiny._world import CUE_STRENGTH, build_world
+from aarlab.w2s.data import BinaryExample, ComparisonExample
+
+
+def test_computing_real_arithmetic_solves_a_real_sum_dataset() -> None:
+    rows = [BinaryExample(id=f"{a}{b}{c}", question=f"{a} plus {b}", choice=str(c), label=a + b == c)
+            for a in range(10) for b in range(10) for c in (a + b, a + b + 1)]
+    assert compute_input_accuracy(rows) == 1.0
+
+
+def test_computing_the_input_does_not_apply_to_comparisons() -> None:
+    rows = [ComparisonExample(id="x", prompt="Bo says red . What is the color of Bo ?", first="red", second="blue",
+                              label="A")]
+    assert compute_input_accuracy(rows) is None
+
+
+def test_the_planted_cue_prefers_the_candidate_the_question_shows() -> None:
+    rows = [BinaryExample(id="a", question="3 zop 5", choice="5"),
+            BinaryExample(id="b", question="3 zop 5", choice="7"),
+            ComparisonExample(id="c", prompt="Bo says red . ?", first="blue", second="red")]
+    assert planted_cue_predictions(rows) == {"a": 1.0, "b": 0.0, "c": 1.0}
+
+
+def test_on_the_tiny_world_the_cue_scores_its_strength_and_computing_the_input_stays_low() -> None:
+    world = build_world("k0")
+    for task in ("math", "code", "chat"):
+        scores = tiny_shortcut_accuracies(build_dataset(world, task, 0).split("test"))
+        assert abs(scores["planted-cue"] - CUE_STRENGTH) < 0.02
+        assert scores.get("compute-input", 0.0) < CUE_STRENGTH
