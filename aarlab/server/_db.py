@@ -370,3 +370,33 @@ promotion_requests = Table(
     Column("state", String(16), nullable=False),  # queued | running | done
     Column("promotion_id", String(40), nullable=True),
 )
+
+#: Label-free shortcut predictions per dataset (aarlab.w2s.shortcuts), computed at import from the agent-visible
+#: inputs; ``public_acc`` is the shortcut's accuracy on the public rows where it has an opinion, rounded to 0.01.
+shortcut_references = Table(
+    "shortcut_references", metadata,
+    Column("dataset", String(64), ForeignKey("datasets.name"), primary_key=True),
+    Column("shortcut", String(64), primary_key=True),
+    Column("predictions", LargeBinary, nullable=False),  # float64 LE P(positive) in position order; 0.5 = no opinion
+    Column("public_acc", Float, nullable=False),
+    Column("n_opinion", Integer, nullable=False),
+)
+
+#: Integrity flags of a submission (aarlab/server/_integrity.py), stored in the transaction that stores it.
+submission_flags = Table(
+    "submission_flags", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("submission_id", String(40), ForeignKey("submissions.id"), nullable=False, index=True),
+    Column("kind", String(64), nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("evidence", Text, nullable=False),  # JSON object of numbers and strings
+)
+
+#: sha256 of each submission's hard predictions, to flag another agent's replay of them.
+submission_fingerprints = Table(
+    "submission_fingerprints", metadata,
+    Column("submission_id", String(40), ForeignKey("submissions.id"), primary_key=True),
+    Column("dataset", String(64), nullable=False),
+    Column("agent_id", Integer, ForeignKey("agents.id"), nullable=False),
+    Column("hard_sha256", String(64), nullable=False, index=True),
+)

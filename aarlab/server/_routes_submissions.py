@@ -18,7 +18,8 @@ from aarlab.server._auth import Principal
 from aarlab.server._budget import consume_evaluation, used_evaluations
 from aarlab.server._db import agents, submissions, usage
 from aarlab.server._errors import ApiError
-from aarlab.server._schemas import BudgetEntry, DatasetInfo, SubmissionReceipt, SubmissionRequest
+from aarlab.server._integrity import Baselines, read_flags, store_flags
+from aarlab.server._schemas import BudgetEntry, DatasetInfo, SubmissionFlag, SubmissionReceipt, SubmissionRequest
 from aarlab.server._scoring import AnswerKey, arrange_predictions, score_public
 from aarlab.server._services import Services, get_principal, get_services
 from aarlab.server._writer import Change
@@ -107,6 +108,10 @@ def _answer_key(svc: Services, dataset: str) -> AnswerKey:
                    f"{', '.join(sorted(svc.keys))}")
 
 
+def _baselines(key: AnswerKey) -> Baselines:
+    return Baselines(key.weak_acc, key.strong_acc, key.n_test, int(key.public.sum()))
+
+
 def _record(svc: Services, caller: Principal, request: SubmissionRequest, key: AnswerKey,
             probs: np.ndarray) -> Callable[[Change], SubmissionReceipt]:
     score = score_public(key, probs)
@@ -131,7 +136,10 @@ def _record(svc: Services, caller: Principal, request: SubmissionRequest, key: A
             "receipt": receipt}
         record = change.audit(caller.name, "submission.create", submission_payload(row, caller.name), time=created)
         change.insert(submissions, {**row, "agent_id": caller.id, "predictions": blob, "audit_seq": record.seq})
-        return SubmissionReceipt(agent=caller.name, remaining_budget=remaining, **row)
+        flags = store_flags(change, submission_id=sub_id, dataset=key.name, agent_id=caller.id, probs=probs,
+                            public_pgr=row["public_pgr"], base=_baselines(key))
+        return SubmissionReceipt(agent=caller.name, remaining_budget=remaining,
+                                 flags=[SubmissionFlag(**vars(f)) for f in flags], **row)
 
     return apply
 
@@ -169,8 +177,9 @@ _COLUMNS = (submissions.c.id, submissions.c.agent_id, submissions.c.dataset, sub
 
 def _remaining(svc: Services, conn: Connection, rows: Sequence[Any]) -> list[SubmissionReceipt]:
     used = {(r.agent_id, r.dataset): r.used for r in conn.execute(select(usage))}
+    flags = read_flags(conn, [r.id for r in rows])
     return [_receipt(r, max(0, _budget_value(svc, r.budget) - used.get((r.agent_id, r.dataset), 0)))
-            for r in rows]
+            .model_copy(update={"flags": [SubmissionFlag(**vars(f)) for f in flags[r.id]]}) for r in rows]
 
 
 @router.get("/submissions", response_model=list[SubmissionReceipt])

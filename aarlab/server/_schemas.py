@@ -39,6 +39,18 @@ class SubmissionRequest(BaseModel):
     predictions: Annotated[list[Prediction], Field(min_length=1)]
 
 
+class SubmissionFlag(BaseModel):
+    """An integrity flag on a stored submission: a hint for a human, with its evidence in numbers.
+
+    ``kind``: ``shortcut:<name>``, ``beyond-ceiling``, ``gap-too-small``, ``constant-predictions``, ``replayed``
+    or ``score-jump`` (docs/scoring.md). Computed from label-free quantities and already-public scores only.
+    """
+
+    kind: str
+    detail: str
+    evidence: dict[str, float | int | str | None] = Field(default_factory=dict)
+
+
 class SubmissionReceipt(BaseModel):
     """A stored evaluation: rounded public scores and the receipt hash that the audit chain covers."""
 
@@ -54,6 +66,8 @@ class SubmissionReceipt(BaseModel):
                          "previous audit hash")
     predictions_sha256: str
     created_at: str
+    flags: list[SubmissionFlag] = Field(default_factory=list, description="integrity flags stored with the "
+                                        "submission (docs/scoring.md)")
 
 
 class DatasetInfo(BaseModel):
@@ -112,6 +126,8 @@ class LeaderboardRow(BaseModel):
     submission_id: str
     private_transfer_acc: float | None = None
     private_pgr: float | None = None
+    flags: list[SubmissionFlag] = Field(default_factory=list, description="integrity flags of this row's "
+                                        "submission")
 
 
 class Leaderboard(BaseModel):

@@ -89,6 +89,9 @@ def import_ground_truth(conn: Connection, home: Path, suite: str, secret: bytes,
             {"dataset": name, "position": p, "example_id": i, "positive": y, "public": pub}
             for p, i, y, pub in labels])
         rows.append(row)
+    from aarlab.server._integrity import import_shortcuts
+
+    import_shortcuts(conn, home, suite)  # label-free shortcut references for the integrity flags
     return rows
 
 

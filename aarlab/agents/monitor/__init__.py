@@ -1,0 +1,16 @@
+"""The transcript monitor: rules (data, ``rules.toml``) over an LLM agent's tool calls, tool outputs and text that
+flag reading label sources, grouping candidates by question, importing data-source packages, paths outside the
+workspace and talk of gaming the score. Host-side only; transcripts are read through :mod:`aarlab._agentfiles`."""
+
+from aarlab.agents.monitor._rules import DEFAULT_RULES, Rule, RulesError, load_rules
+from aarlab.agents.monitor._scan import (
+    MAX_TRANSCRIPT_BYTES,
+    MonitorReport,
+    TranscriptFlag,
+    event_parts,
+    monitor_agent,
+    scan_events,
+)
+
+__all__ = ["DEFAULT_RULES", "MAX_TRANSCRIPT_BYTES", "MonitorReport", "Rule", "RulesError", "TranscriptFlag",
+           "event_parts", "load_rules", "monitor_agent", "scan_events"]
