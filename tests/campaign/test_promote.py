@@ -1,0 +1,207 @@
+"""Promotion by clean re-run, end to end on the micro suite: a real scoring server on loopback, real SQLite, real
+bubblewrap sandboxes running method snapshots pushed by an agent."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from aarlab.campaign._promote import PromotionError, PromotionOptions, enqueue, promote, queued_requests
+from aarlab.client import ForumClient
+from aarlab.server import ServerSettings, add_agent, init_state, listen, open_state, verify_chain
+from aarlab.server._db import audit_log, promotions
+from aarlab.suites import Suite, load_suite
+from tests.conftest import _write_micro_suite
+from tests.server.conftest import wait_ready
+
+pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap (bwrap) is not installed")
+
+SEEDS = [101, 202, 303]
+
+HONEST = '''
+from aarlab.w2s.methods import method
+
+
+@method("honest", "vanilla-like: train the strong model on the weak hard labels")
+def run(ctx):
+    student = ctx.strong.train(ctx.unlabeled, ctx.weak_targets(hard=True), seed=ctx.seed)
+    return student.predict(ctx.test)
+'''
+
+CONSTANT = '''
+from aarlab.w2s.methods import method
+
+
+@method("constant", "ignores everything: the same answer for every test example")
+def run(ctx):
+    return {e.id: 0.9 for e in ctx.test}
+'''
+
+BROKEN = "from aarlab.w2s.methods import method\n\n@method('broken', 'x')\ndef run(ctx)\n    return {}\n"
+
+CRASHING = '''
+from aarlab.w2s.methods import method
+
+
+@method("crashing", "raises")
+def run(ctx):
+    raise RuntimeError("the method blew up on purpose")
+'''
+
+
+def _write_suite_file(path: Path, suite: Suite) -> None:
+    spec = suite.spec
+    train = 'mode = "full"\nepochs = 1\nlr = 1e-3\nbatch_size = 16\nwarmup_steps = 1\n'
+    path.write_text(
+        f'name = "micro"\ndescription = "random tiny models for fast tests"\ndata_dir = "{spec.data_dir}"\n'
+        'datasets = ["math", "chat"]\nbaseline_seeds = [0]\n'
+        f'[weak]\nmodel = "{spec.weak.model}"\n[strong]\nmodel = "{spec.strong.model}"\nfeature_layer = 1\n'
+        f"[weak_train]\n{train}[strong_train]\n{train}")
+
+
+@dataclass
+class Env:
+    state: Path
+    suite: Suite
+    suite_file: str
+    agent: ForumClient
+
+    def publish(self, source: str | None, *, snapshot: bool = True) -> str:
+        """Submit, push a workspace holding ``source`` as methods/mine.py and post the result citing both; returns
+        the submission id."""
+        workspace = Path(tempfile.mkdtemp(prefix="aarws-"))
+        try:
+            (workspace / "methods").mkdir()
+            (workspace / "methods" / "mine.py").write_text(source or "")
+            ids = [e.id for e in _test_examples(self.suite, "math")]
+            receipt = self.agent.submit("math", {i: 0.5 for i in ids}, method="mine")
+            if snapshot:  # a result post must cite a snapshot: without one the submission stays unlinked
+                pushed = self.agent.push_directory(workspace).id
+                self.agent.post("result", "mine on math", "a result", receipt=receipt.receipt, snapshot=pushed)
+            return receipt.id
+        finally:
+            shutil.rmtree(workspace, ignore_errors=True)
+
+    def promote(self, submission_id: str, held_out: bool = False):  # noqa: ANN201
+        options = PromotionOptions(lane="probe", timeout_s=600, held_out=held_out, fixed_seeds=SEEDS)
+        return promote(self.state, submission_id, suite=self.suite, suite_ref=self.suite_file, options=options)
+
+    def rows(self) -> list[dict]:
+        opened = open_state(self.state)
+        try:
+            with opened.db.reader.connect() as conn:
+                return [dict(r) for r in conn.execute(select(promotions)).mappings()]
+        finally:
+            opened.db.dispose()
+
+
+def _test_examples(suite: Suite, dataset: str) -> list:
+    from aarlab.w2s.data import load_dataset
+
+    return load_dataset(suite.data_path(dataset), name=dataset, derive_ids=True).split("test")
+
+
+@pytest.fixture(scope="module")
+def env() -> Iterator[Env]:
+    root = Path(tempfile.mkdtemp(prefix="aarpr-"))  # short: the Unix socket path is limited to 108 bytes
+    home = root / "home"
+    built = _write_micro_suite(home / "suites" / "micro")
+    suite_file = home / "suites" / "micro" / "micro.toml"
+    _write_suite_file(suite_file, built)
+    suite = load_suite(str(suite_file), home)
+    baselines = {"suite": "micro", "version": "micro-test", "data_dir": suite.spec.data_dir,
+                 "datasets": {d: {"weak_acc": 0.5, "strong_acc": 0.6, "seeds": [0]} for d in ("math", "chat")}}
+    (suite.root / "baselines.json").write_text(json.dumps(baselines))
+    state = root / "state"
+    init_state(state, suite="micro", home=home).db.dispose()
+    token = add_agent(state, "alice")
+    settings = ServerSettings(rate_per_s=1000, rate_burst=1000)
+    listener = listen(state, settings, port=0, uds=root / "s.sock")
+    thread = threading.Thread(target=listener.run, daemon=True)
+    thread.start()
+    wait_ready(listener.urls[0])
+    client = ForumClient(listener.urls[0], token)
+    try:
+        yield Env(state, suite, str(suite_file), client)
+    finally:
+        client.close()
+        listener.server.should_exit = True
+        thread.join(timeout=30)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_an_honest_method_is_promoted_with_paired_stats_and_an_audit_record(env: Env) -> None:
+    submission = env.publish(HONEST)
+    result = env.promote(submission, held_out=True)
+    assert result.status == "promoted", result.reason
+    assert result.seeds == SEEDS and result.method_in_snapshot == "methods/mine.py"
+    paired = result.paired
+    assert paired is not None and len(paired.per_seed_diff) == 3
+    assert paired.ci[0] <= paired.mean_diff <= paired.ci[1] and 0 < paired.p_value <= 1
+    assert result.ablation is not None and result.private_transfer_acc is not None
+    assert set(result.held_out) == {"chat"} and result.held_out["chat"].error is None
+    row = next(r for r in env.rows() if r["id"] == result.id)
+    assert row["status"] == "promoted" and json.loads(row["seeds"]) == SEEDS
+    opened = open_state(env.state)
+    try:
+        with opened.db.reader.connect() as conn:
+            action = conn.execute(select(audit_log.c.action).where(audit_log.c.seq == row["audit_seq"])).scalar()
+        assert action == "promotion.record"
+        assert verify_chain(opened.db).ok
+    finally:
+        opened.db.dispose()
+
+
+def test_a_method_that_ignores_the_weak_labels_is_flagged_with_both_numbers(env: Env) -> None:
+    result = env.promote(env.publish(CONSTANT))
+    assert result.status == "promoted"
+    assert "ignores the weak labels" in result.flags
+    ablation = result.ablation
+    assert ablation is not None and ablation.ignores_weak_labels
+    assert ablation.shuffled_acc == ablation.method_acc  # a constant does not move when the labels are shuffled
+
+
+def test_promoting_an_unknown_submission_is_refused_and_records_nothing(env: Env) -> None:
+    before = len(env.rows())
+    with pytest.raises(PromotionError, match="no submission 'nope'"):
+        env.promote("nope")
+    assert len(env.rows()) == before
+
+
+def test_a_submission_without_a_method_snapshot_cannot_be_promoted(env: Env) -> None:
+    submission = env.publish(HONEST, snapshot=False)
+    before = len(env.rows())
+    with pytest.raises(PromotionError, match="not linked to a method snapshot"):
+        env.promote(submission)
+    assert len(env.rows()) == before
+
+
+@pytest.mark.parametrize(("source", "reason"), [(BROKEN, "SyntaxError|invalid syntax|expected ':'"),
+                                                 (CRASHING, "the method blew up on purpose")])
+def test_a_broken_or_crashing_method_is_recorded_as_failed_never_promoted(env: Env, source: str,
+                                                                           reason: str) -> None:
+    submission = env.publish(source)
+    result = env.promote(submission)
+    assert result.status == "failed" and result.reason is not None
+    assert pytest.importorskip("re").search(reason, result.reason), result.reason
+    rows = [r for r in env.rows() if r["submission_id"] == submission]
+    assert [r["status"] for r in rows] == ["failed"]
+    assert rows[0]["private_pgr"] is None
+
+
+def test_a_queued_request_is_listed_once_until_it_is_promoted(env: Env) -> None:
+    submission = env.publish(CONSTANT)
+    enqueue(env.state, submission)
+    with pytest.raises(PromotionError, match="already queued"):
+        enqueue(env.state, submission)
+    assert submission in queued_requests(env.state)
+    env.promote(submission)
+    assert submission not in queued_requests(env.state)
