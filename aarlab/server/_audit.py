@@ -258,12 +258,9 @@ def verify_chain(db: Database, anchor: Any = None) -> VerifyReport:
         breaks, notes = _row_breaks(conn, log, stored)
         state_id = conn.execute(select(meta.c.value).where(meta.c.key == "state_id")).scalar()
     chain = _chain_break(log, head)
-    if chain is not None:
-        breaks.append(chain)
-    if anchor is not None:
-        anchored = anchor_break(anchor, log, state_id)
-        if anchored is not None:
-            breaks.append(anchored)
+    anchored = anchor_break(anchor, log, state_id) if anchor is not None else None
+    # A broken link or anchor explains whatever rows differ at the same record: report it first.
+    breaks = [b for b in (chain, anchored) if b is not None] + breaks
     actions = {r.seq: r.action for r in log}
     if not breaks:
         return VerifyReport(len(log), None, None, notes=tuple(notes), anchored=anchor is not None)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import delete, select, update
+from typer.testing import CliRunner
 
+from aarlab.cli import app
 from aarlab.server import AuditAnchor, State, add_agent, export_anchor, open_state, verify_chain
 from aarlab.server._audit import GENESIS_HASH, canonical_json, record_hash, sha256_hex, submission_payload
 from aarlab.server._db import (
@@ -152,3 +155,20 @@ def test_a_truncated_chain_or_another_campaigns_anchor_fails(busy_state: State) 
     assert verify_chain(busy_state.db).ok  # a consistent truncation: only the anchor knows
     report = verify_chain(busy_state.db, anchor)
     assert report.first_broken == last and "removed" in (report.reason or "")
+
+
+def test_the_cli_exports_a_head_that_verify_then_holds_the_chain_to(busy_state: State, tmp_path: Path) -> None:
+    runner, state = CliRunner(), str(busy_state.path)
+    exported = runner.invoke(app, ["audit", "export-head", "--state", state])
+    assert exported.exit_code == 0, exported.stderr
+    head = tmp_path / "head.json"
+    head.write_text(exported.stdout)
+    ok = runner.invoke(app, ["audit", "verify", "--state", state, "--anchor", str(head)])
+    assert ok.exit_code == 0 and "consistent with the anchor" in ok.stdout
+    seq = _rehash_after_rewriting_a_score(busy_state)
+    assert runner.invoke(app, ["audit", "verify", "--state", state]).exit_code == 0
+    broken = runner.invoke(app, ["audit", "verify", "--state", state, "--anchor", str(head)])
+    assert broken.exit_code == 1 and f"broken at record {seq} (submission.create)" in broken.stderr
+    head.write_text("{}")
+    bad = runner.invoke(app, ["audit", "verify", "--state", state, "--anchor", str(head)])
+    assert bad.exit_code == 2 and "not a head file" in bad.stderr and bad.exception is not None
