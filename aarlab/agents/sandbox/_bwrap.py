@@ -14,11 +14,14 @@ from pathlib import Path
 import aarlab
 from aarlab.agents.sandbox._base import ExecResult, Sandbox, SandboxError, SandboxLimits
 from aarlab.agents.sandbox._cgroups import CgroupPool
+from aarlab.agents.sandbox._masks import Masks, data_source_masks
 from aarlab.agents.sandbox._process import Launch, prepare, run_prepared
 
 WORKSPACE = "/workspace"
 DATA = "/data"
 SCORING_SOCKET = "/run/aarlab/scoring.sock"
+#: File in a suite's root holding the secret its builder drew (never mounted: see _masks, docs/sandbox.md).
+BUILD_SECRET = "build_secret"
 #: The sandbox user (mapped to the invoking host user; no capabilities either way).
 UID = 1000
 
@@ -93,6 +96,12 @@ class BubblewrapSandbox(Sandbox):
             if path == Path("/") or _is_within(self.workspace, [path]):
                 raise SandboxError(f"extra read-only path {path} would expose the host around the workspace "
                                    f"{self.workspace}; pass the specific directory the agent needs (e.g. models/)")
+            if (path / BUILD_SECRET).exists():
+                raise SandboxError(f"extra read-only path {path} holds a suite's {BUILD_SECRET} (the secret that "
+                                   "regenerates its labels); mount only the directory the agent needs (e.g. "
+                                   f"{path / 'models'})")
+        #: Builders and data-source packages inside the mounts, hidden (see _masks).
+        self.masks: Masks = data_source_masks([*python_mounts(), Path("/usr"), *self.extra_ro])
         self._static = self._static_args()
         self._spares = _Spares(CgroupPool(self.limits.memory_mb * 1024 * 1024, self.limits.pids))
         weakref.finalize(self, self._spares.close)
@@ -124,6 +133,7 @@ class BubblewrapSandbox(Sandbox):
                 args += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
         for path in [*python_mounts(), *self.extra_ro]:
             args += ["--ro-bind", str(path), str(path)]
+        args += self.masks.bwrap_args()  # after the mounts that hold them
         args += ["--bind", str(self.workspace), WORKSPACE]
         if self.visible_data is not None:
             args += ["--ro-bind", str(self.visible_data), DATA]
