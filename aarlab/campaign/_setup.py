@@ -58,7 +58,7 @@ def ensure_suite(suite_name: str, home: Path, log: Callable[[str], None]) -> Non
     if suite.spec.builder is not None and not is_built(suite):
         log(f"building suite {suite_name} once (cached under {suite.root})")
         try:
-            build_suite(suite, lambda *_: None)
+            build_suite(suite, lambda *_: None, log=log)  # log: the wait for a build in another process
         except SuiteBuildError as err:
             raise CampaignError(str(err)) from None
 

@@ -29,7 +29,9 @@ HomeOpt = Annotated[Path | None, typer.Option("--home", help="aarlab home (defau
 SuiteOpt = Annotated[str, typer.Option("--suite", help="Suite name (see `aarlab suites list`) or a .toml path")]
 DatasetOpt = Annotated[str, typer.Option("--dataset", help="Dataset of the suite, e.g. math, code, chat")]
 DataDirOpt = Annotated[
-    Path | None, typer.Option("--data-dir", help="Read datasets from DIR/<dataset>/ (reference JSONL; e.g. paper)")
+    Path | None, typer.Option("--data-dir", help="Read datasets from DIR/<dataset>/ (reference JSONL; e.g. paper). "
+                              "DIR is only read: a suite with a builder (tiny, cpu) is built in its home and runs "
+                              "its built models on your data; `suites build` refuses --data-dir for such a suite")
 ]
 LaneOpt = Annotated[
     str | None, typer.Option("--lane", help="finetune (train the strong model) or probe (heads on frozen features); "
@@ -79,12 +81,16 @@ class _Bars:
 def _suite(name: str, home: Path | None, build: bool = True, data_dir: Path | None = None,
            need_data: bool = True, dataset: str | None = None) -> Suite:
     """Load a suite (optionally reading its datasets from ``data_dir``), check ``dataset`` belongs to it, then
-    build it if it has a builder (so a wrong name fails at once, not after a build)."""
+    build it if it has a builder (so a wrong name fails at once, not after a build).
+
+    The build is of the suite as its home holds it, never against ``data_dir``: a builder writes only under the home,
+    and a home built once counts as built whatever ``--data-dir`` says."""
     from aarlab.home import resolve_home
     from aarlab.suites import SuiteBuildError, SuiteError, build_suite, is_built, load_suite
 
     try:
         suite = load_suite(name, resolve_home(home))
+        home_suite = suite
         if data_dir is not None:
             suite = suite.with_data_dir(data_dir)
         elif need_data and suite.spec.builder is None and suite.spec.data_dir is None:
@@ -93,11 +99,12 @@ def _suite(name: str, home: Path | None, build: bool = True, data_dir: Path | No
             suite.check_dataset(dataset)
     except SuiteError as e:
         raise fail(str(e)) from None
-    if build and suite.spec.builder is not None and not is_built(suite):
+    if build and home_suite.spec.builder is not None and not is_built(home_suite):
         err.print(f"building suite [bold]{suite.name}[/] once (cached under {suite.root}) ...")
         try:
             with _progress() as progress:
-                build_suite(suite, _Bars(progress))
+                build_suite(home_suite, _Bars(progress),
+                            log=lambda m: progress.console.print(f"[dim]{m}[/]", highlight=False))
         except SuiteBuildError as e:
             raise fail(str(e), 1) from None
     return suite
