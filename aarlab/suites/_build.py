@@ -181,6 +181,31 @@ def _build(suite: Suite, progress: Progress, *, workers: int, log: Log) -> dict[
         report["builder"] = build_cpu(suite, progress, log)
     t0 = time.perf_counter()
     report["vanilla"] = compute_baselines(suite, progress, workers=workers)
-    report["timings_s"] = {"baselines": time.perf_counter() - t0, "total": time.perf_counter() - start}
+    t_baselines, t0 = time.perf_counter() - t0, time.perf_counter()
+    refuse_shortcuts(suite, report, progress)
+    report["timings_s"] = {"baselines": t_baselines, "shortcuts": time.perf_counter() - t0,
+                           "total": time.perf_counter() - start}
     report_path.write_text(json.dumps(report, indent=2))
     return report
+
+
+def refuse_shortcuts(suite: Suite, report: dict[str, Any], progress: Progress) -> None:
+    """Add the label-free shortcut report to ``report``; refuse (no baselines) a dataset a shortcut solves.
+
+    The question-blind probe runs for the tiny builder only (seconds there; minutes of features on ``cpu``).
+    """
+    from aarlab.suites._shortcut_report import shortcut_problems, shortcut_report
+
+    progress("shortcut report", 0, 1)
+    weak = {d: r["weak_acc"] for d, r in report["vanilla"].items()}
+    known = (report.get("builder") or {}).get("shortcuts", {})
+    seeds = suite.spec.baseline_seeds if suite.spec.builder == "tiny" else []
+    report["shortcuts"] = shortcut_report(suite, weak, known, blind_probe_seeds=seeds)
+    progress("shortcut report", 1, 1)
+    problems = shortcut_problems(report["shortcuts"], suite.spec.experimental)
+    if problems:
+        (suite.root / "baselines.json").unlink(missing_ok=True)
+        (suite.root / "build_report.json").write_text(json.dumps(report, indent=2))
+        raise SuiteBuildError("a method could match the weak teacher without its labels: " + "; ".join(problems)
+                              + f". Change the builder (weaker planted cue, balanced candidates) or mark the dataset "
+                              f"experimental; the numbers are in {suite.root / 'build_report.json'}")
