@@ -117,7 +117,8 @@ class RowRule:
 #: Actions whose payload format is unchanged since before payloads were stored: for their old records, verify
 #: compares the derived payload's hash with the record's (for other old records it can only check the links).
 LEGACY_EXACT = frozenset({"state.init", "agent.create", "submission.create", "campaign.finalize", "post.vote",
-                          "control.pause", "control.resume", "control.stop", "control.message", "control.budget"})
+                          "control.pause", "control.resume", "control.stop", "control.message", "control.budget",
+                          "promotion.record", "promotion.request"})
 
 #: Actions whose every record must be re-derived from a row that still exists (a vote's row goes when a later
 #: vote replaces it; the vote replay checks those).
@@ -323,3 +324,28 @@ def _final(conn: Connection, records: Records) -> Iterator[Derived | Break]:
                         "campaign.finalize record covers it")
         return
     yield Derived(seq, "campaign.finalize", finalize_payload(when or "", rows), "final_results and meta.finalized_at")
+
+
+def _cover_promotions() -> None:
+    """Promotions (``aarlab promote``): each row is its ``promotion.record`` payload; each request its
+    ``promotion.request`` payload as queued (the queue state that moves on later is operational, not covered)."""
+    from aarlab.server._db import promotion_requests, promotions
+
+    register(RowRule(promotions, "promotion.record"))
+
+    @register
+    def _requests(conn: Connection, records: Records) -> Iterator[Derived | Break]:
+        by_key = {(records.payloads[s].get("submission_id"), records.payloads[s].get("requested_at")): s
+                  for s in records.of("promotion.request")}
+        for r in conn.execute(select(promotion_requests)).mappings():
+            seq = by_key.get((r["submission_id"], r["requested_at"]))
+            if seq is None:
+                if records.payloads:
+                    yield Break(0, f"promotion_requests row {r['id']} has no promotion.request record")
+                continue
+            yield Derived(seq, "promotion.request", {"submission_id": r["submission_id"], "requested_by":
+                          r["requested_by"], "requested_at": r["requested_at"], "state": "queued"},
+                          f"promotion_requests row {r['id']}")
+
+
+_cover_promotions()

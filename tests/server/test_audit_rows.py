@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from aarlab.client import ControlClient, ForumClient
-from aarlab.server import VerifyReport, add_agent, verify_chain
+from aarlab.server import VerifyReport, add_agent, open_state, verify_chain
 from aarlab.server._db import open_database
 from tests.server.conftest import TEST_SETTINGS, RunningServer, start_server
 from tests.server.helpers import constant, craft_tar
@@ -73,7 +73,27 @@ def campaign(fake_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Campa
         ids = _activity(server)
     finally:
         server.stop()
+    _promote(state)
     return Campaign(state / "scoring.db", *ids)
+
+
+def _promote(state: Path) -> None:
+    """A promotion asked for and recorded (as failed: the fake suite has no models to re-run)."""
+    from aarlab.campaign._promote import PromotionResult, enqueue, record_promotion
+
+    with sqlite3.connect(state / "scoring.db") as conn:
+        sub_id, agent, dataset, method = conn.execute(
+            "SELECT s.id, a.name, s.dataset, s.method FROM submissions s JOIN agents a ON a.id = s.agent_id "
+            "WHERE a.name = 'bob'").fetchone()
+    enqueue(state, sub_id)
+    opened = open_state(state)
+    try:
+        record_promotion(opened, PromotionResult(
+            id="prm_test", submission_id=sub_id, agent=agent, dataset=dataset, method=method, snapshot_id="0" * 64,
+            method_in_snapshot="method.py", status="failed", lane="probe", seeds=[1, 2], reason="no models",
+            created_at="2026-01-01T00:00:00+00:00"))
+    finally:
+        opened.db.dispose()
 
 
 @pytest.fixture
@@ -234,3 +254,12 @@ def test_a_state_dir_from_before_row_coverage_verifies_and_says_what_it_could_no
     sub = _seq(campaign, "SELECT min(audit_seq) FROM submissions")
     report = tamper("UPDATE submissions SET public_pgr = 0.9 WHERE audit_seq = ?", sub, legacy=True)
     _broken(report, sub, "submission.create", "predates stored payloads")
+
+
+def test_edited_promotions_and_promotion_requests_are_caught(campaign: Campaign, tamper: Callable) -> None:
+    recorded = _seq(campaign, "SELECT audit_seq FROM promotions")
+    _broken(tamper("UPDATE promotions SET status = 'promoted'"), recorded, "promotion.record",
+            "promotions row prm_test", "column status is 'promoted', the record covers 'failed'")
+    asked = _seq(campaign, "SELECT seq FROM audit_log WHERE action = 'promotion.request'")
+    _broken(tamper("UPDATE promotion_requests SET requested_by = 'bob'"), asked, "promotion.request",
+            "column requested_by is 'bob'")
