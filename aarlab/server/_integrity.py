@@ -28,6 +28,7 @@ import numpy as np
 from sqlalchemy import Connection, func, insert, select
 
 from aarlab.server._db import shortcut_references, submission_fingerprints, submission_flags, submissions
+from aarlab.server._schemas import Leaderboard, SubmissionFlag
 from aarlab.server._settings import SCORE_STEP
 from aarlab.server._writer import Change
 
@@ -273,7 +274,8 @@ def compute_flags(conn: Connection, *, submission_id: str, dataset: str, agent_i
                             .where(submissions.c.agent_id == agent_id, submissions.c.dataset == dataset,
                                    submissions.c.id != submission_id)).scalar()
     found.append(jump_flag(previous, public_pgr))
-    found.append(_replay_flag(conn, dataset, agent_id, hard_fingerprint(probs)))
+    if found[0] is None:  # two agents' constant predictions are alike without any copying
+        found.append(_replay_flag(conn, dataset, agent_id, hard_fingerprint(probs)))
     return [f for f in found if f is not None]
 
 
@@ -320,3 +322,11 @@ def read_flags(conn: Connection, submission_ids: Iterable[str]) -> dict[str, lis
                               .order_by(submission_flags.c.id)).mappings():
             out[r["submission_id"]].append(IntegrityFlag(r["kind"], r["detail"], json.loads(r["evidence"])))
     return out
+
+
+def with_flags(conn: Connection, board: Leaderboard) -> Leaderboard:
+    """The leaderboard with each row's submission flags filled in (side by side with its scores)."""
+    stored = read_flags(conn, [r.submission_id for r in board.rows])
+    rows = [r.model_copy(update={"flags": [SubmissionFlag(**vars(f)) for f in stored[r.submission_id]]})
+            for r in board.rows]
+    return board.model_copy(update={"rows": rows})

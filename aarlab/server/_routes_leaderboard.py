@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends
 from starlette.concurrency import run_in_threadpool
 
 from aarlab.server._auth import Principal, require_admin
+from aarlab.server._integrity import with_flags
 from aarlab.server._leaderboard import finalize_change, read_leaderboard, write_final_table
 from aarlab.server._schemas import Leaderboard
 from aarlab.server._services import Services, get_principal, get_services
@@ -22,7 +23,7 @@ async def leaderboard(caller: Caller, svc: Svc) -> Leaderboard:
     """Best stored public score per agent, method and dataset; private scores only after finalize."""
     def query() -> Leaderboard:
         with svc.db.reader.connect() as conn:
-            return read_leaderboard(conn)
+            return with_flags(conn, read_leaderboard(conn))
 
     return await run_in_threadpool(query)
 

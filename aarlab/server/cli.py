@@ -276,7 +276,12 @@ def submit(
         message = _PREDICTION_INDEX.sub(lambda m: _line_of(file, lines, int(m[1])), e.message)
         raise fail(f"the server refused the submission ({e.status}): {message}" if e.status else message) from None
     keys = ("id", "dataset", "public_transfer_acc", "public_pgr", "remaining_budget", "receipt")
-    print(json.dumps({k: getattr(receipt, k) for k in keys}))
+    from rich.markup import escape
+
+    flags = [f.model_dump() for f in receipt.flags]
+    print(json.dumps({**{k: getattr(receipt, k) for k in keys}, "flags": flags}))
+    for f in receipt.flags:
+        err.print(f"[bold yellow]flag {escape(f.kind)}[/]: {escape(f.detail)}", highlight=False)
 
 
 def _line_of(file: Path, lines: list[int], index: int) -> str:
@@ -317,10 +322,12 @@ def _print_table(board: Leaderboard) -> None:
     if final:
         table.add_column("private acc")
         table.add_column("private PGR")
+    table.add_column("flags")
     for r in board.rows:
         cells = [r.dataset, r.agent, r.method, _fmt(r.public_transfer_acc), _fmt(r.public_pgr), str(r.evaluations)]
         if final:
             cells += [f"{r.private_transfer_acc:.4f}" if r.private_transfer_acc is not None else "-",
                       f"{r.private_pgr:.3f}" if r.private_pgr is not None else "-"]
+        cells.append(", ".join(f.kind for f in r.flags) or "-")
         table.add_row(*cells)
     out.print(table)

@@ -16,7 +16,7 @@ from aarlab.server import open_state
 from aarlab.server._db import audit_log
 from tests.server.conftest import RunningServer
 
-RECEIPT_KEYS = ["id", "dataset", "public_transfer_acc", "public_pgr", "remaining_budget", "receipt"]
+RECEIPT_KEYS = ["id", "dataset", "public_transfer_acc", "public_pgr", "remaining_budget", "receipt", "flags"]
 
 
 def aarlab(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

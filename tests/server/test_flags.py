@@ -193,3 +193,22 @@ def test_flags_are_listed_read_back_and_survive_a_restart(leaky: RunningServer) 
     finally:
         state.db.dispose()
     assert set(stored) == _kinds(receipt.flags)
+
+
+def test_cli_submit_prints_the_flags_and_the_leaderboard_shows_them_beside_the_scores(
+        leaky: RunningServer, tmp_path: Path) -> None:
+    from tests.server.test_cli import aarlab
+
+    token = leaky.add_agent(name="flagged-cli")
+    file = tmp_path / "p.jsonl"
+    file.write_text("".join(json.dumps({"id": i, "p": 0.2}) + "\n" for i in leaky.ids("chat")))
+    result = aarlab("submit", "--server", leaky.url, "--token", token, "--dataset", "chat", str(file))
+    assert result.returncode == 0, result.stderr
+    printed = json.loads(result.stdout)
+    assert [f["kind"] for f in printed["flags"]] == ["constant-predictions"]
+    assert "flag constant-predictions" in result.stderr
+    board = json.loads(aarlab("leaderboard", "--server", leaky.url, "--json", "--token", token).stdout)
+    row = next(r for r in board["rows"] if r["submission_id"] == printed["id"])
+    assert row["flags"][0]["evidence"]["share_one_side"] == 1.0
+    table = aarlab("leaderboard", "--server", leaky.url, "--token", token)
+    assert "constant-predictions" in table.stdout
