@@ -13,8 +13,13 @@ from pathlib import Path
 from aarlab.campaign._state import CampaignError
 
 
-def render_report(state: Path) -> str:
-    """The report of the campaign in state dir ``state`` as an HTML string."""
+def render_report(state: Path, *, judge: str | None = None, judge_base_url: str | None = None) -> str:
+    """The report of the campaign in state dir ``state`` as an HTML string.
+
+    Every agent's transcript is scanned by the rule-based monitor; with ``judge`` (a model string), an LLM judge
+    also scores each transcript (see :mod:`aarlab.agents.monitor`).
+    """
+    from aarlab.agents.monitor import judge_agent, monitor_agent
     from aarlab.server import ServerSettings, StateError, open_state
     from aarlab.server.dashboard import (
         FlagCache,
@@ -48,13 +53,17 @@ def render_report(state: Path) -> str:
     best: dict[str, list] = {d.name: [] for d in data.datasets}
     for row in data.leaderboard.rows:
         best.setdefault(row.dataset, []).append(row)
+    monitors = {a.name: monitor_agent(state, a.name) for a in data.agents}
+    verdicts = {a.name: judge_agent(state, a.name, judge, base_url=judge_base_url) for a in data.agents} \
+        if judge else {}
     return template_environment().get_template("report.html").render(
-        data=data, charts=charts, css=css, best=best, state=str(state))
+        data=data, charts=charts, css=css, best=best, state=str(state), monitors=monitors, verdicts=verdicts,
+        judge=judge)
 
 
-def write_report(state: Path, out: Path) -> Path:
+def write_report(state: Path, out: Path, *, judge: str | None = None, judge_base_url: str | None = None) -> Path:
     """Write the report atomically to ``out``; returns its path."""
-    html = render_report(state)
+    html = render_report(state, judge=judge, judge_base_url=judge_base_url)
     out = out.expanduser()
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")

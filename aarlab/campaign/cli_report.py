@@ -14,16 +14,22 @@ from aarlab.campaign.cli import StateOpt, campaign_app, err, fail
 def report(
     state: StateOpt,
     out: Annotated[Path, typer.Option("--out", help="HTML file to write")] = Path("report.html"),
+    judge: Annotated[str | None, typer.Option(
+        "--judge", help="Also score every agent's transcript with an LLM judge: a model string as for --agent "
+        "(e.g. anthropic/claude-sonnet-4-5); its API key from the provider's environment variable")] = None,
+    judge_base_url: Annotated[str | None, typer.Option(
+        "--judge-base-url", help="The judge model's endpoint (an OpenAI-compatible or local server)")] = None,
 ) -> None:
-    """Write a self-contained HTML report (agents, best scores, costs, PGR-over-time charts) that opens offline.
+    """Write a self-contained HTML report (agents, best scores, costs, PGR-over-time charts, transcript monitor
+    flags) that opens offline.
 
-    Example: aarlab campaign report --state runs/c1 --out runs/c1/report.html
+    Example: aarlab campaign report --state runs/c1 --out runs/c1/report.html [--judge anthropic/claude-sonnet-4-5]
     """
     from aarlab.campaign._report import write_report
     from aarlab.campaign._state import CampaignError
 
     try:
-        path = write_report(state, out)
+        path = write_report(state, out, judge=judge, judge_base_url=judge_base_url)
     except CampaignError as e:
         raise fail(str(e)) from None
     err.print(f"report written to {path}", highlight=False)

@@ -118,7 +118,8 @@ def scan_events(events: Iterable[dict[str, Any]], rules: list[Rule]) -> tuple[li
     return flags, counts
 
 
-def _parse(data: bytes, cut: bool) -> list[dict[str, Any]]:
+def parse_transcript(data: bytes, cut: bool) -> list[dict[str, Any]]:
+    """The events of transcript bytes (bad lines skipped; with ``cut``, the first, possibly partial, line too)."""
     lines = data.split(b"\n")
     if cut:
         lines = lines[1:]  # the first line may start mid-event
@@ -165,7 +166,7 @@ def monitor_agent(campaign: Path, name: str, rules: list[Rule] | None = None) ->
         return report
     except OSError:  # missing: nothing to scan yet
         return report
-    events = _parse(data, cut=start > 0)
+    events = parse_transcript(data, cut=start > 0)
     report.flags, report.counts = scan_events(events, chosen)
     report.events, report.truncated = len(events), start > 0
     if cacheable:

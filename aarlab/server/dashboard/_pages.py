@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
+from aarlab.agents.monitor import monitor_agent
 from aarlab.server._db import agent_messages, agents, audit_log, control_log, snapshot_pushes, snapshots
 from aarlab.server._forum import PostQuery, find_posts, read_post, thread_replies
 from aarlab.server._markdown import render_markdown
@@ -127,7 +128,10 @@ async def agent_page(request: Request, name: str, visitor: Seen, svc: Svc) -> HT
     snaps, messages = await run_in_threadpool(read)
     events, offset = await run_in_threadpool(read_transcript, board.campaign_dir, name)
     notebook = await run_in_threadpool(read_notebook, board.campaign_dir, name)
+    monitor = (await run_in_threadpool(monitor_agent, board.campaign_dir, name)
+               if board.campaign_dir is not None else None)
     return board.page(request, "agent.html", visitor, title=f"Agent {name}", data=data, agent=agent,
+                      monitor=monitor,
                       evaluations=[e for e in data.evaluations if e.agent == name], snapshots=snaps,
                       messages=messages, events=events, offset=offset,
                       notebook_html=render_markdown(notebook.text) if notebook.text else "",
