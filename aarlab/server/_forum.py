@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, delete, func, insert, literal_column, select, text
 
-from aarlab.server._db import PG_POST_DOCUMENT, agents, post_tags, post_versions, posts, posts_fts
+from aarlab.server._db import PG_POST_DOCUMENT, agents, post_tags, post_versions, posts, posts_fts, snapshot_pushes
 from aarlab.server._schemas_forum import Post, PostVersion
 
 MAX_TERMS = 16
@@ -51,8 +51,21 @@ def fts5_match(terms: list[str]) -> str:
     return " ".join('"' + t.replace('"', '""') + '"' for t in terms)
 
 
+_FIRST_PUSH = snapshot_pushes.alias("first_push")
+_FIRST_PUSHER = agents.alias("first_pusher")
+
+
+def _first_push(column: Any) -> Any:
+    """A column of the cited snapshot's first push (content addressing: a later push of the same bytes is a copy)."""
+    return (select(column).select_from(_FIRST_PUSH.join(_FIRST_PUSHER, _FIRST_PUSHER.c.id == _FIRST_PUSH.c.agent_id))
+            .where(_FIRST_PUSH.c.snapshot_id == posts.c.snapshot_id).order_by(_FIRST_PUSH.c.audit_seq).limit(1)
+            .scalar_subquery())
+
+
 def _base() -> Select[Any]:
-    return select(posts, agents.c.name.label("author")).join(agents, agents.c.id == posts.c.agent_id)
+    return (select(posts, agents.c.name.label("author"), _first_push(_FIRST_PUSHER.c.name).label("first_pusher"),
+                   _first_push(_FIRST_PUSH.c.created_at).label("first_pushed_at"))
+            .join(agents, agents.c.id == posts.c.agent_id))
 
 
 _ORDER = {
@@ -145,8 +158,22 @@ def split_tags(tags: str) -> list[str]:
 
 def post_of(row: Any) -> Post:
     """A stored post row (joined with its author's name) as served."""
-    fields = {k: row[k] for k in Post.model_fields if k not in ("tags", "author")}
+    fields = {k: row[k] for k in Post.model_fields if k not in ("tags", "author") and not k.startswith("code_first")}
+    pusher = row.get("first_pusher")
+    if pusher is not None and pusher != row["author"]:
+        fields |= {"code_first_pushed_by": pusher, "code_first_pushed_at": row.get("first_pushed_at")}
     return Post(**fields, author=row["author"], tags=split_tags(row["tags"]))
+
+
+def with_code_credit(conn: Connection, post: Post) -> Post:
+    """``post`` with the first pusher of its cited snapshot, when that is another agent (as :func:`post_of` gives)."""
+    first = conn.execute(select(agents.c.name, snapshot_pushes.c.created_at)
+                         .join(agents, agents.c.id == snapshot_pushes.c.agent_id)
+                         .where(snapshot_pushes.c.snapshot_id == post.snapshot_id)
+                         .order_by(snapshot_pushes.c.audit_seq).limit(1)).first()
+    if first is None or first.name == post.author:
+        return post
+    return post.model_copy(update={"code_first_pushed_by": first.name, "code_first_pushed_at": first.created_at})
 
 
 def index_post(conn: Connection, post_id: int, title: str, body: str, tags: str, *, replace: bool = False) -> None:

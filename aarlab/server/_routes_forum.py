@@ -25,6 +25,7 @@ from aarlab.server._forum import (
     latest_cursor,
     read_post,
     thread_replies,
+    with_code_credit,
 )
 from aarlab.server._markdown import render_markdown
 from aarlab.server._params import Count
@@ -138,7 +139,15 @@ async def create_post(request: PostCreate, caller: Caller, svc: Svc) -> Post:
         with svc.db.reader.connect() as conn:
             root_title = conn.execute(select(posts.c.title).where(posts.c.id == root)).scalar_one()
         title = ("Re: " + root_title)[:200]
-    return await svc.writer.apply(_create(caller, request, root, title, verified))
+    post = await svc.writer.apply(_create(caller, request, root, title, verified))
+    if post.snapshot_id is None:
+        return post
+
+    def credit() -> Post:
+        with svc.db.reader.connect() as conn:
+            return with_code_credit(conn, post)
+
+    return await run_in_threadpool(credit)
 
 
 @router.get("/posts", response_model=PostPage)

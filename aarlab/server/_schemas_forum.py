@@ -106,6 +106,10 @@ class Post(BaseModel):
     verified_method: str | None
     verified_public_transfer_acc: float | None
     verified_public_pgr: float | None
+    code_first_pushed_by: str | None = Field(default=None, description="the agent who pushed the cited snapshot "
+                                             "first, when that is not the author (identical bytes have one id, so "
+                                             "a re-push is not authorship)")
+    code_first_pushed_at: str | None = Field(default=None, description="when that first push was")
 
 
 class PostVersion(BaseModel):

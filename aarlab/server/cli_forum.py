@@ -233,6 +233,8 @@ def show(post_id: Annotated[int, typer.Argument(help="Post id")], server: Server
         return
     verified = (f" | verified public PGR {detail.verified_public_pgr} on {detail.verified_dataset} "
                 f"(submission {detail.submission_id}, snapshot {detail.snapshot_id})" if detail.submission_id else "")
+    if detail.code_first_pushed_by:
+        verified += f" | code first pushed by {detail.code_first_pushed_by} at {detail.code_first_pushed_at}"
     out.print(f"#{detail.id} [{detail.kind}] {detail.title} — {detail.author}, {detail.created_at}, "
               f"votes {detail.score}{verified}", highlight=False, markup=False)
     out.print(detail.body, highlight=False, markup=False)
