@@ -25,7 +25,7 @@ def test_the_report_is_self_contained_and_holds_tables_chart_and_costs(seeded: S
         assert f'<tr data-agent="{name}">' in html
     assert "$1.50 / $10.00" in html and "$3.00/h" in html  # alice: cost, budget, cost per agent-hour
     assert 'data-dataset="math"' in html and 'data-dataset="chat"' in html
-    assert "majority-answer" in html
+    assert "constant-predictions" in html
 
 
 def test_the_report_of_a_dir_without_a_campaign_says_what_to_give(tmp_path: Path) -> None:

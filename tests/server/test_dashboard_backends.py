@@ -24,7 +24,7 @@ def test_pages_and_points_render_from_the_database_alone(server: RunningServer, 
         r = httpx.get(server.url + path, headers=headers)
         assert r.status_code == 200, (path, r.text[:300])
     agent_page = httpx.get(server.url + "/agents/dash-agent", headers=headers).text
-    assert "paused" in agent_page and "majority-answer" in agent_page
+    assert "paused" in agent_page and "constant-predictions" in agent_page
     assert "start the server with" in agent_page  # no campaign dir: says how to get transcripts
     points = httpx.get(server.url + "/dashboard/api/points", headers=headers).json()["datasets"]["math"]
     assert receipt.id in [p["id"] for p in points["points"]]

@@ -212,3 +212,19 @@ def test_cli_submit_prints_the_flags_and_the_leaderboard_shows_them_beside_the_s
     assert row["flags"][0]["evidence"]["share_one_side"] == 1.0
     table = aarlab("leaderboard", "--server", leaky.url, "--token", token)
     assert "constant-predictions" in table.stdout
+
+
+def test_dashboard_leaderboard_agent_and_submission_pages_show_the_flags_with_evidence(leaky: RunningServer) -> None:
+    import httpx
+
+    from tests.server.helpers import auth
+
+    client = leaky.client(leaky.add_agent(name="dash-cheat"))
+    test, visible = _visible(leaky, "math")
+    receipt = client.submit("math", majority_vote(test, visible), method="majority")
+    headers = auth(leaky.admin_token)
+    board = httpx.get(leaky.url + "/leaderboard", headers=headers).text
+    assert 'data-flag="shortcut:majority-vote"' in board
+    assert "shortcut:majority-vote" in httpx.get(leaky.url + "/agents/dash-cheat", headers=headers).text
+    page = httpx.get(leaky.url + f"/submissions/{receipt.id}", headers=headers).text
+    assert "agreement=1.0" in page and "shortcut_public_acc=1.0" in page

@@ -15,10 +15,11 @@ from sqlalchemy import Connection, func, select
 
 from aarlab.server._control import control_states
 from aarlab.server._db import agents, datasets, posts, snapshot_pushes, submissions, usage
+from aarlab.server._integrity import with_flags
 from aarlab.server._leaderboard import read_leaderboard
 from aarlab.server._schemas import Leaderboard
 from aarlab.server.dashboard._files import CampaignFiles, read_suite_baselines
-from aarlab.server.dashboard._flags import Flag, jump_flags, prediction_flags
+from aarlab.server.dashboard._flags import Flag, stored_flags
 
 
 @dataclass
@@ -122,21 +123,19 @@ class DashboardData:
 
 
 class FlagCache:
-    """Prediction tripwires per submission id (submissions never change, so each is computed once per process)."""
+    """Integrity flags per submission id (stored with each submission, never changed: read once per process)."""
 
     def __init__(self) -> None:
         self._flags: dict[str, list[Flag]] = {}
         self._lock = threading.Lock()
 
     def flags(self, conn: Connection, ids: list[str]) -> dict[str, list[Flag]]:
-        """Majority-answer flags of the given submissions."""
+        """Integrity flags of the given submissions."""
         with self._lock:
             missing = [i for i in ids if i not in self._flags]
         for start in range(0, len(missing), 200):
             chunk = missing[start:start + 200]
-            rows = conn.execute(select(submissions.c.id, submissions.c.predictions)
-                                .where(submissions.c.id.in_(chunk))).all()
-            found = {r.id: prediction_flags(r.predictions) for r in rows}
+            found = stored_flags(conn, chunk)
             with self._lock:
                 self._flags.update(found)
         with self._lock:
@@ -209,10 +208,9 @@ def _evaluations(conn: Connection, flag_cache: FlagCache) -> list[Evaluation]:
     cited = dict(conn.execute(select(posts.c.submission_id, func.max(posts.c.snapshot_id))
                               .where(posts.c.submission_id.is_not(None)).group_by(posts.c.submission_id)).all())
     flags = flag_cache.flags(conn, [r.id for r in rows])
-    jumps = jump_flags([(r.id, r.name, r.dataset, r.public_pgr) for r in rows])
     out = []
     for r in rows:
-        found = flags.get(r.id, []) + ([jumps[r.id]] if r.id in jumps else [])
+        found = flags.get(r.id, [])
         out.append(Evaluation(r.id, r.name, r.dataset, r.method, r.public_transfer_acc, r.public_pgr, r.created_at,
                               r.receipt, unix_time(r.created_at), found, cited.get(r.id)))
     return out
@@ -258,7 +256,7 @@ def collect(conn: Connection, *, suite: str, files: CampaignFiles | None, defaul
     dataset_views = [DatasetView(d.name, d.kind, d.n_test, d.weak_acc, d.strong_acc,
                                  baselines_of(d.weak_acc, d.strong_acc, suite_baselines.get(d.name, {})))
                      for d in conn.execute(select(datasets).order_by(datasets.c.name))]
-    board = read_leaderboard(conn)
+    board = with_flags(conn, read_leaderboard(conn))
     return DashboardData(suite=suite, generated_at=now, finalized_at=board.finalized_at,
                          campaign=campaign_summary(files, now),
                          agents=_agents(conn, files, evaluations, default_budget), datasets=dataset_views,
