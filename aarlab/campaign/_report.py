@@ -12,6 +12,9 @@ from pathlib import Path
 
 from aarlab.campaign._state import CampaignError
 
+#: Result posts listed in the report (best verified public PGR first), each crediting whoever pushed its code first.
+RESULT_POSTS = 200
+
 
 def render_report(state: Path, *, judge: str | None = None, judge_base_url: str | None = None) -> str:
     """The report of the campaign in state dir ``state`` as an HTML string.
@@ -21,6 +24,7 @@ def render_report(state: Path, *, judge: str | None = None, judge_base_url: str 
     """
     from aarlab.agents.monitor import judge_agent, monitor_agent
     from aarlab.server import ServerSettings, StateError, open_state
+    from aarlab.server._forum import PostQuery, find_posts
     from aarlab.server.dashboard import (
         FlagCache,
         agent_colours,
@@ -45,6 +49,7 @@ def render_report(state: Path, *, judge: str | None = None, judge_base_url: str 
         with opened.db.reader.connect() as conn:
             data = collect(conn, suite=opened.info.suite, files=files, default_budget=default_budget,
                            flag_cache=FlagCache())
+            results = find_posts(conn, PostQuery(kind="result", sort="score", limit=RESULT_POSTS))
     finally:
         opened.db.dispose()
     colours = agent_colours([a.name for a in data.agents])
@@ -58,7 +63,7 @@ def render_report(state: Path, *, judge: str | None = None, judge_base_url: str 
         if judge else {}
     return template_environment().get_template("report.html").render(
         data=data, charts=charts, css=css, best=best, state=str(state), monitors=monitors, verdicts=verdicts,
-        judge=judge)
+        judge=judge, results=results)
 
 
 def write_report(state: Path, out: Path, *, judge: str | None = None, judge_base_url: str | None = None) -> Path:
