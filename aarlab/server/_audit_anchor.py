@@ -45,7 +45,7 @@ def export_anchor(db: Database) -> AuditAnchor:
 def anchor_break(anchor: AuditAnchor, log: list[Any], state_id: str | None) -> tuple[int, str] | None:
     """(seq, reason) of the first record that differs from ``anchor``, or None when the chain extends it."""
     when = f"the anchor exported at {anchor.exported_at}"
-    if anchor.state_id != state_id:
+    if anchor.state_id != (state_id or ""):
         return 0, f"{when} belongs to state id {anchor.state_id}, this database holds {state_id}"
     if len(anchor.prefixes) != anchor.seq:
         return 0, f"{when} is malformed: it covers {anchor.seq} records but lists {len(anchor.prefixes)} hashes"
