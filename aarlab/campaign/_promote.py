@@ -528,42 +528,17 @@ def read_promotions(state: State) -> list[PromotionResult]:
 
 # --- the queue (admin route, campaign end) ----------------------------------------------------------------------------
 
-def enqueue_change(submission_id: str, requested_by: str) -> Callable[[Any], dict[str, Any]]:
-    """A state change that queues a promotion request (409 when one for the submission is already waiting)."""
-    from aarlab.server._audit import utc_now
-    from aarlab.server._db import promotion_requests, submissions
-    from aarlab.server._errors import ApiError
-
-    def apply(change: Any) -> dict[str, Any]:
-        change.flush()
-        conn = change.conn
-        if conn.execute(select(submissions.c.id).where(submissions.c.id == submission_id)).first() is None:
-            raise ApiError(404, f"no submission {submission_id!r}; promote one listed by GET /api/v1/leaderboard")
-        waiting = conn.execute(select(promotion_requests.c.id)
-                               .where(promotion_requests.c.submission_id == submission_id,
-                                      promotion_requests.c.state == "queued")).first()
-        if waiting is not None:
-            raise ApiError(409, f"submission {submission_id} is already queued for promotion (request "
-                           f"{waiting.id}); run `aarlab promote --queued --state STATE`")
-        when = utc_now()
-        row = {"submission_id": submission_id, "requested_by": requested_by, "requested_at": when, "state": "queued"}
-        change.audit(requested_by, "promotion.request", row, time=when)
-        new_id = conn.execute(promotion_requests.insert().values(**row)).inserted_primary_key[0]
-        return {"id": int(new_id), **row}
-
-    return apply
-
-
 def enqueue(state_dir: Path, submission_id: str, requested_by: str = "admin") -> dict[str, Any]:
     """Queue a promotion request from the command line or a campaign's end; :class:`PromotionError` if refused."""
     from aarlab.server._errors import ApiError
+    from aarlab.server._promotion import enqueue_change
     from aarlab.server._state import open_state
     from aarlab.server._writer import changing
 
     state = open_state(state_dir)
     try:
         with changing(state.db) as change:
-            return enqueue_change(submission_id, requested_by)(change)
+            return enqueue_change(submission_id, requested_by)(change).model_dump()
     except ApiError as err:
         raise PromotionError(err.message) from None
     finally:

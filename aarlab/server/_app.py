@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import aarlab
 from aarlab.server import (
+    _promotion,
     _routes_agents,
     _routes_control,
     _routes_forum,
@@ -40,7 +41,7 @@ from aarlab.server._state import open_state
 from aarlab.server._writer import Writer
 
 ROUTERS = (_routes_agents.router, _routes_submissions.router, _routes_leaderboard.router, _routes_snapshots.router,
-           _routes_forum.router, _routes_control.router)
+           _routes_forum.router, _routes_control.router, _promotion.router)
 SNAPSHOT_UPLOAD = "/api/v1/snapshots"
 
 

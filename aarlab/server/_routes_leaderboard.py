@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from aarlab.server._auth import Principal, require_admin
 from aarlab.server._integrity import with_flags
 from aarlab.server._leaderboard import finalize_change, read_leaderboard, write_final_table
+from aarlab.server._promotion import with_promotions
 from aarlab.server._schemas import Leaderboard
 from aarlab.server._services import Services, get_principal, get_services
 
@@ -23,7 +24,9 @@ async def leaderboard(caller: Caller, svc: Svc) -> Leaderboard:
     """Best stored public score per agent, method and dataset; private scores only after finalize."""
     def query() -> Leaderboard:
         with svc.db.reader.connect() as conn:
-            return with_flags(conn, read_leaderboard(conn))
+            board = with_flags(conn, read_leaderboard(conn))
+            # promotions are scored on the private part: the admin sees them at once, agents after finalize
+            return with_promotions(conn, board) if caller.is_admin or board.finalized_at else board
 
     return await run_in_threadpool(query)
 

@@ -128,6 +128,13 @@ class LeaderboardRow(BaseModel):
     private_pgr: float | None = None
     flags: list[SubmissionFlag] = Field(default_factory=list, description="integrity flags of this row's "
                                         "submission")
+    promotion: str | None = Field(None, description="promoted | failed: the latest promotion by clean re-run of "
+                                  "this row's submission (`aarlab promote`); None when never promoted")
+    promoted_private_pgr: float | None = Field(None, description="private PGR of the promotion's re-run (fresh "
+                                               "seeds, fresh sandbox)")
+    held_out_pgr: float | None = Field(None, description="mean PGR of the re-run on the suite's other datasets")
+    promotion_flags: list[str] = Field(default_factory=list, description="flags of the promotion, e.g. 'ignores "
+                                       "the weak labels'")
 
 
 class Leaderboard(BaseModel):
