@@ -178,21 +178,24 @@ def read_agent_text(root: Path, relpath: str | PurePosixPath, limit: int, *, tru
     return read_agent_file(root, relpath, limit, truncate=truncate).decode("utf-8", "replace")
 
 
-def _refuse_existing(dir_fd: int, name: str, shown: str) -> None:
+def _refuse_existing(dir_fd: int, name: str, shown: str) -> int | None:
+    """The permission bits of the regular file at ``name`` (None when there is none); refuses anything else."""
     try:
         found = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
     except FileNotFoundError:
-        return
+        return None
     if not stat.S_ISREG(found.st_mode):
         raise UnsafeAgentFile(shown, f"expected a regular file to replace, found {kind_of(found.st_mode)}")
+    return stat.S_IMODE(found.st_mode)
 
 
 def write_agent_file(root: Path, relpath: str | PurePosixPath, data: bytes | str, *, limit: int | None = None,
-                     mode: int = 0o644, append: bool = False) -> Path:
+                     mode: int | None = None, append: bool = False) -> Path:
     """Write ``data`` to ``root/relpath`` (parent directories created, none of them a link); returns the path.
 
     Without ``append`` the file is replaced atomically (a temporary file in the same directory renamed over it);
-    with ``append`` the bytes are added to an existing regular file. A symlink, FIFO, socket or directory at the
+    with ``append`` the bytes are added to an existing regular file. ``mode``: the file's permission bits (default:
+    those of the file replaced, else 0o644). A symlink, FIFO, socket or directory at the
     name, or a link on the way, is refused (:class:`UnsafeAgentFile`), so nothing is ever written outside ``root``.
     """
     payload = data.encode("utf-8") if isinstance(data, str) else data
@@ -202,11 +205,12 @@ def write_agent_file(root: Path, relpath: str | PurePosixPath, data: bytes | str
         raise AgentFileTooLarge(shown, f"the content has {len(payload)} bytes, more than the limit of {limit}")
     dir_fd = _open_dirs(root, parts[:-1], create=True)
     try:
-        _refuse_existing(dir_fd, parts[-1], shown)
+        existing = _refuse_existing(dir_fd, parts[-1], shown)
+        chosen = mode if mode is not None else existing if existing is not None else 0o644
         if append:
-            _append(dir_fd, parts[-1], shown, payload, mode)
+            _append(dir_fd, parts[-1], shown, payload, chosen)
         else:
-            _replace(dir_fd, parts[-1], shown, payload, mode)
+            _replace(dir_fd, parts[-1], shown, payload, chosen)
     finally:
         os.close(dir_fd)
     return root.joinpath(*parts)

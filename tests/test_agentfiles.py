@@ -192,3 +192,14 @@ def test_walking_lists_regular_files_and_refuses_a_link_anywhere(root: Path) -> 
     (root / "a" / "evil").symlink_to(root.parent / "outside")
     with pytest.raises(UnsafeAgentFile, match="a/evil"):
         list(walk_agent_files(root, exclude=(".git",)))
+
+
+def test_a_replaced_file_keeps_its_permission_bits_unless_told_otherwise(root: Path) -> None:
+    (root / "run.sh").write_text("echo 1\n")
+    (root / "run.sh").chmod(0o755)
+    write_agent_file(root, "run.sh", "echo 2\n")
+    assert (root / "run.sh").stat().st_mode & 0o777 == 0o755
+    write_agent_file(root, "run.sh", "echo 3\n", mode=0o600)
+    assert (root / "run.sh").stat().st_mode & 0o777 == 0o600
+    write_agent_file(root, "new.txt", "x")
+    assert (root / "new.txt").stat().st_mode & 0o777 == 0o644
