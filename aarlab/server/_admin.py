@@ -37,11 +37,17 @@ def add_agent(state_dir: Path | str, name: str, budget: int | None = None) -> st
 
 
 def finalize(state_dir: Path | str) -> tuple[Leaderboard, Path]:
-    """Score the private parts, store the final table and close the campaign; returns it and its file."""
+    """Score the private parts, store the final table and close the campaign; returns it and its file.
+
+    The audit head at that moment goes to ``final/audit-head.json`` (copy it out of the state dir: it is what
+    ``aarlab audit verify --anchor`` checks a later database against)."""
+    from aarlab.server._audit_anchor import write_anchor
+
     state = open_state(state_dir)
     try:
         with changing(state.db) as change:
             table = finalize_change(load_answer_keys(change.conn), ADMIN_NAME)(change)
+        write_anchor(state.db, state.path / "final" / "audit-head.json")  # for the operator to copy elsewhere
     except ApiError as err:
         raise StateError(err.message) from None
     finally:

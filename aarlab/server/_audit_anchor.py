@@ -9,6 +9,7 @@ since the export: only the records the anchor covers are compared.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -40,6 +41,17 @@ def export_anchor(db: Database) -> AuditAnchor:
         hashes = conn.execute(select(audit_log.c.hash).order_by(audit_log.c.seq)).scalars().all()
     return AuditAnchor(state_id=state_id, seq=len(hashes), hash=hashes[-1] if hashes else "0" * 64,
                        exported_at=utc_now(), prefixes=[h[:PREFIX] for h in hashes])
+
+
+def write_anchor(db: Database, path: Path) -> AuditAnchor:
+    """Export the head of ``db`` to ``path`` (atomically, mode 0600); returns it."""
+    from aarlab._files import atomic_write_text
+
+    anchor = export_anchor(db)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    atomic_write_text(path, anchor.model_dump_json() + "\n")
+    path.chmod(0o600)
+    return anchor
 
 
 def anchor_break(anchor: AuditAnchor, log: list[Any], state_id: str | None) -> tuple[int, str] | None:

@@ -10,7 +10,7 @@ from sqlalchemy import delete, select, update
 from typer.testing import CliRunner
 
 from aarlab.cli import app
-from aarlab.server import AuditAnchor, State, add_agent, export_anchor, open_state, verify_chain
+from aarlab.server import AuditAnchor, State, add_agent, export_anchor, finalize, open_state, verify_chain
 from aarlab.server._audit import GENESIS_HASH, canonical_json, record_hash, sha256_hex, submission_payload
 from aarlab.server._db import (
     agents,
@@ -172,3 +172,11 @@ def test_the_cli_exports_a_head_that_verify_then_holds_the_chain_to(busy_state: 
     head.write_text("{}")
     bad = runner.invoke(app, ["audit", "verify", "--state", state, "--anchor", str(head)])
     assert bad.exit_code == 2 and "not a head file" in bad.stderr and bad.exception is not None
+
+
+def test_finalize_leaves_the_head_it_closed_the_campaign_at(busy_state: State) -> None:
+    finalize(busy_state.path)
+    head = busy_state.path / "final" / "audit-head.json"
+    anchor = AuditAnchor.model_validate_json(head.read_bytes())
+    report = verify_chain(busy_state.db, anchor)
+    assert report.ok and report.records == anchor.seq and (head.stat().st_mode & 0o077) == 0
