@@ -203,3 +203,13 @@ def test_a_replaced_file_keeps_its_permission_bits_unless_told_otherwise(root: P
     assert (root / "run.sh").stat().st_mode & 0o777 == 0o600
     write_agent_file(root, "new.txt", "x")
     assert (root / "new.txt").stat().st_mode & 0o777 == 0o644
+
+
+def test_a_fifo_or_file_in_place_of_a_parent_directory_is_refused_promptly(root: Path) -> None:
+    os.mkfifo(root / "pipe")
+    (root / "plain").write_text("x")
+    for relpath in ("pipe/x", "plain/x"):
+        with pytest.raises(UnsafeAgentFile, match="expected a directory"):
+            finishes(lambda relpath=relpath: read_agent_file(root, relpath, 10))
+        with pytest.raises(UnsafeAgentFile, match="expected a directory"):
+            finishes(lambda relpath=relpath: write_agent_file(root, relpath, "y"))
