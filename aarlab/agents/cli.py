@@ -34,13 +34,15 @@ def exec_command(
     memory_mb: Annotated[int | None, typer.Option("--memory-mb", help="Memory limit of the process tree")] = None,
     pids: Annotated[int | None, typer.Option("--pids", help="Processes + threads limit")] = None,
     cpu_s: Annotated[int | None, typer.Option("--cpu-s", help="CPU seconds per process")] = None,
+    disk_mb: Annotated[int | None, typer.Option("--disk-mb", help="Disk quota of the workspace in MiB (also the "
+                                                "largest file and the size of /tmp)")] = None,
     extra_ro: Annotated[list[Path] | None, typer.Option("--extra-ro", help="Also mount this host path read-only "
                                                         "at the same path (e.g. a built suite's models/)")] = None,
 ) -> None:
     """Run CMD in the agent's sandbox; its stdout/stderr pass through and its exit code becomes ours."""
     from aarlab.agents.sandbox import AgentLayout, SandboxError, SandboxLimits
 
-    given = {"wall_s": wall_s, "memory_mb": memory_mb, "pids": pids, "cpu_s": cpu_s}
+    given = {"wall_s": wall_s, "memory_mb": memory_mb, "pids": pids, "cpu_s": cpu_s, "disk_mb": disk_mb}
     try:
         limits = SandboxLimits(**{k: v for k, v in given.items() if v is not None})
         sandbox = AgentLayout.open(state, agent).sandbox(limits, extra_ro=extra_ro or [])

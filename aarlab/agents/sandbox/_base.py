@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-KilledReason = Literal["wall_time", "memory", "cpu_time"]
+KilledReason = Literal["wall_time", "memory", "cpu_time", "disk"]
 #: How a limit was enforced: a cgroup (v1 or v2), a per-process rlimit, the supervising process (kill at the
 #: deadline, truncation), or not at all.
 Mechanism = Literal["cgroup-v1", "cgroup-v2", "rlimit", "supervisor", "none"]
@@ -31,6 +31,8 @@ class SandboxLimits(BaseModel):
     pids: int = Field(512, gt=0, description="Processes + threads alive at once in the sandbox")
     cpu_s: int = Field(3600, gt=0, description="CPU seconds of each process (RLIMIT_CPU: SIGXCPU, then SIGKILL)")
     output_bytes: int = Field(1_000_000, gt=0, description="Bytes kept of stdout and of stderr each (head + tail)")
+    disk_mb: int = Field(1024, gt=0, description="Disk the workspace may take (MiB; the command is stopped past it), "
+                                                 "also the largest file and the size of /tmp")
 
 
 class ExecResult(BaseModel):

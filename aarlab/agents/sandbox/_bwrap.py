@@ -16,6 +16,7 @@ from aarlab.agents.sandbox._base import ExecResult, Sandbox, SandboxError, Sandb
 from aarlab.agents.sandbox._cgroups import CgroupPool
 from aarlab.agents.sandbox._masks import Masks, data_source_masks
 from aarlab.agents.sandbox._process import Launch, prepare, run_prepared
+from aarlab.agents.sandbox._quota import WorkspaceQuota
 
 WORKSPACE = "/workspace"
 DATA = "/data"
@@ -120,7 +121,8 @@ class BubblewrapSandbox(Sandbox):
                 "--die-with-parent", "--new-session",
                 # Fresh /tmp, /proc and /dev first: a later bind under /tmp (a venv or checkout living there) must
                 # land on top of the tmpfs, not be hidden by it.
-                "--tmpfs", "/tmp", "--proc", "/proc", "--dev", "/dev",
+                # /tmp is memory (charged to the memory cgroup) and bounded like the workspace.
+                "--size", str(self.limits.disk_mb * 1024 * 1024), "--tmpfs", "/tmp", "--proc", "/proc", "--dev", "/dev",
                 "--ro-bind", "/usr", "/usr"]
         for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
             host = Path("/") / name
@@ -220,7 +222,7 @@ class BubblewrapSandbox(Sandbox):
         spare = self._spares.take() or self._prepare()
         try:
             result = run_prepared(spare.launch, self._suffix(argv, env), timeout_s=wall, limits=self.limits,
-                                  stdin=data)
+                                  stdin=data, quota=WorkspaceQuota(self.workspace, self.limits.disk_mb * 1024 * 1024))
         finally:
             program_exited = b'"exit-code"' in _read_available(spare.status_read)
             self._spares.refill(self._prepare)

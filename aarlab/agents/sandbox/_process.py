@@ -18,6 +18,7 @@ from pathlib import Path
 from aarlab.agents.sandbox._base import ExecResult, KilledReason, Mechanism, SandboxError, SandboxLimits
 from aarlab.agents.sandbox._cgroups import CgroupPool, CommandCgroups, create_cgroups
 from aarlab.agents.sandbox._output import BoundedOutput
+from aarlab.agents.sandbox._quota import WorkspaceQuota
 
 #: After the process is gone, how long to keep reading pipes that a straggler may still hold open.
 _DRAIN_S = 2.0
@@ -42,8 +43,12 @@ def plan_limits(limits: SandboxLimits, *, use_cgroups: bool = True, pool: Cgroup
     cgroups = None
     if use_cgroups:
         cgroups = pool.acquire() if pool is not None else create_cgroups(memory_bytes, limits.pids)
-    rlimits = [(resource.RLIMIT_CPU, limits.cpu_s, limits.cpu_s + 1), (resource.RLIMIT_CORE, 0, 0)]
-    enforced: dict[str, Mechanism] = {"wall_s": "supervisor", "cpu_s": "rlimit", "output_bytes": "supervisor"}
+    disk_bytes = limits.disk_mb * 1024 * 1024
+    rlimits = [(resource.RLIMIT_CPU, limits.cpu_s, limits.cpu_s + 1), (resource.RLIMIT_CORE, 0, 0),
+               (resource.RLIMIT_FSIZE, disk_bytes, disk_bytes)]
+    # disk_mb: "rlimit" covers single files; run_prepared upgrades it to "supervisor" when it watches a workspace
+    enforced: dict[str, Mechanism] = {"wall_s": "supervisor", "cpu_s": "rlimit", "output_bytes": "supervisor",
+                                      "disk_mb": "rlimit"}
     if cgroups is not None and cgroups.memory is not None:
         enforced["memory_mb"] = cgroups.mechanism
     else:
@@ -54,16 +59,17 @@ def plan_limits(limits: SandboxLimits, *, use_cgroups: bool = True, pool: Cgroup
 
 
 #: ``ulimit`` flags of the rlimits a plan sets, and the unit each takes (bytes are given in KiB).
-_ULIMIT = {resource.RLIMIT_CPU: ("-t", 1), resource.RLIMIT_CORE: ("-c", 512), resource.RLIMIT_AS: ("-v", 1024)}
+_ULIMIT = {resource.RLIMIT_CPU: ("-t", 1), resource.RLIMIT_CORE: ("-c", 512), resource.RLIMIT_AS: ("-v", 1024),
+           resource.RLIMIT_FSIZE: ("-f", 512)}
 #: Exit status of the launcher shim when it cannot apply the limits (the command never started).
 SHIM_FAILED = 125
 SHIM_PREFIX = "aarlab-sandbox:"
 
 
 def limits_shim(plan: Plan) -> list[str]:
-    """``sh -c SCRIPT`` arguments that join the plan's cgroups, lower its rlimits, read the rest of the command
-    line as the first line of stdin (shell-quoted; ``read`` takes no byte more) and exec the whole command, which
-    reads the rest of stdin.
+    """``sh -c SCRIPT`` arguments that join the plan's cgroups, lower its rlimits, read the command's file-size
+    limit (512-byte blocks, or ``-``) as the first line of stdin and the rest of the command line as the second
+    (shell-quoted; ``read`` takes no byte more), and exec the whole command, which reads the rest of stdin.
 
     The child runs no Python between fork and exec, so ``subprocess`` can use ``vfork``: with ``preexec_fn`` it
     must ``fork``, whose cost grows with the parent's memory (tens of ms in a process that imported torch).
@@ -77,7 +83,10 @@ def limits_shim(plan: Plan) -> list[str]:
         # soft first: a hard limit below the current (unlimited) soft one is refused
         lines.append(f"ulimit -S {flag} {soft // unit} && ulimit -H {flag} {hard // unit} || "
                      f'{{ echo "{SHIM_PREFIX} cannot set ulimit {flag}" >&2; exit {SHIM_FAILED}; }}')
-    lines += ["nl='\n'", "IFS= read -r rest || exit 0", 'eval "set -- \\"\\$@\\" $rest"', 'exec "$@"']
+    lines += ["IFS= read -r fsize || exit 0",
+              f'[ "$fsize" = - ] || {{ ulimit -S -f "$fsize" && ulimit -H -f "$fsize"; }} || '
+              f'{{ echo "{SHIM_PREFIX} cannot set ulimit -f $fsize" >&2; exit {SHIM_FAILED}; }}',
+              "nl='\n'", "IFS= read -r rest || exit 0", 'eval "set -- \\"\\$@\\" $rest"', 'exec "$@"']
     procs = [str(path) for path in (plan.cgroups.procs_files if plan.cgroups else [])]
     return ["/bin/sh", "-c", "\n".join(lines), "aarlab-sandbox", *procs, "--"]
 
@@ -145,9 +154,16 @@ def _feed_stdin(pipe: object, data: bytes) -> None:
         pipe.close()  # type: ignore[attr-defined]
 
 
-def _killed_reason(exit_code: int, timed_out: bool, plan: Plan) -> KilledReason | None:
+#: The limit behind each kill reason.
+_LIMIT_OF: dict[KilledReason, str] = {"wall_time": "wall_s", "memory": "memory_mb", "cpu_time": "cpu_s",
+                                      "disk": "disk_mb"}
+
+
+def _killed_reason(exit_code: int, timed_out: bool, plan: Plan, over_disk: bool = False) -> KilledReason | None:
     if timed_out:
         return "wall_time"
+    if over_disk or exit_code == 128 + signal.SIGXFSZ:  # SIGXFSZ: a file reached RLIMIT_FSIZE
+        return "disk"
     if plan.cgroups is not None and plan.cgroups.oom_killed():
         return "memory"
     if exit_code == 128 + signal.SIGXCPU:
@@ -157,7 +173,8 @@ def _killed_reason(exit_code: int, timed_out: bool, plan: Plan) -> KilledReason 
 
 def run_limited(argv: Sequence[str], *, env: Mapping[str, str], timeout_s: float, limits: SandboxLimits,
                 stdin: bytes | None = None, pass_fds: Sequence[int] = (), cwd: Path | None = None,
-                use_cgroups: bool = True, pool: CgroupPool | None = None) -> ExecResult:
+                use_cgroups: bool = True, pool: CgroupPool | None = None,
+                quota: WorkspaceQuota | None = None) -> ExecResult:
     """Run ``argv`` (the sandbox launcher plus the command) and wait, enforcing ``limits``.
 
     On timeout the launcher is SIGKILLed (bubblewrap's ``--die-with-parent`` then takes down its pid namespace)
@@ -165,23 +182,32 @@ def run_limited(argv: Sequence[str], *, env: Mapping[str, str], timeout_s: float
     memory and pids) lends the cgroups and takes them back afterwards instead of creating and removing them.
     """
     launch = prepare(argv, env=env, limits=limits, pass_fds=pass_fds, cwd=cwd, use_cgroups=use_cgroups, pool=pool)
-    return run_prepared(launch, [], timeout_s=timeout_s, limits=limits, stdin=stdin)
+    return run_prepared(launch, [], timeout_s=timeout_s, limits=limits, stdin=stdin, quota=quota)
 
 
 def run_prepared(launch: Launch, rest: Sequence[str], *, timeout_s: float, limits: SandboxLimits,
-                 stdin: bytes | None = None) -> ExecResult:
-    """Give a prepared launcher the rest of its command line and supervise it as :func:`run_limited` does."""
+                 stdin: bytes | None = None, quota: WorkspaceQuota | None = None) -> ExecResult:
+    """Give a prepared launcher the rest of its command line and supervise it as :func:`run_limited` does.
+
+    With ``quota``, the workspace is measured while the command runs; growing past the quota stops it
+    (``killed_reason="disk"``, a note on stderr).
+    """
     plan, proc = launch.plan, launch.proc
     try:
+        if quota is not None:
+            quota.start()
         started = time.monotonic()
-        line = (command_line(rest) + "\n").encode()
+        # first line: this command's file-size limit (what is left of the quota), in the shell's 512-byte blocks
+        fsize = str(quota.file_limit() // 512) if quota is not None else "-"
+        line = f"{fsize}\n{command_line(rest)}\n".encode()
         if stdin is None or len(stdin) < 4096:  # fits the pipe buffer: no writer thread needed
             _feed_stdin(proc.stdin, line + (stdin or b""))
         else:
             threading.Thread(target=_feed_stdin, args=(proc.stdin, line + stdin), daemon=True).start()
         out, err_out = BoundedOutput(limits.output_bytes), BoundedOutput(limits.output_bytes)
         try:
-            timed_out = _collect(proc, {proc.stdout: out, proc.stderr: err_out}, started + timeout_s, plan)
+            timed_out, over_disk = _collect(proc, {proc.stdout: out, proc.stderr: err_out}, started + timeout_s,
+                                            plan, quota)
         except BaseException:  # interrupted (Ctrl-C, a signal turned exception): leave nothing running
             _kill(proc, plan)
             proc.wait()
@@ -191,14 +217,21 @@ def run_prepared(launch: Launch, rest: Sequence[str], *, timeout_s: float, limit
         if exit_code == SHIM_FAILED and err_out.text().startswith(SHIM_PREFIX):
             raise SandboxError(f"cannot apply the sandbox's limits: {err_out.text().strip()}")
         duration = time.monotonic() - started
-        killed = _killed_reason(exit_code, timed_out, plan)
+        killed = _killed_reason(exit_code, timed_out, plan, over_disk)
+        full = quota.full_note() if quota is not None and not over_disk else None
+        if over_disk and quota is not None:
+            err_out.feed(quota.message().encode())
+        elif full is not None:
+            err_out.feed(full.encode())
         hit = [name for name, flag in (("pids", plan.cgroups is not None and plan.cgroups.pids_hit()),
-                                       ("output_bytes", out.truncated or err_out.truncated)) if flag]
-        if killed is not None:
-            hit.insert(0, {"wall_time": "wall_s", "memory": "memory_mb", "cpu_time": "cpu_s"}[killed])
+                                       ("output_bytes", out.truncated or err_out.truncated),
+                                       ("disk_mb", full is not None)) if flag]
+        if killed is not None and _LIMIT_OF[killed] not in hit:
+            hit.insert(0, _LIMIT_OF[killed])
+        enforced = {**plan.enforced_by, **({"disk_mb": "supervisor"} if quota is not None else {})}
         return ExecResult(exit_code=exit_code, stdout=out.text(), stderr=err_out.text(), duration_s=duration,
                           timed_out=timed_out, truncated=out.truncated or err_out.truncated, killed_reason=killed,
-                          limits_hit=hit, enforced_by=plan.enforced_by)
+                          limits_hit=hit, enforced_by=enforced)
     finally:
         _release(plan, launch.pool)
 
@@ -211,26 +244,31 @@ def _kill(proc: subprocess.Popen[bytes], plan: Plan) -> None:
 
 
 def _collect(proc: subprocess.Popen[bytes], sinks: dict[object, BoundedOutput], deadline: float,
-             plan: Plan) -> bool:
-    """Read both pipes until EOF; kill everything at ``deadline``. Returns whether the deadline passed."""
-    timed_out = False
+             plan: Plan, quota: WorkspaceQuota | None = None) -> tuple[bool, bool]:
+    """Read both pipes until EOF; kill everything at ``deadline`` or when ``quota`` is exceeded. Returns whether
+    the deadline passed and whether the quota was exceeded."""
+    timed_out = over_disk = False
+    tick = quota.interval_s if quota is not None else 0.5
     with selectors.DefaultSelector() as selector:
         for pipe in sinks:
             selector.register(pipe, selectors.EVENT_READ)  # type: ignore[arg-type]
         drain_until: float | None = None
         while selector.get_map():
             now = time.monotonic()
-            if not timed_out and now >= deadline:
+            if not (timed_out or over_disk) and now >= deadline:
                 timed_out = True
+                _kill(proc, plan)
+            if not (timed_out or over_disk) and drain_until is None and quota is not None and quota.exceeded(now):
+                over_disk = True
                 _kill(proc, plan)
             if drain_until is None and proc.poll() is not None:
                 drain_until = now + _DRAIN_S
-            limit = deadline if not timed_out else now + _DRAIN_S
+            limit = deadline if not (timed_out or over_disk) else now + _DRAIN_S
             if drain_until is not None:
                 limit = min(limit, drain_until)
             if drain_until is not None and now >= drain_until:
                 break  # a straggler holds a pipe open after the launcher exited
-            for key, _ in selector.select(timeout=max(0.0, min(limit - now, 0.5))):
+            for key, _ in selector.select(timeout=max(0.0, min(limit - now, tick))):
                 chunk = os.read(key.fd, 65536)
                 if chunk:
                     sinks[key.fileobj].feed(chunk)
@@ -238,6 +276,6 @@ def _collect(proc: subprocess.Popen[bytes], sinks: dict[object, BoundedOutput], 
                     selector.unregister(key.fileobj)
     for pipe in sinks:
         pipe.close()  # type: ignore[attr-defined]
-    if drain_until is not None and not timed_out and proc.poll() is None:
+    if drain_until is not None and not (timed_out or over_disk) and proc.poll() is None:
         _kill(proc, plan)
-    return timed_out
+    return timed_out, over_disk
