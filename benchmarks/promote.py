@@ -1,7 +1,7 @@
 """What a promotion by clean re-run costs, next to a plain ``aarlab w2s run`` of the same method.
 
     python benchmarks/promote.py [--home ~/.cache/aarlab-test] [--suite tiny] [--dataset math] [--seeds 3]
-                                 [--lane probe] [--no-held-out]
+                                 [--lane probe|finetune] [--no-held-out]
 
 The built suite is copied (data, models, baselines; no artifact cache) into a temporary home, so both runs start
 from the same cold cache and nothing is written to the home given.
@@ -69,7 +69,7 @@ def main() -> int:
     parser.add_argument("--suite", default="tiny")
     parser.add_argument("--dataset", default="math")
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--lane", default="probe")
+    parser.add_argument("--lane", default=None, help="Default: the suite's lane")
     parser.add_argument("--no-held-out", action="store_true")
     args = parser.parse_args()
 
@@ -90,8 +90,11 @@ def main() -> int:
         for part in ("data", "models"):
             shutil.copytree(source / part, home / "suites" / args.suite / part)
         shutil.copy(source / "baselines.json", home / "suites" / args.suite / "baselines.json")
+        from aarlab.suites import load_suite
+
+        lane = args.lane or load_suite(args.suite, home).spec.lane
         plain_s, plain = timed([sys.executable, "-c", PLAIN_RUN, args.suite, str(home), args.dataset,
-                                str(method_file), str(args.seeds), args.lane, str(preds)])
+                                str(method_file), str(args.seeds), lane, str(preds)])
         if plain.returncode != 0:
             print(f"w2s run failed (exit {plain.returncode})", file=sys.stderr)
             return 1
@@ -110,7 +113,7 @@ def main() -> int:
         listener.server.should_exit = True
         thread.join(timeout=30)
         promote_argv = [sys.executable, "-m", "aarlab", "promote", receipt.id, "--state", str(state), "--home",
-                        str(home), "--seeds", str(args.seeds), "--lane", args.lane, "--json"]
+                        str(home), "--seeds", str(args.seeds), "--lane", lane, "--json"]
         if args.no_held_out:
             promote_argv.append("--no-held-out")
         promote_s, promoted = timed(promote_argv)
@@ -121,7 +124,7 @@ def main() -> int:
     finally:
         shutil.rmtree(root, ignore_errors=True)
     runs = 3 + (0 if args.no_held_out else len(result["held_out"]))
-    print(f"\n{args.suite}/{args.dataset}, lane {args.lane}, {args.seeds} seeds, {os.cpu_count()} CPUs "
+    print(f"\n{args.suite}/{args.dataset}, lane {result['lane']}, {args.seeds} seeds, {os.cpu_count()} CPUs "
           f"(load average at the end {os.getloadavg()[0]:.1f})")
     print("| what | wall s |\n|---|---|")
     print(f"| `aarlab w2s run` (method, {args.seeds} seeds) | {plain_s:.1f} |")

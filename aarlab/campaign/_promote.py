@@ -365,7 +365,7 @@ class PromotionOptions:
     """How a promotion runs."""
 
     seeds: int = MIN_SEEDS
-    lane: str = "probe"
+    lane: str | None = None  # None: the suite's lane (probe for cpu, finetune for tiny and paper)
     timeout_s: float = 1800.0
     held_out: bool = True
     fixed_seeds: list[int] | None = None  # tests and reproductions; the CLI always draws fresh ones
@@ -383,6 +383,7 @@ def promote(state_dir: Path, submission_id: str, *, suite: Suite, suite_ref: str
     from aarlab.server._state import StateError, open_state
 
     options = options or PromotionOptions()
+    lane = options.lane or suite.spec.lane
     try:
         state = open_state(state_dir)
     except StateError as err:
@@ -403,12 +404,12 @@ def promote(state_dir: Path, submission_id: str, *, suite: Suite, suite_ref: str
             keys = load_answer_keys(conn)
         result = PromotionResult(id="prm_" + secrets.token_hex(8), submission_id=submission_id, agent=target.agent,
                                  dataset=target.dataset, method=target.method, snapshot_id=target.snapshot_id,
-                                 method_in_snapshot=method.source, status="failed", lane=options.lane, seeds=seeds,
+                                 method_in_snapshot=method.source, status="failed", lane=lane, seeds=seeds,
                                  public_pgr=target.public_pgr)
         started = time.monotonic()
         work = Path(tempfile.mkdtemp(prefix="aarlab-promote-"))
         try:
-            runner = Runner(suite, suite_ref, options.lane, seeds, files, work, options.timeout_s, log=log)
+            runner = Runner(suite, suite_ref, lane, seeds, files, work, options.timeout_s, log=log)
             _measure(result, runner, method, keys, suite, options, log)
             result.status = "promoted"
         except RunFailed as err:
@@ -432,7 +433,7 @@ def _measure(result: PromotionResult, runner: Runner, method: MethodSpec, keys: 
 
     seeds = result.seeds
     cache = default_cache(suite)
-    experiment = Experiment(suite, result.dataset, cache, lane=options.lane)
+    experiment = Experiment(suite, result.dataset, cache, lane=result.lane)
     key = keys[result.dataset]
     log(f"teachers and ceilings of {result.dataset} for seeds {seeds}")
     base = _baselines(experiment, key, seeds)
@@ -465,7 +466,7 @@ def _held_out(result: PromotionResult, runner: Runner, method: MethodSpec, keys:
     for name in suite.spec.datasets:
         if name == result.dataset or name not in keys:
             continue
-        experiment = Experiment(suite, name, default_cache(suite), lane=options.lane)
+        experiment = Experiment(suite, name, default_cache(suite), lane=result.lane)
         key = keys[name]
         base = _baselines(experiment, key, result.seeds)
         try:

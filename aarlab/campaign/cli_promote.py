@@ -75,8 +75,8 @@ def promote_command(
     submission_id: Annotated[str | None, typer.Argument(help="The submission to promote (its id from the receipt "
                                                               "or the leaderboard); omit with --queued")] = None,
     seeds: Annotated[int, typer.Option("--seeds", min=3, help="Fresh seeds the platform draws (at least 3)")] = 3,
-    lane: Annotated[str, typer.Option("--lane", help="probe (heads on frozen features: minutes) or finetune")] =
-        "probe",
+    lane: Annotated[str | None, typer.Option("--lane", help="probe (heads on frozen features) or finetune; "
+                                                            "default: the suite's lane")] = None,
     home: Annotated[Path | None, typer.Option("--home", help="aarlab home holding the built suite")] = None,
     suite: Annotated[str | None, typer.Option("--suite", help="Suite name or .toml (default: the state's)")] = None,
     held_out: Annotated[bool, typer.Option("--held-out/--no-held-out", help="Also run on the other datasets")] =
@@ -96,7 +96,7 @@ def promote_command(
     from aarlab.campaign._promote import PromotionError, PromotionOptions, promote, queued_requests, refuse_request
     from aarlab.suites import SuiteError, load_suite
 
-    if lane not in ("probe", "finetune"):
+    if lane not in (None, "probe", "finetune"):
         raise _fail(f"--lane must be probe or finetune; found {lane!r}")
     if (submission_id is None) == (not queued):
         raise _fail("give a SUBMISSION_ID, or --queued to run the promotion queue (not both)")
