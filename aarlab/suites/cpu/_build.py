@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from aarlab.suites._secret import load_or_create_build_secret
 from aarlab.suites._spec import Suite
 from aarlab.suites.cpu._chat import build_chat
 from aarlab.suites.cpu._code import build_code
@@ -32,11 +33,16 @@ class CpuBuildError(RuntimeError):
 
 
 def _datasets(suite: Suite, progress: Progress, log: Log, notes: dict[str, Any]) -> dict[str, float]:
-    """Write every dataset; ``notes`` receives per-dataset build facts (the code dataset's test executions)."""
+    """Write every dataset; ``notes`` receives per-dataset build facts (the code dataset's test executions).
+
+    Every draw mixes the suite's build secret (``<suite root>/build_secret``, drawn on the first build and kept) with
+    ``data_seed``: the suite file's settings alone do not reproduce a label.
+    """
     from aarlab.w2s.data import write_dataset
 
     timings = {}
     seed = int(suite.spec.build.get("data_seed", 0))
+    secret = load_or_create_build_secret(suite.root)
     for name in suite.spec.datasets:
         if name not in BUILDERS:
             raise CpuBuildError(f"the cpu builder makes datasets {sorted(BUILDERS)}; suite lists {name!r}")
@@ -44,9 +50,10 @@ def _datasets(suite: Suite, progress: Progress, log: Log, notes: dict[str, Any])
         if name == "code":
             log("dataset code: running HumanEval's tests on ~2,000 candidate implementations (isolated, ~1-2 min)")
             notes[name] = {}
-            dataset = build_code(seed, report=notes[name], progress=lambda d, t: progress("code tests", d, t))
+            dataset = build_code(seed, secret, report=notes[name],
+                                 progress=lambda d, t: progress("code tests", d, t))
         else:
-            dataset = BUILDERS[name](seed)
+            dataset = BUILDERS[name](seed, secret)
         write_dataset(suite.data_path(name), dataset)
         timings[name] = time.perf_counter() - start
         log(f"dataset {name}: written to {suite.data_path(name)}")

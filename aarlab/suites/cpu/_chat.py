@@ -79,9 +79,12 @@ def chat_facts() -> list[Fact]:
     return [f for f in facts if f.pool]
 
 
-def build_chat(seed: int = 0) -> Dataset:
-    """The three splits, group-disjoint (a city, or all questions about one country, stay in one split)."""
-    rng = random.Random(f"{seed}:chat")
+def build_chat(seed: int = 0, secret: str = "") -> Dataset:
+    """The three splits, group-disjoint (a city, or all questions about one country, stay in one split).
+
+    ``secret`` (the suite's build secret) is mixed into every draw: splits, distractors, answer order.
+    """
+    rng = random.Random(f"{seed}:chat" if not secret else f"{secret}:{seed}:chat")
     facts = chat_facts()
     splits = split_by_group(facts, lambda f: f.group, SPLIT_SIZES, rng)
     out: dict[str, list[Example]] = {}

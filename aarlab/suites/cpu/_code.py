@@ -110,14 +110,14 @@ def _subset(candidate: LabeledCandidate) -> str:
     return "rewrite" if candidate.edits else "canonical"
 
 
-def build_code(seed: int = 0, *, problems: list[Problem] | None = None, timeout_s: float = 3.0,
+def build_code(seed: int = 0, secret: str = "", *, problems: list[Problem] | None = None, timeout_s: float = 3.0,
                isolation: Isolation | None = None, report: dict[str, Any] | None = None,
                progress: Callable[[int, int], None] | None = None) -> Dataset:
     """The three splits, problem-disjoint, labels from execution. ``report`` (if given) receives counts and the
-    isolation used."""
+    isolation used; ``secret`` (the suite's build secret) is mixed into every draw: candidates, balance, splits."""
     problems = humaneval_problems() if problems is None else problems
     isolation = isolation or default_isolation()
-    rng = random.Random(f"{seed}:code")
+    rng = random.Random(f"{seed}:code" if not secret else f"{secret}:{seed}:code")
     kept: list[LabeledCandidate] = []
     outcomes: dict[str, int] = {}
     for i, problem in enumerate(problems):

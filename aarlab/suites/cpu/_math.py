@@ -62,9 +62,12 @@ def wrong_answer(value: int, family_values: list[int], rng: random.Random) -> in
     return wrong
 
 
-def build_math(seed: int = 0) -> Dataset:
-    """The three splits; each expression appears once, in one split."""
-    rng = random.Random(f"{seed}:math")
+def build_math(seed: int = 0, secret: str = "") -> Dataset:
+    """The three splits; each expression appears once, in one split.
+
+    ``secret`` (the suite's build secret) is mixed into every draw: problems, splits, wrong answers.
+    """
+    rng = random.Random(f"{seed}:math" if not secret else f"{secret}:{seed}:math")
     problems = _problems(rng)
     values: dict[str, list[int]] = {}
     for p in problems:
