@@ -125,7 +125,7 @@ class _HeaderScan:
 
     def __init__(self, limits: SnapshotLimits) -> None:
         self.limits = limits
-        self.offset = self.entries = 0
+        self.offset = self.entries = self.total = 0
         self.pax_size: int | None = None
         self.done = False
 
@@ -159,8 +159,14 @@ class _HeaderScan:
         if self.entries > 2 * self.limits.max_files:
             raise SnapshotRejected(f"archive has more than {2 * self.limits.max_files} entries", 413)
         size = self.pax_size if self.pax_size is not None else size
-        if kind in (b"0", b"\0", b"7") and size > self.limits.max_file_bytes:
+        if kind not in (b"0", b"\0", b"7"):
+            return
+        if size > self.limits.max_file_bytes:
             raise SnapshotRejected(f"entry {name[:60]!r}: {size} bytes; the limit is {self.limits.max_file_bytes}",
+                                   413)
+        self.total += size
+        if self.total > self.limits.max_total_bytes:
+            raise SnapshotRejected(f"snapshot exceeds {self.limits.max_total_bytes} bytes (at entry {name[:60]!r})",
                                    413)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import bz2
 import io
 import tarfile
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -38,13 +39,26 @@ def test_an_uncompressed_tar_is_scanned_the_same_way() -> None:
     assert err.status == 413 and "pax header" in str(err)
 
 
-def test_a_gzip_bomb_stops_at_the_inflation_cap() -> None:
-    def files() -> object:
-        for i in range(20):  # 20 files of 1 MiB: each within the file limit, 20 MiB > 17 MiB cap
+def test_members_past_the_total_limit_are_refused_from_their_headers() -> None:
+    def files() -> Iterator[bytes]:
+        for i in range(20):  # 20 files of 1 MiB: each within the file limit, together past the 1 MiB total
             yield tar_header(f"f{i}.bin", 1 << 20)
             yield bytes(1 << 20)
 
-    err = _refused(gzip_stream(files()), SMALL)  # type: ignore[arg-type]
+    err = _refused(gzip_stream(files()), SMALL)
+    assert err.status == 413 and "snapshot exceeds 1048576 bytes (at entry 'f1.bin')" in str(err)
+
+
+def test_a_gzip_bomb_of_headers_each_within_limits_stops_at_the_inflation_cap() -> None:
+    record = b"16384 comment=".ljust(16383, b"a") + b"\n"
+
+    def headers() -> Iterator[bytes]:
+        for i in range(1100):  # 1100 directories with a 16 KiB pax header each: ~18 MiB > the 17 MiB cap
+            yield tar_header("././@PaxHeader", len(record), b"x") + record.ljust(16384, b"\0")
+            yield tar_header(f"d{i}/", 0, b"5")
+        yield bytes(1024)
+
+    err = _refused(gzip_stream(headers()), SMALL)
     assert err.status == 413 and "inflates to more than" in str(err)
 
 
