@@ -18,7 +18,7 @@ from aarlab.server._services import Services, get_services
 from aarlab.server.dashboard._chart import agent_colours, pgr_chart
 from aarlab.server.dashboard._data import DashboardData, agent_snapshots
 from aarlab.server.dashboard._files import read_notebook, read_transcript
-from aarlab.server.dashboard._session import Forbidden, Visitor, login_error
+from aarlab.server.dashboard._session import Forbidden, Visitor, login_error, oversight_done
 from aarlab.server.dashboard._site import dashboard_of, safe_next
 
 router = APIRouter(include_in_schema=False)
@@ -189,4 +189,4 @@ async def oversight(request: Request, visitor: Seen, svc: Svc, done: str | None 
             return [dict(r) for r in rows]
 
     return board.page(request, "oversight.html", visitor, title="Oversight", data=data,
-                      records=await run_in_threadpool(recent), done=done)
+                      records=await run_in_threadpool(recent), done=oversight_done(done))

@@ -13,6 +13,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -38,9 +39,18 @@ LOGIN_ERRORS = {
 }
 
 
+#: What ``/oversight?done=`` may say: the shapes the console's own redirects write, around an agent name.
+_DONE = re.compile(r"^(?:(?:pause|resume|stop) |budget of |message \d{1,19} to )[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
 def login_error(code: str | None) -> str | None:
     """The fixed message of a login error code; None for no code or an unknown one (never the code itself)."""
     return LOGIN_ERRORS.get(code) if code else None
+
+
+def oversight_done(done: str | None) -> str | None:
+    """The console's "Done: ..." line if ``done`` has the shape its own redirects write; otherwise nothing."""
+    return done if done and _DONE.match(done) else None
 
 
 class LoginRequired(Exception):
