@@ -26,6 +26,8 @@ class RuleSpec(BaseModel):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     description: str = Field(min_length=1)
     fields: list[Part] = Field(min_length=1)
+    keywords: list[str] = Field(min_length=1, description="lower-case substrings, one of which must occur for "
+                                "the patterns to be tried (a prefilter)")
     patterns: list[str] = Field(min_length=1)
 
 
@@ -45,9 +47,15 @@ class Rule:
     description: str
     fields: tuple[Part, ...]
     patterns: tuple[re.Pattern[str], ...]
+    keywords: tuple[str, ...] = ()
+    keyword_re: re.Pattern[str] | None = None  # the keywords as one alternation (one C-level scan)
 
-    def search(self, text: str) -> re.Match[str] | None:
-        """The first match of any pattern in ``text``."""
+    def search(self, text: str, lowered: str | None = None) -> re.Match[str] | None:
+        """The first match of any pattern in ``text`` (``lowered``: ``text.lower()``, when the caller has it);
+        None at once when no keyword occurs."""
+        lowered = text.lower() if lowered is None else lowered
+        if self.keyword_re is not None and self.keyword_re.search(lowered) is None:
+            return None
         for pattern in self.patterns:
             found = pattern.search(text)
             if found is not None:
@@ -75,6 +83,10 @@ def load_rules(path: Path | None = None) -> list[Rule]:
         raise RulesError(f"{path}: rule {duplicate!r} is defined twice; give each rule its own name")
     rules = []
     for r in spec.rule:
+        bad = next((k for k in r.keywords if not k or k != k.lower()), None)
+        if bad is not None:
+            raise RulesError(f"{path}: rule {r.name!r}: keyword {bad!r} must be a non-empty lower-case string "
+                             "(it is looked for in the lower-cased text)")
         compiled = []
         for pattern in r.patterns:
             try:
@@ -82,5 +94,6 @@ def load_rules(path: Path | None = None) -> list[Rule]:
             except re.error as err:
                 raise RulesError(f"{path}: rule {r.name!r}: pattern {pattern!r} is not a regular expression "
                                  f"({err})") from None
-        rules.append(Rule(r.name, r.description, tuple(r.fields), tuple(compiled)))
+        rules.append(Rule(r.name, r.description, tuple(r.fields), tuple(compiled), tuple(r.keywords),
+                          re.compile("|".join(re.escape(k) for k in r.keywords))))
     return rules

@@ -2,7 +2,8 @@
 
 The transcript is read host-side through :mod:`aarlab._agentfiles` (no link followed, never blocking, at most
 :data:`MAX_TRANSCRIPT_BYTES`: the end of a longer file), and each scanned text is bounded too, so a hostile
-transcript costs the dashboard a bounded amount of work. Results are cached per file state (inode, size, mtime).
+transcript costs the dashboard a bounded amount of work. A transcript only grows: what was scanned is remembered
+per file (device, inode) and a later call scans only the lines appended since.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aarlab._agentfiles import UnsafeAgentFile, open_agent_file
+from aarlab._agentfiles import AgentFile, UnsafeAgentFile, open_agent_file
 from aarlab.agents.monitor._rules import Part, Rule, load_rules
 
 #: The most transcript bytes scanned (the end of a longer transcript).
@@ -95,19 +96,22 @@ def _snippet(text: str, start: int, end: int) -> str:
     return ("…" if left else "") + body + ("…" if right < len(text) else "")
 
 
-def scan_events(events: Iterable[dict[str, Any]], rules: list[Rule]) -> tuple[list[TranscriptFlag], dict[str, int]]:
-    """Flags (at most MAX_FLAGS_PER_RULE per rule) and per-rule counts of matching events."""
+def scan_events(events: Iterable[dict[str, Any]], rules: list[Rule], *, first_index: int = 0,
+                counts: dict[str, int] | None = None) -> tuple[list[TranscriptFlag], dict[str, int]]:
+    """Flags (at most MAX_FLAGS_PER_RULE per rule, counting those already in ``counts``) and per-rule counts of
+    matching events. ``first_index`` numbers the first event (to continue an earlier scan)."""
     flags: list[TranscriptFlag] = []
-    counts: dict[str, int] = {r.name: 0 for r in rules}
-    for index, event in enumerate(events):
+    counts = {r.name: 0 for r in rules} | (counts or {})
+    for index, event in enumerate(events, start=first_index):
         who, parts = event_parts(event)
         if not parts:
             continue
         t = event.get("t") if isinstance(event.get("t"), int | float) else None
+        lowered = {k: v.lower() for k, v in parts.items()}
         for rule in rules:
             for part in rule.fields:
                 text = parts.get(part)
-                found = rule.search(text) if text else None
+                found = rule.search(text, lowered[part]) if text else None
                 if found is None or text is None:
                     continue
                 counts[rule.name] += 1
@@ -136,40 +140,56 @@ def parse_transcript(data: bytes, cut: bool) -> list[dict[str, Any]]:
     return events
 
 
-_cache: dict[tuple[str, str], tuple[tuple[int, int, int, int], MonitorReport]] = {}
+@dataclass
+class _Scanned:
+    """How far one transcript file (device, inode) has been scanned: it only grows, so a later call scans the
+    bytes appended since (complete lines only)."""
+
+    file: tuple[int, int]
+    end: int
+    report: MonitorReport
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+_cache: dict[tuple[str, str], _Scanned] = {}
 _cache_lock = threading.Lock()
+
+
+def _scan_from(fh: AgentFile, name: str, rules: list[Rule], done: _Scanned | None) -> tuple[MonitorReport, int]:
+    """Continue ``done`` with the lines appended since, or scan afresh (the file's last MAX_TRANSCRIPT_BYTES)."""
+    fresh = done is None or fh.size < done.end or fh.size - done.end > MAX_TRANSCRIPT_BYTES
+    start = max(0, fh.size - MAX_TRANSCRIPT_BYTES) if fresh or done is None else done.end
+    data = fh.read(fh.size - start, start)
+    complete = data[:data.rfind(b"\n") + 1]
+    events = parse_transcript(complete, cut=fresh and start > 0)
+    old = MonitorReport(name, truncated=start > 0) if fresh or done is None else done.report
+    flags, counts = scan_events(events, rules, first_index=old.events, counts=old.counts)
+    report = MonitorReport(name, old.flags + flags, counts, old.events + len(events), old.truncated)
+    return report, start + len(complete)
 
 
 def monitor_agent(campaign: Path, name: str, rules: list[Rule] | None = None) -> MonitorReport:
     """Scan ``agents/NAME/transcript.jsonl`` of a campaign dir (an empty report when it is missing; the reason
-    when it is refused). With the default rules, results are cached until the file changes."""
-    report = MonitorReport(name)
+    when it is refused). With the default rules, what was scanned is remembered per file, so a page polling a
+    live transcript scans only what was appended; concurrent callers wait for one scan instead of repeating it."""
     if not name or name in (".", "..") or "/" in name or "\x00" in name:
-        report.refused = "not an agent name"
-        return report
-    cacheable = rules is None
-    chosen = load_rules() if rules is None else rules
+        return MonitorReport(name, refused="not an agent name")
     try:
         with open_agent_file(campaign, f"agents/{name}/transcript.jsonl") as fh:
+            if rules is not None:
+                return _scan_from(fh, name, rules, None)[0]
             st = os.fstat(fh.fd)
-            key = (str(campaign), name)
-            state = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
-            if cacheable:
-                with _cache_lock:
-                    hit = _cache.get(key)
-                if hit is not None and hit[0] == state:
-                    return hit[1]
-            start = max(0, fh.size - MAX_TRANSCRIPT_BYTES)
-            data = fh.read(MAX_TRANSCRIPT_BYTES, start)
+            key, file = (str(campaign), name), (st.st_dev, st.st_ino)
+            with _cache_lock:
+                entry = _cache.get(key)
+                if entry is None or entry.file != file:
+                    entry = _cache[key] = _Scanned(file, 0, MonitorReport(name))
+            with entry.lock:
+                if entry.end == fh.size and entry.report.events:
+                    return entry.report
+                entry.report, entry.end = _scan_from(fh, name, load_rules(), entry if entry.end else None)
+                return entry.report
     except UnsafeAgentFile as err:
-        report.refused = f"transcript.jsonl was not read: {err.reason}"
-        return report
+        return MonitorReport(name, refused=f"transcript.jsonl was not read: {err.reason}")
     except OSError:  # missing: nothing to scan yet
-        return report
-    events = parse_transcript(data, cut=start > 0)
-    report.flags, report.counts = scan_events(events, chosen)
-    report.events, report.truncated = len(events), start > 0
-    if cacheable:
-        with _cache_lock:
-            _cache[key] = (state, report)
-    return report
+        return MonitorReport(name)

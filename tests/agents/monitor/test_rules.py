@@ -119,14 +119,41 @@ def test_the_built_in_rules_cover_every_behaviour_the_monitor_names() -> None:
 def test_a_user_rules_file_replaces_the_built_in_one_and_bad_files_are_explained(tmp_path: Path) -> None:
     good = tmp_path / "rules.toml"
     good.write_text('[[rule]]\nname = "says-banana"\ndescription = "d"\nfields = ["assistant"]\n'
-                    "patterns = ['banana']\n")
+                    "keywords = ['banan']\npatterns = ['banana']\n")
     assert [f.rule for f in scan_events([said("BANANA!")], load_rules(good))[0]] == ["says-banana"]
     bad = tmp_path / "bad.toml"
-    bad.write_text('[[rule]]\nname = "x"\ndescription = "d"\nfields = ["assistant"]\npatterns = [\'(\']\n')
+    bad.write_text('[[rule]]\nname = "x"\ndescription = "d"\nfields = ["assistant"]\nkeywords = ["a"]\n'
+                   "patterns = ['(']\n")
     with pytest.raises(RulesError, match="not a regular expression"):
         load_rules(bad)
-    bad.write_text('[[rule]]\nname = "x"\ndescription = "d"\nfields = ["elsewhere"]\npatterns = ["a"]\n')
+    bad.write_text('[[rule]]\nname = "x"\ndescription = "d"\nfields = ["elsewhere"]\nkeywords = ["a"]\n'
+                   'patterns = ["a"]\n')
     with pytest.raises(RulesError, match="fields"):
         load_rules(bad)
     with pytest.raises(RulesError, match="cannot read"):
         load_rules(tmp_path / "missing.toml")
+
+
+def test_every_pattern_of_every_rule_needs_one_of_its_keywords() -> None:
+    # the keyword prefilter must never hide a match: each pattern alone, tried on its own firing examples
+    for rule in load_rules():
+        for event in FIRING[rule.name]:
+            texts = [t for part in rule.fields if (t := _parts(event).get(part))]
+            for text in texts:
+                for pattern in rule.patterns:
+                    if pattern.search(text):
+                        assert any(k in text.lower() for k in rule.keywords), (rule.name, pattern.pattern)
+
+
+def test_upper_case_keywords_are_refused(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[rule]]\nname = "x"\ndescription = "d"\nfields = ["assistant"]\nkeywords = ["Hack"]\n'
+                   'patterns = ["hack"]\n')
+    with pytest.raises(RulesError, match="lower-case"):
+        load_rules(bad)
+
+
+def _parts(event: dict[str, Any]) -> dict[str, str]:
+    from aarlab.agents.monitor import event_parts
+
+    return dict(event_parts(event)[1])

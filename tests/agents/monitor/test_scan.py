@@ -70,3 +70,19 @@ def test_a_changed_transcript_is_scanned_again(tmp_path: Path) -> None:
     with open(path, "a") as fh:
         fh.write(json.dumps(said("let's cheat")) + "\n")
     assert [f.rule for f in monitor_agent(tmp_path, "a").flags] == ["gaming-language"]
+
+
+def test_appended_events_are_numbered_after_the_earlier_ones_and_a_replaced_file_starts_over(tmp_path: Path) -> None:
+    path = _write(tmp_path, "a", [said("cheat")])
+    assert [f.event for f in monitor_agent(tmp_path, "a").flags] == [0]
+    with open(path, "a") as fh:
+        fh.write(json.dumps(said("fine")) + "\n" + json.dumps(said("cheat again")) + "\n" + '{"t": 1, "type": "mess')
+    report = monitor_agent(tmp_path, "a")
+    assert [f.event for f in report.flags] == [0, 2] and report.events == 3
+    with open(path, "a") as fh:  # the cut line completes
+        fh.write('age", "role": "assistant", "content": "cheating"}\n')
+    assert [f.event for f in monitor_agent(tmp_path, "a").flags] == [0, 2, 3]
+    path.unlink()
+    _write(tmp_path, "a", [said("all fine"), said("still fine")])
+    report = monitor_agent(tmp_path, "a")
+    assert report.flags == [] and report.events == 2
