@@ -251,6 +251,9 @@ def test_a_state_dir_from_before_row_coverage_verifies_and_says_what_it_could_no
     report = tamper(legacy=True)
     assert report.ok, report.reason
     assert any("predate row coverage" in note for note in report.notes)
+    for upgraded_at in range(2, report.records, 3):  # a state dir upgraded mid-campaign: old records, then new
+        mixed = tamper("DELETE FROM audit_payloads WHERE seq < ?", upgraded_at)
+        assert mixed.ok and f"(seq 1..{upgraded_at - 1})" in mixed.notes[0], (upgraded_at, mixed.reason)
     sub = _seq(campaign, "SELECT min(audit_seq) FROM submissions")
     report = tamper("UPDATE submissions SET public_pgr = 0.9 WHERE audit_seq = ?", sub, legacy=True)
     _broken(report, sub, "submission.create", "predates stored payloads")
