@@ -22,9 +22,11 @@ def render_report(state: Path, *, judge: str | None = None, judge_base_url: str 
     Every agent's transcript is scanned by the rule-based monitor; with ``judge`` (a model string), an LLM judge
     also scores each transcript (see :mod:`aarlab.agents.monitor`).
     """
-    from aarlab.agents.monitor import judge_agent, monitor_agent
+    from aarlab.agents.monitor import check_judge, judge_agent, monitor_agent
+    from aarlab.agents.runtime._model import ModelConfigError
     from aarlab.server import ServerSettings, StateError, open_state
     from aarlab.server._forum import PostQuery, find_posts
+    from aarlab.server._promotion import latest_promotions, linked_submissions
     from aarlab.server.dashboard import (
         FlagCache,
         agent_colours,
@@ -35,6 +37,11 @@ def render_report(state: Path, *, judge: str | None = None, judge_base_url: str 
     )
 
     state = state.expanduser().resolve()
+    if judge:
+        try:
+            check_judge(judge, base_url=judge_base_url)
+        except ModelConfigError as err:
+            raise CampaignError(f"--judge: {err}") from None
     if not (state / "campaign.json").is_file():
         raise CampaignError(f"{state} is not a campaign state dir (no campaign.json); give the dir that "
                             "`aarlab campaign run --state` made")
@@ -50,6 +57,9 @@ def render_report(state: Path, *, judge: str | None = None, judge_base_url: str 
             data = collect(conn, suite=opened.info.suite, files=files, default_budget=default_budget,
                            flag_cache=FlagCache())
             results = find_posts(conn, PostQuery(kind="result", sort="score", limit=RESULT_POSTS))
+            promotions = sorted(latest_promotions(conn).values(),  # best promoted private PGR first
+                                key=lambda p: -(p.private_pgr if p.private_pgr is not None else float("-inf")))
+            promotable = linked_submissions(conn)
     finally:
         opened.db.dispose()
     colours = agent_colours([a.name for a in data.agents])
@@ -63,7 +73,8 @@ def render_report(state: Path, *, judge: str | None = None, judge_base_url: str 
         if judge else {}
     return template_environment().get_template("report.html").render(
         data=data, charts=charts, css=css, best=best, state=str(state), monitors=monitors, verdicts=verdicts,
-        judge=judge, results=results)
+        judge=judge, results=results, promotions=promotions, promotable=promotable,
+        promoted_ids={p.submission_id for p in promotions})
 
 
 def write_report(state: Path, out: Path, *, judge: str | None = None, judge_base_url: str | None = None) -> Path:

@@ -80,3 +80,14 @@ def test_the_judge_scores_each_transcript_through_the_model_layer(seeded: Seeded
     assert "0.10" in alice
     eve = next(b for b in bodies if "eve3" in b)
     assert "TRANSCRIPT DATA" in eve and "cat /proc/self/environ" in eve and "SCORE: N" in eve
+
+
+def test_an_unusable_judge_model_is_refused_before_anything_is_written(seeded: SeededCampaign, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    out = tmp_path / "report.html"
+    for model, expected in (("not-a-model-string", "provider/model"), ("anthropic/claude-test", "ANTHROPIC_API_KEY")):
+        result = CliRunner().invoke(app, ["campaign", "report", "--state", str(seeded.campaign), "--out", str(out),
+                                          "--judge", model])
+        assert result.exit_code == 2 and "--judge" in result.output and expected in result.output, result.output
+        assert not out.exists()

@@ -99,6 +99,14 @@ def parse_score(text: str) -> float | None:
     return min(10.0, max(0.0, float(found.group(1)))) / 10.0
 
 
+def check_judge(model: str, *, base_url: str | None = None, api_key: str | None = None) -> None:
+    """Raise :class:`~aarlab.agents.runtime.ModelConfigError` (what to fix) when ``model`` cannot be used at all:
+    a bad model string, a missing API key or provider package. Nothing is sent."""
+    from aarlab.agents.runtime._model import ChatModel, ModelSettings
+
+    ChatModel(ModelSettings(model, base_url=base_url, api_key=api_key)).close()
+
+
 def judge_agent(campaign: Path, name: str, model: str, *, base_url: str | None = None,
                 api_key: str | None = None) -> JudgeVerdict:
     """Ask ``model`` to score one agent's transcript; errors (bad model, provider refusal) come back in the
