@@ -21,3 +21,11 @@ def test_an_out_of_range_integer_is_a_4xx_with_a_message(seeded: SeededCampaign,
 def test_the_largest_64_bit_post_id_is_a_plain_not_found(seeded: SeededCampaign) -> None:
     r = httpx.get(seeded.url + f"/forum/{2**63 - 1}", headers={"Authorization": f"Bearer {seeded.admin_token}"})
     assert r.status_code == 404
+
+
+@pytest.mark.parametrize("form", [{"evaluations": HUGE}, {"evaluations": "9" * 5000}, {"usd": "1e400"},
+                                  {"evaluations": "-1"}])
+def test_a_budget_form_out_of_range_is_refused_with_a_message(seeded: SeededCampaign, form: dict[str, str]) -> None:
+    r = httpx.post(seeded.url + "/oversight/agents/alice/budget", data=form,
+                   headers={"Authorization": f"Bearer {seeded.admin_token}"})
+    assert r.status_code == 422 and "invalid" in r.text, (r.status_code, r.text[:300])

@@ -98,3 +98,26 @@ def test_the_server_refuses_a_512_mib_pax_header_in_a_small_upload(server: Runni
     assert r.status_code == 413 and "pax header of 536870912 bytes" in r.json()["detail"]
     after = httpx.get(server.url + "/api/v1/whoami", headers=auth(server.add_agent()), timeout=30)
     assert after.status_code == 200  # the server still answers
+
+
+@pytest.mark.parametrize("path", ["/api/v1/posts", "/api/v1/submissions", "/api/v1/snapshots",
+                                  "/api/v1/admin/agents", "/api/v1/posts/1/votes"])
+@pytest.mark.parametrize("body", [b"[" * 50_000, b'{"a":' * 10_000, b"\xff\xfe\x00", b'{"files": "' + b"A" * 70_000])
+def test_hostile_json_bodies_are_a_4xx_on_every_route(server: RunningServer, path: str, body: bytes) -> None:
+    r = httpx.post(server.url + path, content=body, timeout=30,
+                   headers={"Content-Type": "application/json", **auth(server.admin_token)})
+    assert 400 <= r.status_code < 500 and r.json()["detail"], (r.status_code, r.text[:200])
+
+
+@pytest.mark.parametrize(("length", "says"), [(2**40, "413 Request Entity Too Large"), (2**70, "400 Bad Request")])
+def test_a_declared_body_length_over_the_limit_is_refused_before_it_is_read(server: RunningServer, length: int,
+                                                                            says: str) -> None:
+    import socket
+    from urllib.parse import urlsplit
+
+    url = urlsplit(server.url)
+    with socket.create_connection((url.hostname, url.port), timeout=30) as conn:  # no client checks the length
+        conn.sendall(f"POST /api/v1/posts HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     f"Authorization: Bearer {server.admin_token}\r\nContent-Length: {length}\r\n\r\n{{}}".encode())
+        answer = conn.recv(65536).decode()
+    assert answer.startswith(f"HTTP/1.1 {says}"), answer[:200]  # 2**70 is not even valid HTTP to uvicorn
