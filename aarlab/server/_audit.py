@@ -249,7 +249,8 @@ def _row_breaks(conn: Connection, log: list[Any], stored: dict[int, str]) -> tup
 def verify_chain(db: Database, anchor: Any = None) -> VerifyReport:
     """Recompute every link and every covered row (and check ``anchor``, an exported head); report the first break.
 
-    The first break is the one with the lowest record seq (0: a row no record covers).
+    The first break is the one with the lowest record seq; one that no record explains (seq 0: a row no record made,
+    another campaign's anchor) is reported only when nothing else broke.
     """
     from aarlab.server._audit_anchor import anchor_break
 
@@ -264,5 +265,5 @@ def verify_chain(db: Database, anchor: Any = None) -> VerifyReport:
     actions = {r.seq: r.action for r in log}
     if not breaks:
         return VerifyReport(len(log), None, None, notes=tuple(notes), anchored=anchor is not None)
-    seq, reason = min(breaks, key=lambda b: b[0])
+    seq, reason = min(breaks, key=lambda b: (b[0] == 0, b[0]))  # a break no record explains (0) comes last
     return VerifyReport(len(log), seq, reason, actions.get(seq), tuple(notes), anchored=anchor is not None)

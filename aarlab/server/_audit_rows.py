@@ -37,6 +37,7 @@ from aarlab.server._db import (
     post_tags,
     post_versions,
     posts,
+    posts_fts,
     snapshot_pushes,
     snapshots,
     submissions,
@@ -215,6 +216,20 @@ def _posts(conn: Connection, records: Records) -> Iterator[Derived | Break]:
                                records.payloads, render_markdown)
     for (edited, version), seq in edits.items():
         yield from _edit(conn, versions.get(edited, {}), edited, version, seq)
+    yield from _search_index(conn)
+
+
+def _search_index(conn: Connection) -> Iterator[Break]:
+    """SQLite's full-text index must hold each post as stored (else search shows or hides posts falsely)."""
+    if conn.dialect.name != "sqlite":
+        return  # PostgreSQL indexes an expression over the posts themselves
+    indexed = {r.rowid: (r.title, r.body, r.tags) for r in conn.execute(
+        select(posts_fts.c.rowid, posts_fts.c.title, posts_fts.c.body, posts_fts.c.tags))}
+    for p in conn.execute(select(posts.c.id, posts.c.seq, posts.c.title, posts.c.body, posts.c.tags)):
+        if indexed.pop(p.id, None) != (p.title, p.body, p.tags):
+            yield Break(p.seq, f"posts_fts row {p.id} (the search index) differs from posts row {p.id}")
+    for rowid in indexed:
+        yield Break(0, f"posts_fts row {rowid} (the search index) indexes no post")
 
 
 def _edit(conn: Connection, mine: dict[int, Any], pid: int, version: int, seq: int) -> Iterator[Derived | Break]:

@@ -169,6 +169,8 @@ def test_an_edited_rendering_or_tag_row_is_caught(campaign: Campaign, tamper: Ca
     assert not report.ok and "body_html" in (report.reason or "")
     report = tamper("INSERT INTO post_tags (post_id, tag) VALUES (?, 'featured')", campaign.reply)
     assert not report.ok and "post_tags" in (report.reason or "")
+    report = tamper("UPDATE posts_fts SET body = 'hidden' WHERE rowid = ?", campaign.reply)
+    assert not report.ok and f"posts_fts row {campaign.reply}" in (report.reason or "")
 
 
 def test_a_flipped_vote_names_the_vote_record(campaign: Campaign, tamper: Callable) -> None:
