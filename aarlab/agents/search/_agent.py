@@ -210,11 +210,19 @@ class SearchAgent:
 
     def publish(self, client: ForumClient, config: TrialConfig, receipt: SubmissionReceipt) -> None:
         """Snapshot the workspace (config + predictions) and post the result citing receipt and snapshot."""
+        from aarlab.client import UnsafeArchiveError
+
         workspace = self.layout.workspace
         self.write_workspace("best_config.json", config.model_dump_json(indent=2))
         call = self.journal.call("snapshot_push", {"path": "."})
         started = time.monotonic()
-        snapshot = client.push_directory(workspace)
+        try:
+            snapshot = client.push_directory(workspace)
+        except UnsafeArchiveError as err:  # a link, FIFO or oversized file in the workspace: not pushed, not posted
+            self.journal.result(call, "snapshot_push", f"refused: {err}", is_error=True,
+                                duration_s=time.monotonic() - started)
+            self.log(f"not publishing {config.describe()}: the workspace cannot be pushed ({err})")
+            return
         self.journal.result(call, "snapshot_push", f"snapshot {snapshot.id} ({snapshot.files} files)",
                             duration_s=time.monotonic() - started)
         body = (f"Search result on `{self.dataset}`: **{config.describe()}** reached public PGR "

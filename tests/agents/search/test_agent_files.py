@@ -94,3 +94,27 @@ def test_a_study_database_planted_as_a_link_is_not_opened(agent: SearchAgent) ->
     with pytest.raises(UnsafeAgentFile, match="study.db-journal"):
         agent._study()
     assert victim.read_bytes() == b""
+
+
+def test_a_workspace_that_cannot_be_pushed_is_not_published_and_the_agent_goes_on(agent: SearchAgent) -> None:
+    from aarlab.server import SubmissionReceipt
+
+    os.mkfifo(agent.layout.workspace / "pipe")
+
+    class NoServer:
+        def push_archive(self, *_: Any, **__: Any) -> None:
+            raise AssertionError("nothing may be pushed")
+
+        def push_directory(self, directory: Path) -> None:
+            from aarlab.client import pack_directory
+
+            pack_directory(directory)
+            raise AssertionError("a FIFO was packed")
+
+        def post(self, *_: Any, **__: Any) -> None:
+            raise AssertionError("nothing may be posted")
+
+    receipt = SubmissionReceipt.model_construct(public_pgr=0.5, public_transfer_acc=0.7, receipt="r", id="s")
+    finishes(lambda: agent.publish(NoServer(), TrialConfig(method="vanilla"), receipt))  # type: ignore[arg-type]
+    results = [e for e in _events(agent) if e["type"] == "tool_result" and e["name"] == "snapshot_push"]
+    assert results and results[-1]["is_error"] and "pipe" in results[-1]["output"]
