@@ -146,3 +146,13 @@ async def list_promotions(caller: Caller, svc: Svc) -> list[PromotionSummary]:
             return read_promotion_rows(conn)
 
     return await run_in_threadpool(query)
+
+
+def linked_submissions(conn: Connection) -> set[str]:
+    """Submission ids its own author linked to a method snapshot (a ``result`` post citing both): promotable."""
+    from aarlab.server._db import posts
+
+    query = (select(posts.c.submission_id).join(submissions, submissions.c.id == posts.c.submission_id)
+             .where(posts.c.kind == "result", posts.c.snapshot_id.is_not(None),
+                    posts.c.agent_id == submissions.c.agent_id))
+    return set(conn.execute(query).scalars().all())

@@ -11,10 +11,22 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
+import numpy as np
 import pytest
 from sqlalchemy import select
 
-from aarlab.campaign._promote import PromotionError, PromotionOptions, enqueue, promote, queued_requests
+from aarlab.campaign._promote import (
+    PromotionError,
+    PromotionOptions,
+    PromotionResult,
+    enqueue,
+    promote,
+    queued_requests,
+    record_promotion,
+)
+from aarlab.campaign._promote_stats import label_ablation, paired_comparison
+from aarlab.campaign._report import render_report
 from aarlab.client import ForumClient
 from aarlab.server import ServerSettings, add_agent, init_state, listen, open_state, verify_chain
 from aarlab.server._db import audit_log, promotions
@@ -73,8 +85,9 @@ class Env:
     suite: Suite
     suite_file: str
     agent: ForumClient
+    url: str
 
-    def publish(self, source: str | None, *, snapshot: bool = True) -> str:
+    def publish(self, source: str | None, *, snapshot: bool = True, method: str = "mine") -> str:
         """Submit, push a workspace holding ``source`` as methods/mine.py and post the result citing both; returns
         the submission id."""
         workspace = Path(tempfile.mkdtemp(prefix="aarws-"))
@@ -82,7 +95,7 @@ class Env:
             (workspace / "methods").mkdir()
             (workspace / "methods" / "mine.py").write_text(source or "")
             ids = [e.id for e in _test_examples(self.suite, "math")]
-            receipt = self.agent.submit("math", {i: 0.5 for i in ids}, method="mine")
+            receipt = self.agent.submit("math", {i: 0.5 for i in ids}, method=method)
             if snapshot:  # a result post must cite a snapshot: without one the submission stays unlinked
                 pushed = self.agent.push_directory(workspace).id
                 self.agent.post("result", "mine on math", "a result", receipt=receipt.receipt, snapshot=pushed)
@@ -120,7 +133,9 @@ def env() -> Iterator[Env]:
     baselines = {"suite": "micro", "version": "micro-test", "data_dir": suite.spec.data_dir,
                  "datasets": {d: {"weak_acc": 0.5, "strong_acc": 0.6, "seeds": [0]} for d in ("math", "chat")}}
     (suite.root / "baselines.json").write_text(json.dumps(baselines))
-    state = root / "state"
+    state = root / "camp" / "server"  # inside a (minimal) campaign dir, for the campaign report
+    state.parent.mkdir()
+    (state.parent / "campaign.json").write_text("{}")
     init_state(state, suite="micro", home=home).db.dispose()
     token = add_agent(state, "alice")
     settings = ServerSettings(rate_per_s=1000, rate_burst=1000)
@@ -130,7 +145,7 @@ def env() -> Iterator[Env]:
     wait_ready(listener.urls[0])
     client = ForumClient(listener.urls[0], token)
     try:
-        yield Env(state, suite, str(suite_file), client)
+        yield Env(state, suite, str(suite_file), client, listener.urls[0])
     finally:
         client.close()
         listener.server.should_exit = True
@@ -205,3 +220,33 @@ def test_a_queued_request_is_listed_once_until_it_is_promoted(env: Env) -> None:
     assert submission in queued_requests(env.state)
     env.promote(submission)
     assert submission not in queued_requests(env.state)
+
+
+def test_the_leaderboard_and_the_campaign_report_lead_with_promoted_results(env: Env) -> None:
+    promoted_id = env.publish(HONEST, method="shown")  # own labels: one leaderboard row each
+    unlinked_id = env.publish(HONEST, snapshot=False, method="unlinked")
+    snapshot = env.rows()[0]["snapshot_id"] if env.rows() else "0" * 64
+    ones, halves = np.ones((3, 10)), np.tile([1.0, 0.0], (3, 5))
+    result = PromotionResult(id="prm_test", submission_id=promoted_id, agent="alice", dataset="math", method="mine",
+                             snapshot_id=snapshot, method_in_snapshot="methods/mine.py", status="promoted",
+                             lane="probe", seeds=SEEDS, private_pgr=0.77, private_transfer_acc=0.9,
+                             paired=paired_comparison(ones, halves), ablation=label_ablation(0.5, 0.9, 0.52),
+                             created_at="2026-01-01T00:00:00+00:00")
+    opened = open_state(env.state)
+    try:
+        record_promotion(opened, result)
+        admin = (env.state / "admin.token").read_text().strip()
+    finally:
+        opened.db.dispose()
+    rows = httpx.get(f"{env.url}/api/v1/leaderboard", headers={"Authorization": f"Bearer {admin}"}).json()["rows"]
+    mine = next(r for r in rows if r["submission_id"] == promoted_id)
+    assert mine["promotion"] == "promoted" and mine["promoted_private_pgr"] == 0.77
+    agent_rows = env.agent.leaderboard().rows  # scored on the private part: agents see it after finalize only
+    assert all(r.promoted_private_pgr is None for r in agent_rows)
+    html = render_report(env.state.parent)
+    lead = html.index("Promoted results")
+    assert lead < html.index("Agents and costs")
+    section = html[lead:html.index("Agents and costs")]
+    assert f'data-submission="{promoted_id}"' in section and "0.770" in section
+    unlinked = section[section.index(f'data-submission="{unlinked_id}"'):]
+    assert "cannot be promoted" in unlinked[:600]
