@@ -1,6 +1,6 @@
 """Benchmark the real suites: build time per suite and dataset, feature-extraction tokens/s per model and dataset (and
 the ratio to the measured Gemma reference of ~325 tokens/s per thread, float32), per-experiment time in each lane and
-dataset, peak RSS.
+dataset, peak RSS, and the label-free shortcut report the build recorded (issue 14).
 
 Usage: python benchmarks/suites.py [--home DIR] [--suite cpu] [--dataset chat --dataset code] [--sample 256]
        [--finetune]
@@ -76,6 +76,11 @@ def main() -> None:
     builder = report.get("builder", {})
     print(f"suite build (recorded): total {report['timings_s']['total']:.0f} s; builder stages "
           f"{json.dumps(builder.get('timings_s', {}), default=lambda v: round(v, 1))}")
+    print(f"suite build (recorded) stages: {json.dumps(report['timings_s'], default=lambda v: round(v, 1))}")
+    for dataset, row in report.get("shortcuts", {}).items():
+        scores = ", ".join(f"{name} {acc:.3f}" for name, acc in row["shortcuts"].items())
+        print(f"[{dataset}] label-free shortcuts (recorded): {scores}; best {row['best']} {row['best_acc']:.3f} vs "
+              f"weak_acc {row['weak_acc']:.3f} (margin {row['margin']:+.3f})")
     datasets = args.dataset or suite.spec.datasets
     for dataset in datasets:
         built = builder.get("timings_s", {}).get("datasets", {}).get(dataset)
