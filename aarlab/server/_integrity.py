@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, bindparam, func, insert, select
 
 from aarlab.server._db import shortcut_references, submission_fingerprints, submission_flags, submissions
 from aarlab.server._schemas import Leaderboard, SubmissionFlag
@@ -253,10 +253,23 @@ def import_shortcuts(conn: Connection, home: Path, suite: str) -> dict[str, dict
     return out
 
 
+# Built once (immutable statements): building a statement per submission cost more than running it.
+_SHORTCUTS = (select(shortcut_references).where(shortcut_references.c.dataset == bindparam("dataset"))
+              .order_by(shortcut_references.c.shortcut))
+_PREVIOUS_BEST = (select(func.max(submissions.c.public_pgr))
+                  .where(submissions.c.agent_id == bindparam("agent_id"), submissions.c.dataset == bindparam("dataset"),
+                         submissions.c.id != bindparam("submission_id")))
+_FIRST_SAME = (select(submission_fingerprints.c.submission_id, submissions.c.created_at)
+               .join(submissions, submissions.c.id == submission_fingerprints.c.submission_id)
+               .where(submission_fingerprints.c.dataset == bindparam("dataset"),
+                      submission_fingerprints.c.hard_sha256 == bindparam("fingerprint"),
+                      submission_fingerprints.c.agent_id != bindparam("agent_id"))
+               .order_by(submissions.c.audit_seq).limit(1))
+
+
 def load_shortcuts(conn: Connection, dataset: str) -> list[ShortcutReference]:
     """The stored shortcut references of one dataset (none for a state dir initialized before they existed)."""
-    rows = conn.execute(select(shortcut_references).where(shortcut_references.c.dataset == dataset)
-                        .order_by(shortcut_references.c.shortcut)).mappings()
+    rows = conn.execute(_SHORTCUTS, {"dataset": dataset}).mappings()
     return [ShortcutReference(r["shortcut"], np.frombuffer(r["predictions"], dtype="<f8"), r["public_acc"])
             for r in rows]
 
@@ -270,9 +283,8 @@ def compute_flags(conn: Connection, *, submission_id: str, dataset: str, agent_i
     found: list[IntegrityFlag | None] = [constant_flag(probs), gap_flag(base), ceiling_flag(base, public_pgr)]
     for shortcut in load_shortcuts(conn, dataset):
         found.append(shortcut_flag(shortcut, probs, base))
-    previous = conn.execute(select(func.max(submissions.c.public_pgr))
-                            .where(submissions.c.agent_id == agent_id, submissions.c.dataset == dataset,
-                                   submissions.c.id != submission_id)).scalar()
+    previous = conn.execute(_PREVIOUS_BEST, {"agent_id": agent_id, "dataset": dataset,
+                                             "submission_id": submission_id}).scalar()
     found.append(jump_flag(previous, public_pgr))
     if found[0] is None:  # two agents' constant predictions are alike without any copying
         found.append(_replay_flag(conn, dataset, agent_id, hard_fingerprint(probs)))
@@ -280,12 +292,7 @@ def compute_flags(conn: Connection, *, submission_id: str, dataset: str, agent_i
 
 
 def _replay_flag(conn: Connection, dataset: str, agent_id: int, fingerprint: str) -> IntegrityFlag | None:
-    first = conn.execute(select(submission_fingerprints.c.submission_id, submissions.c.created_at)
-                         .join(submissions, submissions.c.id == submission_fingerprints.c.submission_id)
-                         .where(submission_fingerprints.c.dataset == dataset,
-                                submission_fingerprints.c.hard_sha256 == fingerprint,
-                                submission_fingerprints.c.agent_id != agent_id)
-                         .order_by(submissions.c.audit_seq).limit(1)).first()
+    first = conn.execute(_FIRST_SAME, {"dataset": dataset, "fingerprint": fingerprint, "agent_id": agent_id}).first()
     if first is None:
         return None
     return IntegrityFlag(
