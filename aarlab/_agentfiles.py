@@ -95,8 +95,8 @@ def _open_dirs(root: Path, parts: list[str], *, create: bool = False) -> int:
                     os.mkdir(part, 0o755, dir_fd=fd)
             try:
                 child = os.open(part, _DIR_FLAGS, dir_fd=fd)
-            except (NotADirectoryError, OSError) as err:
-                if isinstance(err, NotADirectoryError) or err.errno == errno.ELOOP:
+            except OSError as err:  # ENOTDIR: a file, FIFO...; ELOOP: a symlink
+                if err.errno in (errno.ENOTDIR, errno.ELOOP):
                     raise _refuse_entry(fd, part, _shown(root, parts[:i + 1]), "a directory") from None
                 if isinstance(err, FileNotFoundError):
                     raise FileNotFoundError(errno.ENOENT, "no such directory", _shown(root, parts[:i + 1])) from None
