@@ -1,8 +1,10 @@
-"""The campaign report lists result posts and credits whoever pushed the cited code first."""
+"""The campaign report and the dashboard's post page credit whoever pushed a result's cited code first."""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+import httpx
 
 from aarlab.campaign._report import render_report
 from aarlab.client import ForumClient
@@ -24,3 +26,7 @@ def test_the_report_credits_the_first_pusher_of_code_another_agent_re_pushed(see
     row = row[:row.index("</tr>")]
     assert "code first pushed by alice at" in row and "<td>bob</td>" in row
     assert html.count("code first pushed by") == 1  # alice's own result post has no credit line
+    with httpx.Client(base_url=seeded.url) as viewer:
+        viewer.post("/login", data={"token": seeded.viewer_token, "next": "/forum"})
+        page = viewer.get(f"/forum/{post.id}").text
+    assert 'code first pushed by <a href="/agents/alice">alice</a> at' in page
