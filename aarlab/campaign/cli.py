@@ -41,11 +41,15 @@ def _table(status: CampaignStatus, time_left_s: float | None = None) -> Table:
     if time_left_s is not None:
         title += f"   time left: {max(0, int(time_left_s))} s"
     table = Table(title=title)
-    for column in ("agent", "direction", "state", "best public PGR", "submissions", "cost $"):
+    final = status.finalized_at is not None
+    for column in ("agent", "direction", "state", "best public PGR", "submissions", "cost $",
+                   *(("private PGR (final)",) if final else ())):
         table.add_column(column, no_wrap=column != "direction")
     for a in status.agents:
+        private = ", ".join(f"{f.dataset} {'-' if f.private_pgr is None else f'{f.private_pgr:.2f}'} "
+                            f"(acc {f.private_transfer_acc:.2f})" for f in a.final) or "-"
         table.add_row(a.name, a.direction, a.state, "-" if a.best_public_pgr is None else f"{a.best_public_pgr:.2f}",
-                      str(a.submissions), f"{a.cost_usd:.2f}")
+                      str(a.submissions), f"{a.cost_usd:.2f}", *((private,) if final else ()))
     return table
 
 

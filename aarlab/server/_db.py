@@ -371,6 +371,17 @@ promotion_requests = Table(
     Column("promotion_id", String(40), nullable=True),
 )
 
+#: The Ladder of public feedback: one row per submission that raised its agent's public score on a dataset
+#: (docs/scoring.md). ``public_acc`` is the exact public accuracy, server-side only; ``level`` what was reported.
+public_ladder = Table(
+    "public_ladder", metadata,
+    Column("submission_id", String(40), ForeignKey("submissions.id"), primary_key=True),
+    Column("agent_id", Integer, ForeignKey("agents.id"), nullable=False, index=True),
+    Column("dataset", String(64), nullable=False),
+    Column("public_acc", Float, nullable=False),
+    Column("level", Float, nullable=False),
+)
+
 #: Label-free shortcut predictions per dataset (aarlab.w2s.shortcuts), computed at import from the agent-visible
 #: inputs; ``public_acc`` is the shortcut's accuracy on the public rows where it has an opinion, rounded to 0.01.
 shortcut_references = Table(

@@ -10,17 +10,27 @@ from typing import Annotated, Any
 import numpy as np
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import ValidationError
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, insert, select
 from starlette.concurrency import run_in_threadpool
 
 from aarlab.server._audit import canonical_json, sha256_hex, submission_payload, utc_now
 from aarlab.server._auth import Principal
 from aarlab.server._budget import consume_evaluation, used_evaluations
-from aarlab.server._db import agents, submissions, usage
+from aarlab.server._db import agents, public_ladder, submissions, usage
 from aarlab.server._errors import ApiError
 from aarlab.server._integrity import Baselines, read_flags, store_flags
 from aarlab.server._schemas import BudgetEntry, DatasetInfo, SubmissionFlag, SubmissionReceipt, SubmissionRequest
-from aarlab.server._scoring import AnswerKey, arrange_predictions, score_public
+from aarlab.server._scoring import (
+    AnswerKey,
+    arrange_predictions,
+    ladder_climb,
+    ladder_start,
+    ladder_step,
+    public_accuracy,
+    public_score_at,
+    read_ladder,
+    score_public,
+)
 from aarlab.server._services import Services, get_principal, get_services
 from aarlab.server._writer import Change
 
@@ -114,7 +124,9 @@ def _baselines(key: AnswerKey) -> Baselines:
 
 def _record(svc: Services, caller: Principal, request: SubmissionRequest, key: AnswerKey,
             probs: np.ndarray) -> Callable[[Change], SubmissionReceipt]:
-    score = score_public(key, probs)
+    legacy = svc.settings.public_feedback == "legacy"
+    acc = public_accuracy(key, probs)
+    step = ladder_step(int(key.public.sum()), svc.settings.ladder_z)
     blob = probs.astype("<f8").tobytes()
     predictions_sha = sha256_hex(blob)
     budget = _budget_value(svc, caller.budget)
@@ -125,6 +137,13 @@ def _record(svc: Services, caller: Principal, request: SubmissionRequest, key: A
             raise ApiError(409, f"the campaign was finalized at {change.finalized_at}; no more submissions are "
                            "scored")
         remaining = consume_evaluation(change.conn, caller.id, caller.name, key.name, budget)
+        climbed = None
+        if legacy:
+            score = score_public(key, probs)
+        else:  # the Ladder: the score moves only when this beats the agent's own best by the step
+            state = read_ladder(change.conn, caller.id, key.name) or ladder_start(key)
+            climbed = ladder_climb(state, acc, step)
+            score = public_score_at(key, (climbed or state).level)
         created = utc_now()
         receipt = sha256_hex(canonical_json({
             "id": sub_id, "agent": caller.name, "dataset": key.name, "predictions_sha256": predictions_sha,
@@ -138,6 +157,11 @@ def _record(svc: Services, caller: Principal, request: SubmissionRequest, key: A
         change.insert(submissions, {**row, "agent_id": caller.id, "predictions": blob, "audit_seq": record.seq})
         flags = store_flags(change, submission_id=sub_id, dataset=key.name, agent_id=caller.id, probs=probs,
                             public_pgr=row["public_pgr"], base=_baselines(key))
+        if climbed is not None:  # rare; written now so that later changes of this batch read it
+            change.flush()
+            change.conn.execute(insert(public_ladder).values(
+                submission_id=sub_id, agent_id=caller.id, dataset=key.name, public_acc=climbed.best_acc,
+                level=climbed.level))
         return SubmissionReceipt(agent=caller.name, remaining_budget=remaining,
                                  flags=[SubmissionFlag(**vars(f)) for f in flags], **row)
 
@@ -148,7 +172,7 @@ def _record(svc: Services, caller: Principal, request: SubmissionRequest, key: A
              responses={413: {"description": "body too large"}, 422: {"description": "invalid predictions"},
                         429: {"description": "rate limit or evaluation budget exhausted"}})
 async def create_submission(request: Request, caller: Caller, svc: Svc) -> Response:
-    """Score predictions for every test id of a dataset; returns rounded public scores and a receipt."""
+    """Score predictions for every test id of a dataset; returns the public score (the Ladder's) and a receipt."""
     if caller.is_admin:
         raise ApiError(403, "the admin token cannot submit; create an agent with `aarlab server add-agent`")
     body = await _read_body(request)

@@ -1,14 +1,20 @@
 """Label custody and scoring: the only place that reads ground truth.
 
 At first start the labeled test splits are imported into the database and each is split, by a keyed hash with
-the state dir's secret, into a *public* part (rounded feedback during the campaign) and a *private* part (scored
-only by ``finalize``). In memory each dataset becomes an :class:`AnswerKey` of numpy arrays in position order.
+the state dir's secret, into a *public* part (feedback during the campaign, through the Ladder) and a *private*
+part (scored only by ``finalize``). In memory each dataset becomes an :class:`AnswerKey` of numpy arrays in
+position order.
+
+The Ladder (Blum & Hardt 2015): an agent's public score on a dataset changes only when a submission's exact public
+accuracy beats the agent's own best (the weak teacher's accuracy before any) by the step ``z / sqrt(n_public)``;
+otherwise the previous score is repeated. docs/scoring.md has the argument.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +24,7 @@ import numpy as np
 from sqlalchemy import Connection, insert, select
 
 from aarlab.server._audit import labels_digest
-from aarlab.server._db import datasets, test_labels
+from aarlab.server._db import datasets, public_ladder, test_labels
 from aarlab.server._errors import ApiError
 from aarlab.server._settings import SCORE_STEP
 from aarlab.w2s.metrics import DegenerateGapError, pgr
@@ -53,8 +59,16 @@ class PublicScore:
 
 
 @dataclass(frozen=True)
+class LadderState:
+    """An agent's Ladder on one dataset: the exact public accuracy to beat (by the step) and the score shown now."""
+
+    best_acc: float
+    level: float
+
+
+@dataclass(frozen=True)
 class PrivateScore:
-    """Exact private-part accuracy and PGR (revealed only by finalize)."""
+    """Private-part accuracy and PGR (computed only by finalize; rounded to SCORE_STEP unless legacy)."""
 
     transfer_acc: float
     pgr: float | None
@@ -180,3 +194,53 @@ def score_private(key: AnswerKey, probs: np.ndarray) -> PrivateScore:
     correct = (probs > 0.5) == key.positive
     acc = float(correct[~key.public].mean())
     return PrivateScore(acc, _pgr_or_none(key, acc))
+
+
+def public_accuracy(key: AnswerKey, probs: np.ndarray) -> float:
+    """Exact public-part accuracy (server-side only: agents see it only through the Ladder)."""
+    correct = (probs > 0.5) == key.positive
+    return float(correct[key.public].mean())
+
+
+def ladder_step(n_public: int, z: float) -> float:
+    """The Ladder's step: ``z / sqrt(n_public)`` rounded up to SCORE_STEP.
+
+    ``1 / sqrt(n_public)`` is the standard deviation of the public accuracy change that flipping predictions at
+    random can cause, so a submission crafted without the labels climbs one step with probability about
+    ``1 - Phi(z)`` (z = 4: 3e-5).
+    """
+    raw = z / math.sqrt(max(n_public, 1))
+    return round(max(1, math.ceil(raw / SCORE_STEP - 1e-9)) * SCORE_STEP, 2)
+
+
+def ladder_start(key: AnswerKey) -> LadderState:
+    """The Ladder before an agent's first climb: the weak teacher's accuracy is the bar and the score shown."""
+    return LadderState(key.weak_acc, round_score(key.weak_acc))
+
+
+def ladder_climb(state: LadderState, acc: float, step: float) -> LadderState | None:
+    """The new state if exact public accuracy ``acc`` beats the agent's best by ``step``, else None (no change)."""
+    if acc < state.best_acc + step - 1e-12:
+        return None
+    return LadderState(acc, round_score(acc))
+
+
+def public_score_at(key: AnswerKey, level: float) -> PublicScore:
+    """The public score shown for a Ladder level: the level and the PGR computed from it (rounded)."""
+    value = _pgr_or_none(key, level)
+    return PublicScore(level, None if value is None else round_score(value))
+
+
+def coarse_private(key: AnswerKey, score: PrivateScore) -> PrivateScore:
+    """A private score as finalize publishes it: accuracy rounded to SCORE_STEP, PGR computed from that."""
+    acc = round_score(score.transfer_acc)
+    value = _pgr_or_none(key, acc)
+    return PrivateScore(acc, None if value is None else round_score(value))
+
+
+def read_ladder(conn: Connection, agent_id: int, dataset: str) -> LadderState | None:
+    """An agent's Ladder state on a dataset from its last climb (None before any climb)."""
+    row = conn.execute(select(public_ladder.c.public_acc, public_ladder.c.level)
+                       .where(public_ladder.c.agent_id == agent_id, public_ladder.c.dataset == dataset)
+                       .order_by(public_ladder.c.public_acc.desc()).limit(1)).first()
+    return None if row is None else LadderState(row.public_acc, row.level)

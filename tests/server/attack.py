@@ -1,17 +1,24 @@
-"""An adaptive differential attack on the scoring service's public feedback, within one agent's budget.
+"""Differential attacks on the scoring service's score channel, within the agents' budgets.
 
-The attack is the strongest simple one against rounded scores: binary-search a prefix of flipped predictions
-whose public accuracy sits exactly at a rounding boundary, then flip one more example per query; a query whose
-rounded score moves reveals that the example is public and has the boundary example's label. Everything it
-learns comes from public labels; its guesses on private examples are a function of a transcript that private
-labels never influence (``test_attack.py`` checks exactly that).
+Used by ``tests/server/test_attack.py`` and ``benchmarks/label_leak.py``. Every attack returns an
+:class:`AttackResult`: the labels it guesses where it has evidence, its default guess elsewhere (what it would
+answer knowing nothing, so "labels recovered" counts only what the score channel taught it), and what it saw.
 
-Run as a script for the figures in docs/scoring.md: ``python -m tests.server.attack``.
+* :func:`boundary_attack`: binary-search a prefix of flipped predictions to a score boundary, then flip one
+  example per query; a moved score reveals one label (the strongest attack on plain rounding).
+* :func:`boosting_attack`: random perturbations of a base; every query whose score rose marks its perturbation as
+  better than chance (Blum & Hardt's boosting attack on leaderboards).
+* :func:`sweep_attack`: an attacker with a real model sits just under the Ladder's first bar (the weak teacher's
+  accuracy + one step) by degrading its model, and sweeps up with fresh random perturbations until one climbs.
+* :func:`private_attack`: after finalize, read every private score an agent token can reach (leaderboard rows,
+  receipts) for crafted one-flip submissions under distinct method names.
 """
 
 from __future__ import annotations
 
 import random
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from aarlab.client import ScoringClient, ScoringError
@@ -19,25 +26,37 @@ from aarlab.client import ScoringClient, ScoringError
 
 @dataclass
 class AttackResult:
-    """The attacker's label guesses, which it is sure of, and every score it saw."""
+    """The attacker's label guesses where it has evidence, its default elsewhere, and every score it saw."""
 
     guesses: dict[str, bool]
-    certain: set[str]
+    default: dict[str, bool] | bool
+    certain: set[str] = field(default_factory=set)
     transcript: list[float] = field(default_factory=list)
+    submissions: int = 0
+
+    def guess(self, example_id: str) -> bool:
+        """The attacker's final guess for one example."""
+        return self.guesses.get(example_id, self.prior(example_id))
+
+    def prior(self, example_id: str) -> bool:
+        """What the attacker would guess without the score channel."""
+        return self.default if isinstance(self.default, bool) else self.default[example_id]
 
 
-class _Oracle:
+class Oracle:
+    """One agent's view of the score channel: submit a set of ids predicted positive, get the public score."""
+
     def __init__(self, client: ScoringClient, dataset: str, ids: list[str], budget: int) -> None:
         self.client, self.dataset, self.ids, self.budget = client, dataset, ids, budget
         self.transcript: list[float] = []
 
-    def score(self, positive: set[str]) -> float | None:
-        """Rounded public accuracy of predicting positive exactly for ``positive``; None when out of budget."""
+    def score(self, positive: set[str], method: str = "attack") -> float | None:
+        """Public score of predicting positive exactly for ``positive``; None when out of budget."""
         if len(self.transcript) >= self.budget:
             return None
         try:
             receipt = self.client.submit(self.dataset, {i: 1.0 if i in positive else 0.0 for i in self.ids},
-                                         method="attack")
+                                         method=method)
         except ScoringError as err:
             if err.status == 429:
                 return None
@@ -46,8 +65,8 @@ class _Oracle:
         return receipt.public_transfer_acc
 
 
-def _boundary(oracle: _Oracle, order: list[str]) -> tuple[int, float, float] | None:
-    """k, r(k), r(k+1) such that flipping order[k] on top of order[:k] moves the rounded score."""
+def _boundary(oracle: Oracle, order: list[str]) -> tuple[int, float, float] | None:
+    """k, r(k), r(k+1) such that flipping order[k] on top of order[:k] moves the score."""
     n = len(order)
     base = oracle.score(set())
     if base is None:
@@ -75,19 +94,19 @@ def _boundary(oracle: _Oracle, order: list[str]) -> tuple[int, float, float] | N
 
 
 def boundary_attack(client: ScoringClient, dataset: str, ids: list[str], budget: int, seed: int = 0) -> AttackResult:
-    """Spend up to ``budget`` evaluations recovering labels; guesses cover every id."""
+    """Spend up to ``budget`` evaluations locating a score boundary, then test one example per query."""
     order = list(ids)
     random.Random(seed).shuffle(order)
-    oracle = _Oracle(client, dataset, ids, budget)
+    oracle = Oracle(client, dataset, ids, budget)
     found = _boundary(oracle, order)
     if found is None:
-        return AttackResult({i: False for i in ids}, set(), oracle.transcript)
+        return AttackResult({}, False, set(), oracle.transcript, len(oracle.transcript))
     k, at, above = found
     edge_label = above > at  # flipping order[k] to "positive" raised the score: its label is positive
     prefix = set(order[:k])
-    majority = oracle.transcript[0] < 0.5  # all-negative predictions score the public negative rate
-    guesses = {i: majority for i in ids}
-    guesses[order[k]] = edge_label
+    if oracle.score(prefix) != at:  # the channel has state (the Ladder climbed): a moved score names no example
+        return AttackResult({}, False, set(), oracle.transcript, len(oracle.transcript))
+    guesses = {order[k]: edge_label}
     certain = {order[k]}
     for candidate in order[k + 1:]:
         value = oracle.score(prefix | {candidate})
@@ -98,52 +117,122 @@ def boundary_attack(client: ScoringClient, dataset: str, ids: list[str], budget:
             certain.add(candidate)
         else:  # private, or public with the other label: the other label is the better guess
             guesses[candidate] = not edge_label
-    return AttackResult(guesses, certain, oracle.transcript)
+    return AttackResult(guesses, False, certain, oracle.transcript, len(oracle.transcript))
 
 
-def recovery(result: AttackResult, labels: dict[str, bool], public: dict[str, bool]) -> dict[str, float]:
-    """Accuracy of the guesses on the public and private parts, and how far each is above chance."""
-    out: dict[str, float] = {}
+def _vote(votes: Counter[str], flipped: Iterable[str], query: set[str], sign: int) -> None:
+    for i in flipped:
+        votes[i] += sign if i in query else -sign
+
+
+def boosting_attack(client: ScoringClient, dataset: str, ids: list[str], budget: int, seed: int = 0, *,
+                    base: set[str] | None = None, free: list[str] | None = None,
+                    votes: Counter[str] | None = None) -> AttackResult:
+    """Random re-draws of the ``free`` ids (all by default) around ``base``; a query that raised the score votes
+    for its predictions on the ids it re-drew, and becomes the new base (``votes`` may be shared by colluders)."""
+    rng = random.Random(seed)
+    free = list(ids) if free is None else free
+    current = set(base or ())
+    oracle = Oracle(client, dataset, ids, budget)
+    best = oracle.score(current)
+    votes = Counter() if votes is None else votes
+    while best is not None:
+        drawn = {i for i in free if rng.random() < 0.5}
+        query = (current - set(free)) | drawn
+        value = oracle.score(query)
+        if value is None:
+            break
+        if value > best:
+            _vote(votes, free, query, +1)
+            best, current = value, query
+    guesses = {i: v > 0 for i, v in votes.items() if v != 0}
+    default = {i: i in (base or ()) for i in ids}
+    return AttackResult(guesses, default, set(), oracle.transcript, len(oracle.transcript))
+
+
+def sweep_attack(client: ScoringClient, dataset: str, ids: list[str], budget: int, seed: int = 0, *,
+                 model: dict[str, bool], confident: list[str], bar_gap: float, n_public: int,
+                 votes: Counter[str] | None = None) -> AttackResult:
+    """An attacker whose model beats the Ladder's bar by about ``bar_gap`` degrades it (flipping confident
+    predictions) so that it sits under the bar, then lowers the degradation step by step, re-drawing every
+    unconfident prediction each time; the query that climbs votes for its re-drawn predictions."""
+    rng = random.Random(seed)
+    conf = list(confident)
+    rng.shuffle(conf)
+    free = [i for i in ids if i not in set(confident)]
+    # Flipping one confident prediction costs about 1/(2 n_public) of public accuracy (half of them are public).
+    start = min(len(conf), int(2 * n_public * (bar_gap + 3 / n_public ** 0.5)))
+    oracle = Oracle(client, dataset, ids, budget)
+    first = oracle.score({i for i in ids if model[i]} ^ set(conf[:start]))
+    votes = Counter() if votes is None else votes
+    steps = max(1, budget - 2)
+    for t in range(steps):
+        if first is None:
+            break
+        flips = set(conf[:max(0, start - (t + 1) * start // steps)])
+        drawn = {i for i in free if rng.random() < 0.5}
+        query = ({i for i in conf if model[i]} ^ flips) | drawn
+        value = oracle.score(query)
+        if value is None:
+            break
+        if value > first:
+            _vote(votes, free, query, +1)
+            break  # the next bar is a full step above this submission: the model cannot reach it
+    guesses = {i: v > 0 for i, v in votes.items() if v != 0}
+    return AttackResult(guesses, dict(model), set(), oracle.transcript, len(oracle.transcript))
+
+
+def private_attack(client: ScoringClient, dataset: str, ids: list[str], budget: int, seed: int = 0) -> list[str]:
+    """Before finalize: a base submission and one-flip variants under distinct method names (so each would get
+    its own final row). Returns the flipped ids in order; :func:`read_private` interprets them after finalize."""
+    order = list(ids)
+    random.Random(seed).shuffle(order)
+    oracle = Oracle(client, dataset, ids, budget)
+    oracle.score(set(), method="probe-base")
+    probes = []
+    for k, candidate in enumerate(order[: budget - 1]):
+        if oracle.score({candidate}, method=f"probe-{k}") is None:
+            break
+        probes.append(candidate)
+    return probes
+
+
+def read_private(client: ScoringClient, dataset: str, probes: list[str]) -> AttackResult:
+    """After finalize: every private score the agent's token can read, turned into labels by differencing."""
+    seen: dict[str, float] = {}
+    for row in client.leaderboard().rows:
+        if row.dataset == dataset and row.private_transfer_acc is not None:
+            seen[row.method] = row.private_transfer_acc
+    for receipt in client.submissions():  # a receipt never carries a private score; any field that did is read
+        extra = receipt.model_dump()
+        if receipt.dataset == dataset and extra.get("private_transfer_acc") is not None:
+            seen.setdefault(receipt.method, extra["private_transfer_acc"])
+    base = seen.get("probe-base")
+    guesses, certain = {}, set()
+    for k, candidate in enumerate(probes):
+        value = seen.get(f"probe-{k}")
+        if base is None or value is None or value == base:
+            continue
+        guesses[candidate] = value > base  # predicting it positive raised the private accuracy: it is positive
+        certain.add(candidate)
+    return AttackResult(guesses, False, certain, sorted(seen.values()), len(probes) + 1)
+
+
+def recovery(result: AttackResult, labels: dict[str, bool], public: dict[str, bool],
+             submissions: int | None = None) -> dict[str, float]:
+    """Labels the score channel taught the attacker, per part: correct guesses minus those of its own default
+    guess on the same examples, and per submission; plus how many labels it is certain of and its guess accuracy
+    above the best constant guess."""
+    spent = submissions if submissions is not None else result.submissions
+    out: dict[str, float] = {"submissions": float(spent)}
     for part, want in (("public", True), ("private", False)):
         ids = [i for i in labels if public[i] == want]
-        acc = sum(result.guesses[i] == labels[i] for i in ids) / len(ids)
+        learnt = sum((result.guess(i) == labels[i]) - (result.prior(i) == labels[i]) for i in ids)
         rate = sum(labels[i] for i in ids) / len(ids)
+        acc = sum(result.guess(i) == labels[i] for i in ids) / len(ids)
+        out[f"{part}_learnt"] = float(learnt)
+        out[f"{part}_per_submission"] = learnt / max(spent, 1)
+        out[f"{part}_certain"] = float(sum(public[i] == want for i in result.certain))
         out[f"{part}_guess_acc"] = acc
-        out[f"{part}_above_chance"] = acc - max(rate, 1 - rate)  # chance: the best constant guess
-    out["queries"] = len(result.transcript)
-    out["certain_labels"] = len(result.certain)
+        out[f"{part}_above_chance"] = acc - max(rate, 1 - rate)
     return out
-
-
-def main(n_test: int = 2000, budget: int = 50) -> None:
-    """Attack a fresh server on a fake suite of ``n_test`` examples and print what the attack recovered."""
-    import tempfile
-    import threading
-    from pathlib import Path
-
-    from aarlab.server import ServerSettings, add_agent, init_state, listen
-    from tests.server.conftest import wait_ready
-    from tests.server.fakesuite import SUITE, fake_labels, fake_test_ids, write_fake_suite
-    from tests.server.helpers import public_mask
-
-    with tempfile.TemporaryDirectory() as tmp:
-        home, state = write_fake_suite(Path(tmp) / "home", n_test), Path(tmp) / "state"
-        init_state(state, suite=SUITE, home=home).db.dispose()
-        token = add_agent(state, "attacker", budget)
-        listener = listen(state, ServerSettings(rate_per_s=1000, rate_burst=1000), port=0)
-        thread = threading.Thread(target=listener.run, daemon=True)
-        thread.start()
-        wait_ready(listener.urls[0])
-        try:
-            with ScoringClient(listener.urls[0], token) as client:
-                result = boundary_attack(client, "math", fake_test_ids(home, "math"), budget + 10)
-        finally:
-            listener.server.should_exit = True
-            thread.join()
-        figures = recovery(result, fake_labels(home, "math"), public_mask(state, "math"))
-    print(f"n_test={n_test} budget={budget}: " + ", ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
-                                                         for k, v in figures.items()))
-
-
-if __name__ == "__main__":
-    main()

@@ -1,4 +1,4 @@
-"""Leakage: an adaptive differential attack within budget learns nothing about private labels."""
+"""Leakage: differential attacks within budget learn nothing about private labels, and (Ladder) no public label."""
 
 from __future__ import annotations
 
@@ -9,12 +9,17 @@ import pytest
 
 from aarlab.server import ServerSettings
 from aarlab.w2s.data import read_split, write_split
-from tests.server.attack import boundary_attack, recovery
-from tests.server.conftest import TEST_SETTINGS, start_server
+from tests.server.attack import boosting_attack, boundary_attack, private_attack, read_private, recovery
+from tests.server.conftest import TEST_SETTINGS, RunningServer, start_server
 from tests.server.fakesuite import SUITE, write_fake_suite
 from tests.server.helpers import public_mask
 
 BUDGET = 30
+
+
+def _settings(**changes: object) -> ServerSettings:
+    return ServerSettings(**{**TEST_SETTINGS.model_dump(), "default_budget": BUDGET, "max_body_bytes": 1 << 22,
+                             **changes})
 
 
 def _flip_private_labels(home: Path, dataset: str, public: dict[str, bool]) -> None:
@@ -28,10 +33,12 @@ def _flip_private_labels(home: Path, dataset: str, public: dict[str, bool]) -> N
     write_split(path, flipped)
 
 
-def test_the_attack_transcript_and_private_guesses_do_not_depend_on_private_labels(
+def test_attack_transcripts_and_private_guesses_do_not_depend_on_private_labels_until_finalize(
         backend: Callable[[], str | None], tmp_path: Path) -> None:
-    settings = ServerSettings(**{**TEST_SETTINGS.model_dump(), "default_budget": BUDGET})
+    settings = _settings(ladder_z=0.1)  # the finest step (0.01 here), so that the attacks do see scores move
     home_a = write_fake_suite(tmp_path / "home_a")
+    (tmp_path / "state_a").mkdir()
+    (tmp_path / "state_a" / "secret.key").write_text("5e" * 32)  # a fixed split: the attack's path is fixed
     server_a = start_server(home_a, tmp_path / "state_a", backend(), settings)
     public = public_mask(server_a.state, "math")
     # A twin campaign: same split secret, same public labels, every private label flipped.
@@ -43,18 +50,78 @@ def test_the_attack_transcript_and_private_guesses_do_not_depend_on_private_labe
     try:
         results = []
         for server in (server_a, server_b):
-            with server.client(server.add_agent(name="attacker")) as client:
+            with server.client(server.add_agent(name="boundary")) as client:
                 results.append(boundary_attack(client, "math", server.ids("math"), BUDGET + 5))
+            with server.client(server.add_agent(name="booster")) as client:
+                results.append(boosting_attack(client, "math", server.ids("math"), BUDGET + 5))
     finally:
         server_a.stop()
         server_b.stop()
-    a, b = results
     assert public_mask(server_b.state, "math") == public
-    assert len(a.transcript) == BUDGET  # it spent the whole budget and was then refused
-    assert a.transcript == b.transcript and a.guesses == b.guesses
-    # The same guesses score x on the private labels and 1 - x on their flips: on average exactly chance.
-    fig_a = recovery(a, server_a.labels("math"), public)
-    fig_b = recovery(b, server_b.labels("math"), public)
-    assert fig_a["private_guess_acc"] + fig_b["private_guess_acc"] == pytest.approx(1.0)
-    assert a.certain and all(public[i] for i in a.certain)  # what it did learn is public only
-    assert len(a.certain) <= BUDGET
+    for a, b in ((results[0], results[2]), (results[1], results[3])):
+        assert a.transcript == b.transcript and a.guesses == b.guesses
+        # The same guesses score x on the private labels and -x on their flips: on average exactly nothing.
+        fig_a = recovery(a, server_a.labels("math"), public)
+        fig_b = recovery(b, server_b.labels("math"), public)
+        assert fig_a["private_learnt"] + fig_b["private_learnt"] == 0
+        assert fig_a["private_guess_acc"] + fig_b["private_guess_acc"] == pytest.approx(1.0)
+        assert all(public[i] for i in a.certain)  # what it is sure of is public only
+    assert len(results[1].transcript) == BUDGET  # the booster spent its whole budget and was then refused
+    assert len(set(results[1].transcript)) > 1  # and the Ladder did move for it
+
+
+@pytest.fixture
+def big_server(backend: Callable[[], str | None], tmp_path: Path) -> Callable[..., RunningServer]:
+    """A fresh server on a 2,000-example fake suite (1,000 public) with the given settings."""
+    started: list[RunningServer] = []
+    home = write_fake_suite(tmp_path / "home", 2000)
+
+    def make(settings: ServerSettings) -> RunningServer:
+        state = tmp_path / f"state{len(started)}"
+        state.mkdir()
+        (state / "secret.key").write_text("a7" * 32)  # a fixed split: each attack's path is fixed
+        running = start_server(home, state, backend(), settings)
+        started.append(running)
+        return running
+
+    yield make  # type: ignore[misc]
+    for running in started:
+        running.stop()
+
+
+def _public_attacks(server: RunningServer, budget: int = 50) -> list[dict[str, float]]:
+    labels, public = server.labels("math"), public_mask(server.state, "math")
+    with server.client(server.add_agent(name="boundary", budget=budget)) as client:
+        boundary = boundary_attack(client, "math", server.ids("math"), budget)
+    with server.client(server.add_agent(name="booster", budget=budget)) as client:
+        boosting = boosting_attack(client, "math", server.ids("math"), budget)
+    return [recovery(r, labels, public) for r in (boundary, boosting)]
+
+
+def test_with_default_settings_the_public_attacks_learn_no_public_label(
+        big_server: Callable[..., RunningServer]) -> None:
+    figures = _public_attacks(big_server(_settings()))
+    assert all(f["public_certain"] == 0 and f["public_learnt"] == 0 for f in figures)
+
+
+def test_the_legacy_channel_leaks_public_labels_to_the_same_attacks(big_server: Callable[..., RunningServer]) -> None:
+    boundary, _ = _public_attacks(big_server(_settings(public_feedback="legacy")))
+    assert boundary["public_certain"] >= 5  # 13 on this split (issue 15 measured 14)
+
+
+@pytest.mark.parametrize(("feedback", "leaks"), [("ladder", False), ("legacy", True)])
+def test_after_finalize_an_agent_token_reads_no_private_score_of_crafted_submissions(
+        big_server: Callable[..., RunningServer], feedback: str, leaks: bool) -> None:
+    server = big_server(_settings(public_feedback=feedback))
+    with server.client(server.add_agent(name="prober")) as client:
+        probes = private_attack(client, "math", server.ids("math"), BUDGET)
+        with server.client(server.admin_token) as admin:
+            final = admin.finalize()
+        result = read_private(client, "math", probes)
+    figures = recovery(result, server.labels("math"), public_mask(server.state, "math"))
+    assert (figures["private_certain"] > 0) is leaks
+    if not leaks:
+        assert figures["private_learnt"] == 0 and not result.transcript
+        # the admin's final table: one row for the agent, its private accuracy rounded to 0.01
+        assert len(final.rows) == 1 and final.rows[0].private_transfer_acc == round(
+            final.rows[0].private_transfer_acc or 0, 2)

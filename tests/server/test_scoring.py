@@ -8,8 +8,16 @@ import pytest
 from aarlab.server._errors import ApiError
 from aarlab.server._scoring import (
     AnswerKey,
+    LadderState,
+    PrivateScore,
     arrange_predictions,
+    coarse_private,
+    ladder_climb,
+    ladder_start,
+    ladder_step,
+    public_accuracy,
     public_assignment,
+    public_score_at,
     round_score,
     score_private,
     score_public,
@@ -78,3 +86,51 @@ def test_pgr_is_none_without_a_weak_to_strong_gap() -> None:
                                                  (2 / 3, 0.67), (-0.456, -0.46)])
 def test_scores_round_to_the_nearest_hundredth(value: float, expected: float) -> None:
     assert round_score(value) == expected
+
+
+# --- the Ladder -------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("n_public", "z", "step"), [(1000, 4.0, 0.13), (500, 4.0, 0.18), (100, 4.0, 0.4),
+                                                     (10**6, 4.0, 0.01), (1000, 1.0, 0.04)])
+def test_the_ladder_step_is_z_over_root_n_public_rounded_up_to_the_score_step(n_public: int, z: float,
+                                                                               step: float) -> None:
+    assert ladder_step(n_public, z) == step
+
+
+def test_before_any_climb_the_ladder_shows_the_weak_teachers_accuracy_and_needs_one_step_above_it() -> None:
+    key = _key()  # weak_acc 0.5
+    start = ladder_start(key)
+    assert start == LadderState(0.5, 0.5)
+    assert ladder_climb(start, 0.62, 0.13) is None
+    assert ladder_climb(start, 0.63, 0.13) == LadderState(0.63, 0.63)
+
+
+def test_honest_feedback_moves_when_an_agent_improves_by_a_step_and_repeats_its_best_otherwise() -> None:
+    state, shown = ladder_start(_key()), []  # weak_acc 0.5, step 0.13: the first bar is 0.63
+    for acc in (0.55, 0.66, 0.64, 0.70, 0.78, 0.80, 0.913, 0.93):  # an agent improving, with noise
+        state = ladder_climb(state, acc, 0.13) or state
+        shown.append(state.level)
+    assert shown == [0.5, 0.66, 0.66, 0.66, 0.66, 0.8, 0.8, 0.93]
+
+
+def test_the_bar_is_a_step_above_the_exact_accuracy_of_the_last_climb_not_its_rounded_score() -> None:
+    climbed = ladder_climb(ladder_start(_key()), 0.6349, 0.13)
+    assert climbed == LadderState(0.6349, 0.63)
+    assert ladder_climb(climbed, 0.7640, 0.13) is None  # 0.63 + 0.13 would have let it through
+    assert ladder_climb(climbed, 0.7649, 0.13) is not None
+
+
+def test_the_public_score_shown_for_a_level_carries_the_pgr_of_that_level() -> None:
+    key = _key()  # weak 0.5, strong 0.9
+    assert public_score_at(key, 0.7).pgr == 0.5
+    assert public_score_at(key, 0.5).pgr == 0.0
+
+
+def test_exact_public_accuracy_counts_only_public_examples() -> None:
+    key = _key(positive=[True] * 10)
+    assert public_accuracy(key, np.array([1, 1, 0, 0, 0, 1, 1, 1, 1, 1], dtype=float)) == 0.4
+
+
+def test_finalize_publishes_private_accuracy_rounded_and_pgr_from_the_rounded_value() -> None:
+    coarse = coarse_private(_key(), PrivateScore(0.72345, 0.5586))
+    assert (coarse.transfer_acc, coarse.pgr) == (0.72, 0.55)  # not 0.56 from the exact value
