@@ -10,7 +10,8 @@ from tests.dashboard.seed import SeededCampaign
 HUGE = str(2**64 + 7)
 
 
-@pytest.mark.parametrize("path", [f"/forum/{HUGE}", f"/forum/-{HUGE}", f"/dashboard/api/agents/alice/transcript?after={HUGE}",
+@pytest.mark.parametrize("path", [f"/forum/{HUGE}", f"/forum/-{HUGE}",
+                                  f"/dashboard/api/agents/alice/transcript?after={HUGE}",
                                   "/dashboard/api/agents/alice/transcript?after=-1"])
 def test_an_out_of_range_integer_is_a_4xx_with_a_message(seeded: SeededCampaign, path: str) -> None:
     r = httpx.get(seeded.url + path, headers={"Authorization": f"Bearer {seeded.admin_token}"})
