@@ -174,6 +174,27 @@ def _submissions(conn: Connection, records: Records) -> Iterator[Derived | Break
                         f"is {u['used']} but the chain holds {counts[key]} submissions")
 
 
+@register
+def _fingerprints(conn: Connection, records: Records) -> Iterator[Derived | Break]:
+    """A submission's hard-prediction fingerprint (what the replay flag matches) must be its predictions'."""
+    import numpy as np
+
+    from aarlab.server._db import submission_fingerprints
+    from aarlab.server._integrity import hard_fingerprint
+
+    rows = conn.execute(select(submission_fingerprints, submissions.c.agent_id.label("owner"),
+                               submissions.c.dataset.label("scored"), submissions.c.predictions,
+                               submissions.c.audit_seq)
+                        .join(submissions, submissions.c.id == submission_fingerprints.c.submission_id, isouter=True))
+    for f in rows.mappings():
+        where = f"submission_fingerprints row {f['submission_id']}"
+        if f["audit_seq"] is None:
+            yield Break(0, f"{where} belongs to no stored submission")
+        elif (f["agent_id"], f["dataset"]) != (f["owner"], f["scored"]) or \
+                f["hard_sha256"] != hard_fingerprint(np.frombuffer(f["predictions"], dtype="<f8")):
+            yield Break(f["audit_seq"], f"{where} differs from the submission's agent, dataset or predictions")
+
+
 def _content(row: Any) -> dict[str, Any]:
     return {"title": row["title"], "tags": row["tags"], "body_sha256": sha256_hex(row["body"].encode())}
 

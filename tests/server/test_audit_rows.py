@@ -220,6 +220,9 @@ def test_edited_submissions_agents_and_budgets_are_caught(campaign: Campaign, ta
     _broken(tamper("UPDATE agents SET budget = 1000 WHERE name = 'carol'"), carol, "agent.create", "column budget")
     _broken(tamper("UPDATE agents SET token_sha256 = 'ab' WHERE name = 'carol'"), carol, "agent.create",
             "column token_sha256")
+    report = tamper("UPDATE submission_fingerprints SET hard_sha256 = 'ab' WHERE submission_id = "
+                    "(SELECT id FROM submissions WHERE audit_seq = ?)", sub)
+    _broken(report, sub, "submission.create", "submission_fingerprints row")
     report = tamper("UPDATE usage SET used = 0 WHERE agent_id = (SELECT id FROM agents WHERE name = 'alice')")
     assert not report.ok and "usage row (alice, math) column used is 0" in (report.reason or "")
 
