@@ -12,11 +12,14 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, insert, select, update
 
 from aarlab.server._db import Database, agents, audit_head, audit_log, audit_payloads, meta
+
+if TYPE_CHECKING:
+    from aarlab.server._audit_anchor import AuditAnchor
 
 GENESIS_HASH = "0" * 64
 
@@ -246,7 +249,7 @@ def _row_breaks(conn: Connection, log: list[Any], stored: dict[int, str]) -> tup
     return breaks, notes
 
 
-def verify_chain(db: Database, anchor: Any = None) -> VerifyReport:
+def verify_chain(db: Database, anchor: AuditAnchor | None = None) -> VerifyReport:
     """Recompute every link and every covered row (and check ``anchor``, an exported head); report the first break.
 
     The first break is the one with the lowest record seq; one that no record explains (seq 0: a row no record made,
