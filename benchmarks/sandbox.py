@@ -12,6 +12,9 @@ to the same call made directly on the host. Starts a scoring server on a fake su
 Agent tools (when the tiny suite is built in ``--home``): a one-agent campaign state in a temp dir and its scoring
 service, then the tools' round trips as the LLM runtime calls them: ``shell`` with ``true``, ``read_file``,
 ``write_file``, and ``w2s_run`` of a built-in method in the probe lane (model load included).
+
+Disk quota (``--only disk`` runs just this): the cost of measuring a workspace (100 and 10,000 files), the launch
+overhead it adds, and how far past a 64 MiB quota a writer gets: many 1 MiB files in a loop, one file with ``dd``.
 """
 
 from __future__ import annotations
@@ -108,6 +111,44 @@ def agent_tools(home: Path, runs: int) -> None:
             server.stop()
 
 
+def disk_quota(runs: int) -> None:
+    """Figures of the workspace disk quota: measurement cost, launch overhead, overshoot past the quota."""
+    from aarlab.agents.sandbox._quota import workspace_usage
+
+    mib = 2**20
+    with tempfile.TemporaryDirectory(prefix="aarlab-bench-disk-") as tmp:
+        for files in (100, 10_000):
+            tree = Path(tmp) / f"tree{files}"
+            tree.mkdir()
+            for i in range(files):
+                (tree / f"f{i}").write_bytes(b"x" * 100)
+            report(f"workspace_usage() over {files:,} files", timed(lambda t=tree: workspace_usage(t), 20))
+            sandbox = BubblewrapSandbox(tree, limits=SandboxLimits(wall_s=60))
+            # 500 ms between: time for the background measurement of the previous command to finish
+            report(f"sandbox /bin/true, workspace of {files:,} files (500 ms between)",
+                   timed(lambda sb=sandbox: sb.exec(["/bin/true"]), max(10, runs // 5), 0.5))
+            report(f"sandbox /bin/true, workspace of {files:,} files (back to back)",
+                   timed(lambda sb=sandbox: sb.exec(["/bin/true"]), max(10, runs // 5)))
+            sandbox._quota = None  # type: ignore[assignment]  # reference: the same sandbox without the quota
+            report(f"  reference without the quota, {files:,} files (500 ms between)",
+                   timed(lambda sb=sandbox: sb.exec(["/bin/true"]), max(10, runs // 5), 0.5))
+            sandbox.close()
+        limits = SandboxLimits(wall_s=120, disk_mb=64)
+        loop = "for i in range(128):\n    open(f'c{i}', 'wb').write(b'x' * 2**20)"
+        for name, argv in (("python loop of 1 MiB files (2x quota)", [sandbox_python(), "-c", loop]),
+                           ("dd of one 128 MiB file", ["dd", "if=/dev/zero", "of=big", "bs=1M", "count=128"])):
+            overs = []
+            for run in range(3):
+                ws = Path(tmp) / f"ws-{len(name)}-{run}"
+                ws.mkdir()
+                sandbox = BubblewrapSandbox(ws, limits=limits)
+                result = sandbox.exec(argv)
+                overs.append((workspace_usage(ws) - 64 * mib) / mib)
+                sandbox.close()
+            print(f"{name}: killed_reason={result.killed_reason} limits_hit={result.limits_hit}; MiB past the "
+                  f"64 MiB quota over 3 runs: {', '.join(f'{o:+.1f}' for o in overs)}", flush=True)
+
+
 def main() -> None:
     """Run the benchmark and print the figures."""
     from aarlab.home import resolve_home
@@ -116,7 +157,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=100, help="Commands per measurement")
     parser.add_argument("--home", type=Path, help="aarlab home with the built tiny suite (default $AARLAB_HOME or "
                         "~/.cache/aarlab)")
+    parser.add_argument("--only", choices=["disk"], help="Run only this part (disk: the workspace disk quota)")
     args = parser.parse_args()
+    if args.only == "disk":
+        disk_quota(args.runs)
+        return
     with tempfile.TemporaryDirectory(prefix="aarlab-bench-") as tmp:
         root = Path(tmp)
         (root / "ws").mkdir()
@@ -153,6 +198,7 @@ def main() -> None:
             report("sandbox: python ScoringClient.whoami()", timed(lambda: sandbox.exec(client_py), 10))
         finally:
             running.stop()
+    disk_quota(args.runs)
     agent_tools(resolve_home(args.home), args.runs)
 
 

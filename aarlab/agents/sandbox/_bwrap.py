@@ -104,6 +104,7 @@ class BubblewrapSandbox(Sandbox):
         #: Builders and data-source packages inside the mounts, hidden (see _masks).
         self.masks: Masks = data_source_masks([*python_mounts(), Path("/usr"), *self.extra_ro])
         self._static = self._static_args()
+        self._quota = WorkspaceQuota(self.workspace, self.limits.disk_mb * 1024 * 1024)
         self._spares = _Spares(CgroupPool(self.limits.memory_mb * 1024 * 1024, self.limits.pids))
         weakref.finalize(self, self._spares.close)
 
@@ -222,7 +223,7 @@ class BubblewrapSandbox(Sandbox):
         spare = self._spares.take() or self._prepare()
         try:
             result = run_prepared(spare.launch, self._suffix(argv, env), timeout_s=wall, limits=self.limits,
-                                  stdin=data, quota=WorkspaceQuota(self.workspace, self.limits.disk_mb * 1024 * 1024))
+                                  stdin=data, quota=self._quota)
         finally:
             program_exited = b'"exit-code"' in _read_available(spare.status_read)
             self._spares.refill(self._prepare)

@@ -218,7 +218,7 @@ def run_prepared(launch: Launch, rest: Sequence[str], *, timeout_s: float, limit
             raise SandboxError(f"cannot apply the sandbox's limits: {err_out.text().strip()}")
         duration = time.monotonic() - started
         killed = _killed_reason(exit_code, timed_out, plan, over_disk)
-        full = quota.full_note() if quota is not None and not over_disk else None
+        full = quota.finish(failed=exit_code != 0 and not over_disk) if quota is not None else None
         if over_disk and quota is not None:
             err_out.feed(quota.message().encode())
         elif full is not None:
@@ -245,30 +245,39 @@ def _kill(proc: subprocess.Popen[bytes], plan: Plan) -> None:
 
 def _collect(proc: subprocess.Popen[bytes], sinks: dict[object, BoundedOutput], deadline: float,
              plan: Plan, quota: WorkspaceQuota | None = None) -> tuple[bool, bool]:
-    """Read both pipes until EOF; kill everything at ``deadline`` or when ``quota`` is exceeded. Returns whether
-    the deadline passed and whether the quota was exceeded."""
-    timed_out = over_disk = False
-    tick = quota.interval_s if quota is not None else 0.5
+    """Read both pipes until EOF; kill everything at ``deadline`` or when ``quota`` (watched in a background
+    thread) is exceeded. Returns whether the deadline passed and whether the quota was exceeded."""
+    if quota is not None:
+        quota.watch(lambda: _kill(proc, plan))
+    try:
+        timed_out = _read_until_done(proc, sinks, deadline, plan, quota)
+    finally:
+        over_disk = quota.unwatch() if quota is not None else False
+    return timed_out, over_disk
+
+
+def _read_until_done(proc: subprocess.Popen[bytes], sinks: dict[object, BoundedOutput], deadline: float,
+                     plan: Plan, quota: WorkspaceQuota | None) -> bool:
+    """The reading loop of :func:`_collect`; returns whether the deadline passed."""
+    timed_out = False
     with selectors.DefaultSelector() as selector:
         for pipe in sinks:
             selector.register(pipe, selectors.EVENT_READ)  # type: ignore[arg-type]
         drain_until: float | None = None
         while selector.get_map():
             now = time.monotonic()
-            if not (timed_out or over_disk) and now >= deadline:
-                timed_out = True
-                _kill(proc, plan)
-            if not (timed_out or over_disk) and drain_until is None and quota is not None and quota.exceeded(now):
-                over_disk = True
+            killed = timed_out or (quota is not None and quota.tripped)
+            if not killed and now >= deadline:
+                timed_out = killed = True
                 _kill(proc, plan)
             if drain_until is None and proc.poll() is not None:
                 drain_until = now + _DRAIN_S
-            limit = deadline if not (timed_out or over_disk) else now + _DRAIN_S
+            limit = deadline if not killed else now + _DRAIN_S
             if drain_until is not None:
                 limit = min(limit, drain_until)
             if drain_until is not None and now >= drain_until:
                 break  # a straggler holds a pipe open after the launcher exited
-            for key, _ in selector.select(timeout=max(0.0, min(limit - now, tick))):
+            for key, _ in selector.select(timeout=max(0.0, min(limit - now, 0.5))):
                 chunk = os.read(key.fd, 65536)
                 if chunk:
                     sinks[key.fileobj].feed(chunk)
@@ -276,6 +285,6 @@ def _collect(proc: subprocess.Popen[bytes], sinks: dict[object, BoundedOutput], 
                     selector.unregister(key.fileobj)
     for pipe in sinks:
         pipe.close()  # type: ignore[attr-defined]
-    if drain_until is not None and not (timed_out or over_disk) and proc.poll() is None:
+    if drain_until is not None and not timed_out and proc.poll() is None:
         _kill(proc, plan)
-    return timed_out, over_disk
+    return timed_out

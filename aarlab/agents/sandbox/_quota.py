@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import os
 import stat
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,6 +15,8 @@ from pathlib import Path
 MIN_ENTRY_BYTES = 4096
 #: Seconds between two measurements at least; a slow measurement (a huge tree) spaces them further.
 INTERVAL_S = 0.02
+#: ... but never more than this apart.
+MAX_INTERVAL_S = 1.0
 #: Smallest per-file limit given to a command whose workspace is (nearly) full, so small temporary files still work.
 MIN_FILE_BYTES = 64 * 1024
 #: The command is also stopped when the workspace's file system falls under this much free space while it grows
@@ -68,10 +72,12 @@ def _free_bytes(path: Path) -> int:
 
 @dataclass
 class WorkspaceQuota:
-    """Watches one workspace during one command (:meth:`start`, then :meth:`exceeded` from the supervisor loop).
+    """Watches one workspace across its sandbox's commands: :meth:`start`, :meth:`watch` ... :meth:`unwatch`,
+    :meth:`finish`.
 
-    The command is stopped only when the workspace is over the quota *and* larger than when the command started,
-    so an agent already over it can still delete files.
+    A command is stopped only when the workspace is over the quota *and* larger than when the command started, so
+    an agent already over it can still delete files. The measurement a command starts from is taken in the
+    background after the previous command (while the agent thinks), so a large workspace does not slow launches.
     """
 
     root: Path
@@ -82,14 +88,33 @@ class WorkspaceQuota:
     last: int = 0
     reason: str = ""
     _free_at_start: int = 0
-    _next: float = field(default=0.0, repr=False)
+    _known: int | None = field(default=None, repr=False)
+    _pending: threading.Thread | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _stopped: threading.Event = field(default_factory=threading.Event, repr=False)
+    _tripped: bool = field(default=False, repr=False)
 
     def start(self) -> None:
         """Take the baseline (the workspace's usage and the file system's free space) as the command starts."""
-        self.at_start = self.last = workspace_usage(self.root)
+        if self._pending is not None:
+            self._pending.join()
+            self._pending = None
+        known, self._known = self._known, None
+        self.at_start = self.last = known if known is not None else workspace_usage(self.root)
         self._free_at_start = _free_bytes(self.root)
-        self._next = time.monotonic() + self.interval_s
         self.reason = ""
+
+    def finish(self, failed: bool) -> str | None:
+        """After the command: when it failed, measure now and return a note if the workspace is at its quota
+        (the likely cause); otherwise measure in the background for the next command and return None."""
+        if failed:
+            return self.full_note()
+        self._pending = threading.Thread(target=self._measure, name="workspace-quota", daemon=True)
+        self._pending.start()
+        return None
+
+    def _measure(self) -> None:
+        self._known = workspace_usage(self.root)
 
     def file_limit(self) -> int:
         """RLIMIT_FSIZE for this command: what is left of the quota, so one growing file stops exactly at it."""
@@ -99,21 +124,54 @@ class WorkspaceQuota:
         """After the command: a note when the workspace is at its quota (later writes then fail with EFBIG,
         'File too large', or the command is stopped), else None. Measures once more."""
         self.last = workspace_usage(self.root)
+        self._known = self.last
         if self.last < self.limit_bytes - MIN_FILE_BYTES:
             return None
         return (f"\n[aarlab sandbox: the workspace holds {self.last / 2**20:.0f} MiB of its "
                 f"{self.limit_bytes / 2**20:.0f} MiB disk quota (disk_mb); writing more fails with 'File too large' "
                 "or stops the command. Delete what you do not need in /workspace]\n")
 
-    def exceeded(self, now: float) -> bool:
-        """Measure (when due) and say whether the command must be stopped; :attr:`reason` then says why."""
-        if now < self._next:
-            return False
-        began = time.monotonic()
+    def watch(self, stop: Callable[[], None]) -> None:
+        """Measure in a background thread while the command runs; call ``stop`` (once) when it must be stopped.
+
+        The thread never blocks the supervisor reading the command's output, so a short command in a large
+        workspace does not wait for a measurement.
+        """
+        self._stopped = threading.Event()
+        self._tripped = False
+        stopped = self._stopped
+
+        def loop() -> None:
+            delay = self.interval_s
+            while not stopped.wait(delay):
+                began = time.monotonic()
+                over = self._check()
+                # a measurement costs ~0.5 ms per 100 entries: at most a fifth of one core goes to it
+                delay = min(max(self.interval_s, 4 * (time.monotonic() - began)), MAX_INTERVAL_S)
+                if over:
+                    with self._lock:
+                        if not stopped.is_set():
+                            self._tripped = True
+                            stop()
+                    return
+
+        threading.Thread(target=loop, name="workspace-quota-watch", daemon=True).start()
+
+    @property
+    def tripped(self) -> bool:
+        """The watcher stopped the current command."""
+        return self._tripped
+
+    def unwatch(self) -> bool:
+        """Stop watching (no ``stop`` call can follow) and say whether the quota stopped the command."""
+        with self._lock:
+            self._stopped.set()
+            return self._tripped
+
+    def _check(self) -> bool:
+        """Measure and say whether the command must be stopped; :attr:`reason` then says why."""
         self.last = workspace_usage(self.root)
         free = _free_bytes(self.root)
-        # a measurement costs ~0.1 ms per 100 entries: at most a tenth of the supervisor's time goes to it
-        self._next = time.monotonic() + max(self.interval_s, 10 * (time.monotonic() - began))
         if self.last > self.limit_bytes and self.last > self.at_start:
             self.reason = (f"the workspace grew to {self.last / 2**20:.0f} MiB, over its disk quota of "
                            f"{self.limit_bytes / 2**20:.0f} MiB (disk_mb)")
