@@ -1,6 +1,6 @@
 """No 5xx from any route for any input the OpenAPI schema admits: schemathesis against a real server on loopback.
 
-Every operation of the schema is fuzzed (integers up to the schema's 64-bit bounds, any strings, bodies built from
+Every operation of the schema is fuzzed (integers up to the schema's bounds, any strings, bodies built from
 the schemas, random bytes for uploads), each generated request sent once with the admin token and once with an
 agent's. The default run keeps a few examples per operation; ``-m slow`` runs many more.
 """
@@ -14,6 +14,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 
 from aarlab.server import create_app
+from aarlab.server._params import MAX_DB_INT
 from tests.server.conftest import RunningServer
 
 FAST_EXAMPLES = 20
@@ -74,13 +75,12 @@ def _integers(node: Any, doc: dict[str, Any], where: str, seen: set[str]) -> lis
     return found
 
 
-def _within_64_bits(schema: dict[str, Any]) -> bool:
-    # FastAPI writes the bounds as floats (2**63 - 1 becomes 9.223372036854776e18); pydantic still checks the int.
+def _storable(schema: dict[str, Any]) -> bool:
     low, high = schema.get("minimum", -(2**64)), schema.get("maximum", 2**64)
-    return float(-(2**63)) <= float(low) and float(high) <= float(2**63 - 1)
+    return low >= -MAX_DB_INT - 1 and high <= MAX_DB_INT
 
 
-def test_every_integer_the_api_takes_is_declared_within_64_bits() -> None:
+def test_every_integer_the_api_takes_is_declared_within_what_the_database_stores() -> None:
     doc = create_app("/nonexistent-state-dir").openapi()
     unbounded = []
     for path, methods in doc["paths"].items():
@@ -89,13 +89,13 @@ def test_every_integer_the_api_takes_is_declared_within_64_bits() -> None:
             inputs += [("body", op["requestBody"])] if "requestBody" in op else []
             for name, node in inputs:
                 for where, schema in _integers(node, doc, name, set()):
-                    if "enum" not in schema and not _within_64_bits(schema):
+                    if "enum" not in schema and not _storable(schema):
                         unbounded.append(f"{method.upper()} {path} {where}")
-    assert not unbounded, f"integers without 64-bit bounds (use aarlab.server._params.Count): {unbounded}"
+    assert not unbounded, f"integers without database bounds (use aarlab.server._params.Count): {unbounded}"
 
 
-@pytest.mark.parametrize("value", [2**63 - 1, 2**63, 2**64 + 1, -(2**63) - 1])
-def test_integers_at_and_past_64_bits_in_paths_and_queries_get_no_server_error(
+@pytest.mark.parametrize("value", [MAX_DB_INT, MAX_DB_INT + 1, 2**63, 2**64 + 1, -(2**63) - 1])
+def test_integers_at_and_past_the_database_range_in_paths_and_queries_get_no_server_error(
         value: int, server: RunningServer, tokens: dict[str, str]) -> None:
     import httpx
 
@@ -106,7 +106,7 @@ def test_integers_at_and_past_64_bits_in_paths_and_queries_get_no_server_error(
             r = httpx.request(method, server.url + target, headers={"Authorization": f"Bearer {tokens['agent']}"},
                               json=None if method == "GET" else body, timeout=30)
             assert r.status_code < 500, (method, target, r.status_code, r.text[:200])
-            if value >= 2**63 or value < -(2**63):
+            if value > MAX_DB_INT or value < 0:
                 assert r.status_code == 422 and "less than or equal" in r.text or "greater than" in r.text, r.text
 
 
