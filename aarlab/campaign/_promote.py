@@ -577,3 +577,37 @@ def refuse_request(state_dir: Path, submission_id: str) -> None:
                                 promotion_requests.c.state == "queued").values(state="refused"))
     finally:
         state.db.dispose()
+
+
+def enqueue_best(state_dir: Path, log: Callable[[str], None] = lambda _m: None) -> list[str]:
+    """At a campaign's end: queue each agent's best submission per dataset (best public accuracy, earliest on ties)
+    when its author linked it to a method snapshot; returns the queued submission ids. Already queued or promoted
+    submissions are skipped."""
+    from aarlab.server._db import agents, promotion_requests, promotions, submissions
+    from aarlab.server._promotion import linked_submissions
+    from aarlab.server._state import open_state
+
+    state = open_state(state_dir)
+    try:
+        with state.db.reader.connect() as conn:
+            best: dict[tuple[str, str], tuple[float, str]] = {}
+            for name, dataset, sid, acc in conn.execute(
+                    select(agents.c.name, submissions.c.dataset, submissions.c.id, submissions.c.public_transfer_acc)
+                    .join(agents, agents.c.id == submissions.c.agent_id).order_by(submissions.c.audit_seq)):
+                if (name, dataset) not in best or acc > best[(name, dataset)][0]:
+                    best[(name, dataset)] = (acc, sid)
+            linked = linked_submissions(conn)
+            done = set(conn.execute(select(promotions.c.submission_id)).scalars().all())
+            done |= set(conn.execute(select(promotion_requests.c.submission_id)).scalars().all())
+    finally:
+        state.db.dispose()
+    queued = []
+    for (name, dataset), (_, sid) in sorted(best.items()):
+        if sid in done:
+            continue
+        if sid not in linked:
+            log(f"{name}'s best submission on {dataset} ({sid}) cannot be promoted: no method snapshot")
+            continue
+        enqueue(state_dir, sid, requested_by="campaign")
+        queued.append(sid)
+    return queued

@@ -313,6 +313,26 @@ def _supervise_with_service(state: Path, info: CampaignInfo, on_tick: Callable[[
         log(f"dashboard: http://127.0.0.1:{info.dashboard_port}/ (log in with the admin token: `aarlab server "
             f"admin-token --state {server_dir(state)}`)")
     try:
-        return Supervisor(state, on_tick, log).run()
+        info = Supervisor(state, on_tick, log).run()
+        queue_promotions(state, log)
+        return info
     finally:
         service.stop()
+
+
+def queue_promotions(state: Path, log: Callable[[str], None]) -> list[str]:
+    """At the campaign's end, queue the promotion of each agent's best submission per dataset (cheap: the re-runs
+    take minutes each, so they run only when asked: ``aarlab promote --queued --state STATE``)."""
+    from aarlab.campaign._promote import PromotionError, enqueue_best
+    from aarlab.server._state import StateError
+
+    if not (server_dir(state) / "state.json").is_file():  # an external scoring service keeps its own queue
+        return []
+    try:
+        queued = enqueue_best(server_dir(state), log)
+    except (PromotionError, StateError) as err:
+        log(f"promotions not queued: {err}")
+        return []
+    if queued:
+        log(f"{len(queued)} promotion(s) queued; run them with `aarlab promote --queued --state {state}`")
+    return queued

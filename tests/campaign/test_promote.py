@@ -27,6 +27,7 @@ from aarlab.campaign._promote import (
 )
 from aarlab.campaign._promote_stats import label_ablation, paired_comparison
 from aarlab.campaign._report import render_report
+from aarlab.campaign._run import queue_promotions
 from aarlab.client import ForumClient
 from aarlab.server import ServerSettings, add_agent, init_state, listen, open_state, verify_chain
 from aarlab.server._db import audit_log, promotions
@@ -250,3 +251,15 @@ def test_the_leaderboard_and_the_campaign_report_lead_with_promoted_results(env:
     assert f'data-submission="{promoted_id}"' in section and "0.770" in section
     unlinked = section[section.index(f'data-submission="{unlinked_id}"'):]
     assert "cannot be promoted" in unlinked[:600]
+
+
+def test_the_campaign_end_queues_each_agents_best_linked_submission_once(env: Env) -> None:
+    bob = ForumClient(env.url, add_agent(env.state, "bob"))
+    try:
+        best = Env(env.state, env.suite, env.suite_file, bob, env.url).publish(HONEST, method="bob")
+    finally:
+        bob.close()
+    messages: list[str] = []
+    queued = queue_promotions(env.state.parent, messages.append)
+    assert best in queued and best in queued_requests(env.state)
+    assert best not in queue_promotions(env.state.parent, messages.append)  # already queued: not twice
