@@ -219,13 +219,14 @@ def hard_fingerprint(probs: np.ndarray) -> str:
 def import_shortcuts(conn: Connection, home: Path, suite: str) -> dict[str, dict[str, float]]:
     """Compute every known shortcut on each imported dataset from its agent-visible inputs and store it.
 
-    Reads ``train_unlabel`` and ``test`` of the built suite (labels are not passed to the shortcuts) and the
+    Reads ``train_unlabel`` and ``test`` of the built suite (labels are not passed to the shortcuts), the model-based
+    references the build wrote (e.g. ``strong-zero-shot``; :mod:`aarlab.w2s.shortcuts._references`) and the
     imported ``test_labels`` (for each shortcut's public accuracy). Returns dataset -> shortcut -> public accuracy.
     """
     from aarlab.server._db import test_labels
-    from aarlab.suites import dataset_dir, read_baselines
+    from aarlab.suites import dataset_dir, read_baselines, suite_dir
     from aarlab.w2s.data import read_split
-    from aarlab.w2s.shortcuts import shortcut_predictions
+    from aarlab.w2s.shortcuts import read_references, shortcut_predictions
 
     baselines = read_baselines(home, suite)
     out: dict[str, dict[str, float]] = {}
@@ -242,7 +243,9 @@ def import_shortcuts(conn: Connection, home: Path, suite: str) -> dict[str, dict
         positive = np.array([r.positive for r in labels], dtype=bool)
         public = np.array([r.public for r in labels], dtype=bool)
         out[name] = {}
-        for shortcut, by_id in shortcut_predictions(test, unlabel + test).items():
+        computed = {**shortcut_predictions(test, unlabel + test),
+                    **read_references(suite_dir(home, suite), name)}
+        for shortcut, by_id in computed.items():
             p = np.array([by_id.get(i, 0.5) for i in ids], dtype=np.float64)
             rows = public & (p != 0.5)
             acc = _step(float(np.mean((p[rows] > 0.5) == positive[rows]))) if rows.any() else 0.5

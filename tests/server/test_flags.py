@@ -19,7 +19,7 @@ from aarlab.client import ScoringClient
 from aarlab.server import open_state
 from aarlab.server._db import submission_flags
 from aarlab.w2s.data import BinaryExample, ComparisonExample, Example, write_split
-from aarlab.w2s.shortcuts import answer_frequency, majority_vote
+from aarlab.w2s.shortcuts import STRONG_ZERO_SHOT, answer_frequency, majority_vote, read_references, write_reference
 from tests.server.conftest import TEST_SETTINGS, RunningServer, start_server
 from tests.server.fakesuite import SUITE
 
@@ -69,6 +69,9 @@ def write_leaky_suite(home: Path) -> Path:
                  "datasets": {d: {"weak_acc": w, "strong_acc": s, "vanilla_transfer_acc": None, "seeds": [0]}
                               for d, (w, s) in BASELINES.items()}}
     (root / "baselines.json").write_text(json.dumps(baselines))
+    # The build's model-based reference: a stand-in for the strong model's zero-shot, 58 % right on chat.
+    zero_shot = {e.id: (0.8 if (e.positive() == (rng.random() < 0.58)) else 0.2) for e in splits["chat"]["test"]}
+    write_reference(root, "chat", STRONG_ZERO_SHOT, zero_shot)
     return home
 
 
@@ -228,3 +231,10 @@ def test_dashboard_leaderboard_agent_and_submission_pages_show_the_flags_with_ev
     assert "shortcut:majority-vote" in httpx.get(leaky.url + "/agents/dash-cheat", headers=headers).text
     page = httpx.get(leaky.url + f"/submissions/{receipt.id}", headers=headers).text
     assert "agreement=1.0" in page and "shortcut_public_acc=1.0" in page
+
+
+def test_labels_taken_from_the_strong_models_zero_shot_alone_are_flagged(leaky: RunningServer) -> None:
+    zero_shot = read_references(leaky.home / "suites" / SUITE, "chat")[STRONG_ZERO_SHOT]
+    receipt = _agent(leaky).submit("chat", zero_shot, method="zeroshot-only")
+    flag = next(f for f in receipt.flags if f.kind == "shortcut:strong-zero-shot")
+    assert flag.evidence["agreement"] == 1.0 and flag.evidence["shortcut_public_acc"] < 0.60
