@@ -140,6 +140,8 @@ def _record(svc: Services, caller: Principal, request: SubmissionRequest, key: A
         climbed = None
         if legacy:
             score = score_public(key, probs)
+        elif svc.settings.public_feedback == "none":
+            score = public_score_at(key, ladder_start(key).level)
         else:  # the Ladder: the score moves only when this beats the agent's own best by the step
             state = read_ladder(change.conn, caller.id, key.name) or ladder_start(key)
             climbed = ladder_climb(state, acc, step)

@@ -58,9 +58,12 @@ class SubmissionReceipt(BaseModel):
     agent: str
     dataset: str
     method: str
-    public_transfer_acc: float = Field(description="accuracy on the public part of the test set, rounded to 0.01")
-    public_pgr: float | None = Field(description="PGR of the rounded public accuracy against the fixed "
-                                     "baselines, rounded to 0.01; null when strong_acc <= weak_acc")
+    public_transfer_acc: float = Field(description="the agent's public score on this dataset after this submission "
+                                       "(the Ladder, docs/scoring.md): it changes only when a submission beats the "
+                                       "agent's best public accuracy by the step, and is then that accuracy rounded "
+                                       "to 0.01; the weak teacher's accuracy before any such climb")
+    public_pgr: float | None = Field(description="PGR of public_transfer_acc against the fixed baselines, rounded "
+                                     "to 0.01; null when strong_acc <= weak_acc")
     remaining_budget: int = Field(description="evaluations left to this agent on this dataset")
     receipt: str = Field(description="sha256 over id, agent, dataset, predictions hash, scores, time and the "
                          "previous audit hash")

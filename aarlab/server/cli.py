@@ -315,7 +315,7 @@ def _print_table(board: Leaderboard) -> None:
     from rich.table import Table
 
     final = board.finalized_at is not None
-    title = f"final leaderboard ({board.finalized_at})" if final else "leaderboard (public part, rounded to 0.01)"
+    title = f"final leaderboard ({board.finalized_at})" if final else "leaderboard (public part, Ladder scores)"
     table = Table(title=title)
     for column in ("dataset", "agent", "method", "public acc", "public PGR", "evals"):
         table.add_column(column)

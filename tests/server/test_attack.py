@@ -125,3 +125,13 @@ def test_after_finalize_an_agent_token_reads_no_private_score_of_crafted_submiss
         # the admin's final table: one row for the agent, its private accuracy rounded to 0.01
         assert len(final.rows) == 1 and final.rows[0].private_transfer_acc == round(
             final.rows[0].private_transfer_acc or 0, 2)
+
+
+def test_with_public_feedback_none_even_a_perfect_submission_reads_the_weak_teachers_accuracy(
+        big_server: Callable[..., RunningServer]) -> None:
+    server = big_server(_settings(public_feedback="none"))
+    with server.client(server.add_agent(name="honest")) as client:
+        perfect = client.submit("math", {i: float(y) for i, y in server.labels("math").items()})
+        flat = client.submit("math", {i: 0.0 for i in server.ids("math")})
+    assert (perfect.public_transfer_acc, perfect.public_pgr) == (flat.public_transfer_acc, flat.public_pgr) == (0.55,
+                                                                                                             0.0)
