@@ -31,7 +31,10 @@ def workspace_usage(root: Path) -> int:
     A directory the host user cannot list (the agent may ``chmod 000`` its own) is made listable first: the
     sandbox user is the host user, so it owns it.
     """
-    top = os.lstat(root)
+    try:
+        top = os.lstat(root)
+    except OSError:  # removed (e.g. a throw-away workspace after its last command): nothing on disk
+        return 0
     seen: set[tuple[int, int]] = set()
     total = 0
     stack = [str(root)]
@@ -66,7 +69,10 @@ def workspace_usage(root: Path) -> int:
 
 
 def _free_bytes(path: Path) -> int:
-    info = os.statvfs(path)
+    try:
+        info = os.statvfs(path)
+    except OSError:
+        return 2**63  # removed: nothing to protect
     return info.f_bavail * info.f_frsize
 
 

@@ -121,3 +121,10 @@ def test_tmp_is_bounded_by_the_quota_too(make_sandbox: Make) -> None:
     assert "status 0" not in result.stdout
     size = int(result.stdout.split()[-5]) if result.stdout.strip().endswith("/tmp/x") else 0
     assert size <= QUOTA_MB * MiB
+
+
+def test_a_removed_workspace_measures_as_empty(tmp_path: Path) -> None:
+    assert workspace_usage(tmp_path / "gone") == 0
+    quota = WorkspaceQuota(tmp_path / "gone", MiB)
+    quota.start()
+    assert quota.finish(failed=True) is None and quota.at_start == 0
