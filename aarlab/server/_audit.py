@@ -225,14 +225,18 @@ def _row_breaks(conn: Connection, log: list[Any], stored: dict[int, str]) -> tup
                       payloads=good, hashes=hashes, names=dict(conn.execute(select(agents.c.id, agents.c.name)).all()))
     derived_seqs: set[int] = set()
     for rule in RULES:
-        for item in rule(conn, records):
-            if isinstance(item, Break):
-                breaks.append((item.seq, item.reason))
-                continue
-            derived_seqs.add(item.seq)
-            broken = _compare(item, records, hashes)
-            if broken is not None:
-                breaks.append(broken)
+        try:
+            for item in rule(conn, records):
+                if isinstance(item, Break):
+                    breaks.append((item.seq, item.reason))
+                    continue
+                derived_seqs.add(item.seq)
+                broken = _compare(item, records, hashes)
+                if broken is not None:
+                    breaks.append(broken)
+        except (ValueError, TypeError, KeyError, AttributeError) as err:  # rows edited into something unreadable
+            name = getattr(rule, "__name__", type(rule).__name__).strip("_")
+            breaks.append((0, f"the {name} rows could not be re-derived ({type(err).__name__}: {err})"))
     for seq in sorted(good):
         if records.actions[seq] in ROW_MAKING and seq not in derived_seqs:
             breaks.append((seq, "the row(s) this record made are missing (deleted)"))

@@ -29,6 +29,8 @@ from aarlab.server._audit import (
     submission_payload,
 )
 from aarlab.server._db import (
+    agent_controls,
+    agent_messages,
     agents,
     control_log,
     datasets,
@@ -149,10 +151,20 @@ def _init(conn: Connection, records: Records) -> Iterator[Derived | Break]:
 def _agents(conn: Connection, records: Records) -> Iterator[Derived | Break]:
     from aarlab.server._control import created_budgets
 
-    created = created_budgets(conn)  # a budget change updates agents.budget; agent.create covered the first one
-    for a in conn.execute(select(agents)).mappings():
+    try:
+        created = created_budgets(conn)  # a budget change updates agents.budget; agent.create covered the first
+    except ValueError:
+        created = {}  # control_log edited into something unreadable: the control rule reports it
+    rows = conn.execute(select(agents).order_by(agents.c.audit_seq)).mappings().all()
+    for a in rows:
         row = {**a, "budget": created.get(a["id"], a["budget"])}
         yield Derived(a["audit_seq"], "agent.create", agent_payload(row), f"agents row {a['name']!r}")
+    if conn.dialect.name == "sqlite":  # ids follow creation there (PostgreSQL sequences may skip)
+        for n, a in enumerate(rows, start=1):
+            if a["id"] != n:
+                yield Break(a["audit_seq"], f"agents row {a['name']!r} column id is {a['id']} but it was agent "
+                            f"number {n} created")
+                break
 
 
 @register
@@ -190,7 +202,7 @@ def _fingerprints(conn: Connection, records: Records) -> Iterator[Derived | Brea
         where = f"submission_fingerprints row {f['submission_id']}"
         if f["audit_seq"] is None:
             yield Break(0, f"{where} belongs to no stored submission")
-        elif (f["agent_id"], f["dataset"]) != (f["owner"], f["scored"]) or \
+        elif (f["agent_id"], f["dataset"]) != (f["owner"], f["scored"]) or len(f["predictions"]) % 8 or \
                 f["hard_sha256"] != hard_fingerprint(np.frombuffer(f["predictions"], dtype="<f8")):
             yield Break(f["audit_seq"], f"{where} differs from the submission's agent, dataset or predictions")
 
@@ -228,13 +240,15 @@ def _posts(conn: Connection, records: Records) -> Iterator[Derived | Break]:
                                       "verified_method", "verified_public_pgr", "verified_public_transfer_acc")}
         yield Derived(pid, "post.create", created, where if 1 not in mine else f"{where} and post_versions row "
                       f"({pid}, 1)")
+        if not mine and p["edited_at"] is not None and not legacy_edits:
+            yield Break(pid, f"{where} column edited_at is set but no post.edit record edited the post")
         if 1 in mine and mine[1]["created_at"] != p["created_at"]:
             yield Break(pid, f"post_versions row ({pid}, 1) column created_at differs from the post's created_at")
         for v in sorted(mine):
             if (pid, v) not in edits and not legacy_edits:
                 yield Break(p["seq"], f"post_versions row ({pid}, {v}) has no post.edit record")
         yield from _post_state(p, where, sorted(tags.get(pid, [])), replies.get(pid, 0), latest.get(pid, pid),
-                               records.payloads, render_markdown)
+                               records.payloads, records.actions, render_markdown)
     for (edited, version), seq in edits.items():
         yield from _edit(conn, versions.get(edited, {}), edited, version, seq)
     yield from _search_index(conn)
@@ -270,14 +284,14 @@ def _edit(conn: Connection, mine: dict[int, Any], pid: int, version: int, seq: i
 
 
 def _post_state(p: Any, where: str, tags: list[str], replies: int, latest: int, payloads: dict[int, Any],
-                render: Callable[[str], str]) -> Iterator[Break]:
+                actions: dict[int, str], render: Callable[[str], str]) -> Iterator[Break]:
     if sorted(p["tags"].split()) != tags:
         yield Break(p["seq"], f"post_tags rows of post {p['id']} differ from {where} column tags")
     if p["reply_count"] != replies:
         yield Break(p["seq"], f"{where} column reply_count is {p['reply_count']} but {replies} replies are stored")
     if p["score"] != p["up"] - p["down"]:
         yield Break(p["seq"], f"{where} column score is not up - down")
-    if p["seq"] != latest and (p["seq"] < latest or p["seq"] in payloads):
+    if p["seq"] != latest and (p["seq"] < latest or p["seq"] in payloads or p["seq"] not in actions):
         yield Break(latest, f"{where} column seq is {p['seq']} but record {latest} changed the post last")
     if p["body_html"] != render(p["body"]):
         yield Break(p["seq"], f"{where} column body_html is not the rendering of its body")
@@ -345,6 +359,28 @@ def _control(conn: Connection, records: Records) -> Iterator[Derived | Break]:
         yield Derived(r["audit_seq"], r["action"], payload, f"control_log row {r['audit_seq']}")
     for seq, reason in control_breaks(conn, records.hashes):
         yield Break(seq, reason)
+    yield from _control_rows(conn, records)
+
+
+def _control_rows(conn: Connection, records: Records) -> Iterator[Break]:
+    """What control_breaks leaves out: each message's agent and author, each control row's time."""
+    last: dict[Any, dict[str, Any]] = {}  # agent name -> payload of its last state or budget change
+    for s in records.of("control.pause", "control.resume", "control.stop", "control.budget"):
+        last[records.payloads[s].get("agent")] = records.payloads[s]
+    for c in conn.execute(select(agent_controls)).mappings():
+        want = last.get(records.name(c["agent_id"]))
+        if want is not None and want.get("time") != c["updated_at"]:
+            yield Break(c["audit_seq"], f"agent_controls row {records.name(c['agent_id'])} column updated_at differs "
+                        "from its last control record")
+    for m in conn.execute(select(agent_messages)).mappings():
+        payload = records.payloads.get(m["id"])
+        if payload is not None and (payload.get("agent"), payload.get("created_by")) != \
+                (records.name(m["agent_id"]), m["created_by"]):
+            yield Break(m["id"], f"agent_messages row {m['id']} columns agent_id/created_by differ from its record")
+    for r in conn.execute(select(control_log.c.audit_seq, control_log.c.agent_id)).mappings():
+        payload = records.payloads.get(r["audit_seq"])
+        if payload is not None and payload.get("agent") != records.name(r["agent_id"]):
+            yield Break(r["audit_seq"], f"control_log row {r['audit_seq']} column agent_id is not its record's agent")
 
 
 @register

@@ -153,6 +153,8 @@ def test_an_edited_post_body_names_its_last_edit(campaign: Campaign, tamper: Cal
 def test_an_edited_title_of_a_never_edited_post_names_its_creation(campaign: Campaign, tamper: Callable) -> None:
     report = tamper("UPDATE posts SET title = 'forged' WHERE id = ?", campaign.reply)
     _broken(report, campaign.reply, "post.create", "column title is 'forged'")
+    report = tamper("UPDATE posts SET edited_at = created_at WHERE id = ?", campaign.reply)
+    _broken(report, campaign.reply, "post.create", "column edited_at")
 
 
 def test_an_edited_earlier_version_names_the_record_that_made_it(campaign: Campaign, tamper: Callable) -> None:
@@ -271,3 +273,40 @@ def test_edited_promotions_and_promotion_requests_are_caught(campaign: Campaign,
     asked = _seq(campaign, "SELECT seq FROM audit_log WHERE action = 'promotion.request'")
     _broken(tamper("UPDATE promotion_requests SET requested_by = 'bob'"), asked, "promotion.request",
             "column requested_by is 'bob'")
+
+
+#: Every table an agent or the admin changes, with the columns verify may leave to others (none, so far).
+COVERED = ("agents", "submissions", "usage", "submission_fingerprints", "snapshots", "snapshot_pushes", "posts",
+           "post_tags", "post_versions", "votes", "agent_controls", "agent_messages", "control_log",
+           "final_results", "promotions", "audit_payloads")
+
+
+def _other(value: object, declared: str) -> object:
+    """A different value of the same kind (far from any id, so no unique constraint trips)."""
+    if "BOOL" in declared.upper():
+        return 1 - int(value) if value is not None else 1  # type: ignore[call-overload]
+    if value is None:
+        return 7 if "INT" in declared.upper() else 0.5 if declared.upper() in ("FLOAT", "REAL") else "x"
+    if isinstance(value, bytes):
+        return value[::-1] + b"\0"
+    if isinstance(value, int):
+        return value + 1_000_003
+    if isinstance(value, float):
+        return value + 0.25
+    return str(value) + "~"
+
+
+@pytest.mark.parametrize("table", COVERED)
+def test_a_change_to_any_column_of_any_covered_row_fails_verify(campaign: Campaign, tamper: Callable,
+                                                                 table: str) -> None:
+    with sqlite3.connect(campaign.db) as conn:
+        columns = [(c[1], c[2]) for c in conn.execute(f"PRAGMA table_info({table})")]
+        rows = conn.execute(f"SELECT rowid, * FROM {table}").fetchall()
+    assert rows, f"the campaign left {table} empty"
+    missed = []
+    for rowid, *values in rows:
+        for (name, declared), value in zip(columns, values, strict=True):
+            report = tamper(f"UPDATE {table} SET {name} = ? WHERE rowid = ?", _other(value, declared), rowid)
+            if report.ok:
+                missed.append(f"{table}.{name} of row {rowid}")
+    assert not missed, f"verify passed after editing {missed}"
