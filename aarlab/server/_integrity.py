@@ -109,7 +109,7 @@ def shortcut_flag(shortcut: ShortcutReference, probs: np.ndarray, base: Baseline
     agree = float(np.mean((probs[opinion] > 0.5) == (shortcut.predictions[opinion] > 0.5)))
     a = min(1.0, base.strong_acc + CEILING_Z * public_acc_noise(base))
     b = shortcut.public_acc
-    expected = a * b + (1 - a) * (1 - b)
+    expected = max(a * b + (1 - a) * (1 - b), 0.5)  # below 0.5 when b < 0.5: a coin-flip method agrees on half
     se = math.sqrt(max(expected * (1 - expected), 1 / n) / n)
     threshold = min(1.0, expected + max(SHORTCUT_MARGIN, SHORTCUT_Z * se))
     beats_teacher = b >= base.weak_acc
