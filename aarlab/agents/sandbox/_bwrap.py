@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
+import subprocess
 import sys
 import threading
 import weakref
@@ -46,6 +48,16 @@ def find_bwrap() -> str:
                            "install the Debian/Ubuntu package `bubblewrap` (`apt-get install bubblewrap`, or "
                            "run scripts/setup.sh as root), then try again")
     return path
+
+
+@functools.lru_cache(maxsize=4)
+def tmpfs_size_supported(bwrap: str) -> bool:
+    """Whether this bubblewrap takes ``--size`` for a tmpfs (0.7 and later; Ubuntu 22.04 ships 0.6)."""
+    try:
+        help_text = subprocess.run([bwrap, "--help"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return "--size" in help_text
 
 
 def _is_within(path: Path, roots: Sequence[Path]) -> bool:
@@ -122,8 +134,9 @@ class BubblewrapSandbox(Sandbox):
                 "--die-with-parent", "--new-session",
                 # Fresh /tmp, /proc and /dev first: a later bind under /tmp (a venv or checkout living there) must
                 # land on top of the tmpfs, not be hidden by it.
-                # /tmp is memory (charged to the memory cgroup) and bounded like the workspace.
-                "--size", str(self.limits.disk_mb * 1024 * 1024), "--tmpfs", "/tmp", "--proc", "/proc", "--dev", "/dev",
+                # /tmp is memory (charged to the memory cgroup) and bounded like the workspace where bwrap can.
+                *(["--size", str(self.limits.disk_mb * 1024 * 1024)] if tmpfs_size_supported(self.bwrap) else []),
+                "--tmpfs", "/tmp", "--proc", "/proc", "--dev", "/dev",
                 "--ro-bind", "/usr", "/usr"]
         for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
             host = Path("/") / name
