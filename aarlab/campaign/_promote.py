@@ -41,7 +41,6 @@ from aarlab.campaign._promote_stats import (
     PairedComparison,
     label_ablation,
     paired_comparison,
-    shuffled_soft_labels,
 )
 
 if TYPE_CHECKING:
@@ -429,7 +428,7 @@ def _measure(result: PromotionResult, runner: Runner, method: MethodSpec, keys: 
              options: PromotionOptions, log: Callable[[str], None]) -> None:
     """Fill ``result`` with the re-run's numbers (in-domain, ablation, held-out); :class:`RunFailed` on a failure."""
     from aarlab.w2s.methods import builtin_methods
-    from aarlab.w2s.pipeline import Experiment, default_cache
+    from aarlab.w2s.pipeline import Experiment, default_cache, shuffled_soft_labels
 
     seeds = result.seeds
     cache = default_cache(suite)

@@ -90,11 +90,3 @@ def label_ablation(zero_shot_acc: float, method_acc: float, shuffled_acc: float)
         ignores = shuffled_acc >= method_acc - SAME_ACC
     return LabelAblation(zero_shot_acc=zero_shot_acc, method_acc=method_acc, shuffled_acc=shuffled_acc, gain=gain,
                          shuffled_gain=shuffled_gain, retained=retained, ignores_weak_labels=ignores)
-
-
-def shuffled_soft_labels(soft: dict[str, float], seed: int) -> dict[str, float]:
-    """The same soft labels permuted over the examples (same values, so the same class balance)."""
-    ids = list(soft)
-    values = np.array([soft[i] for i in ids])
-    perm = np.random.default_rng(seed).permutation(len(ids))
-    return {i: float(v) for i, v in zip(ids, values[perm], strict=True)}

@@ -176,6 +176,9 @@ def run_cmd(
     lane: LaneOpt = None,
     data_dir: DataDirOpt = None,
     home: HomeOpt = None,
+    weak_labels: Annotated[str, typer.Option(
+        "--weak-labels", help="teacher, or shuffled: the teacher's soft labels permuted over the examples (same "
+        "class balance; the label-dependence control of `aarlab promote`)")] = "teacher",
 ) -> None:
     """Run one method on one dataset for several seeds; print a table, optionally write JSON.
 
@@ -188,6 +191,8 @@ def run_cmd(
     except MethodError as e:
         raise fail(str(e)) from None
     _check_lane(lane)
+    if weak_labels not in ("teacher", "shuffled"):
+        raise fail(f"--weak-labels must be teacher or shuffled; found {weak_labels!r}")
     suite = _suite(suite_name, home, data_dir=data_dir, dataset=dataset)
 
     import torch
@@ -205,7 +210,7 @@ def run_cmd(
             cache = ArtifactCache(None) if no_cache else default_cache(suite)
             experiment = Experiment(suite, dataset, cache, device=device, report=_Bars(progress), lane=lane)
             result = experiment.run(method, list(range(first_seed, first_seed + seeds)),
-                                    log=lambda m: err.print(f"[dim]{method.name}: {m}[/]"))
+                                    log=lambda m: err.print(f"[dim]{method.name}: {m}[/]"), weak_labels=weak_labels)
     except (ModelLoadError, DegenerateGapError, MethodError, DatasetError) as e:
         raise fail(str(e), 1) from None
     data = result.as_dict()

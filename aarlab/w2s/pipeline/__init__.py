@@ -7,6 +7,7 @@ from aarlab.w2s.pipeline._experiment import (
     ExperimentResult,
     SeedResult,
     default_cache,
+    shuffled_soft_labels,
 )
 
 __all__ = [
@@ -17,4 +18,5 @@ __all__ = [
     "answer_features",
     "default_cache",
     "question_blind_accuracy",
+    "shuffled_soft_labels",
 ]

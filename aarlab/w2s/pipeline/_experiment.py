@@ -44,6 +44,19 @@ def _silent(stage: str, done: int, total: int) -> None:
     return None
 
 
+#: Where a run's weak soft labels come from: the teacher's, or the teacher's permuted over the examples (the
+#: label-dependence control: a weak-to-strong method must lose its gain over zero-shot on shuffled labels).
+WEAK_LABELS = ("teacher", "shuffled")
+
+
+def shuffled_soft_labels(soft: dict[str, float], seed: int) -> dict[str, float]:
+    """The same soft labels permuted over the examples (same values, so the same class balance)."""
+    ids = list(soft)
+    values = np.array([soft[i] for i in ids])
+    perm = np.random.default_rng(seed).permutation(len(ids))
+    return {i: float(v) for i, v in zip(ids, values[perm], strict=True)}
+
+
 @dataclass
 class SeedResult:
     """Scores of one seed."""
@@ -288,8 +301,11 @@ class Experiment:
         return validate_predictions(result, self.dataset.split("test"), method.name)
 
     def run(self, method: Method, seeds: list[int], log: Callable[[str], None] = lambda _m: None, *,
-            require_gap: bool = True) -> ExperimentResult:
+            require_gap: bool = True, weak_labels: str = "teacher") -> ExperimentResult:
         """Run all stages for each seed and aggregate.
+
+        ``weak_labels="shuffled"`` hands the method the teacher's soft labels permuted over the examples (seeded by
+        the run's seed); weak_acc stays the teacher's.
 
         When the mean ceiling does not beat the mean teacher, PGR is undefined: :class:`DegenerateGapError` is raised,
         or with ``require_gap=False`` the result carries the accuracies and ``pgr = pgr_ci = None`` (a comparison
@@ -301,10 +317,14 @@ class Experiment:
         per_seed: list[SeedResult] = []
         predictions: dict[int, dict[str, float]] = {}
         matrices: dict[str, list[np.ndarray]] = {"weak": [], "strong": [], "transfer": []}
+        if weak_labels not in WEAK_LABELS:
+            raise ValueError(f"weak_labels must be one of {', '.join(WEAK_LABELS)}; found {weak_labels!r}")
         for seed in seeds:
             weak = self.weak_teacher(seed)
             ceiling = self.strong_ceiling(seed)
-            transfer = self.run_method(method, weak, seed, log)
+            given = weak if weak_labels == "teacher" else {
+                **weak, "soft_labels": shuffled_soft_labels(weak["soft_labels"], seed)}
+            transfer = self.run_method(method, given, seed, log)
             predictions[seed] = transfer
             rows = {
                 "weak": correctness(weak["test_probs"], test),
@@ -329,7 +349,7 @@ class Experiment:
             suite=self.suite.name, dataset=self.dataset.name, method=method.name, weak_acc=w, strong_acc=s,
             transfer_acc=t, pgr=overall, pgr_ci=ci, seeds=per_seed,
             config={"suite": self.suite.spec.model_dump(mode="json"), "method_source": method.source,
-                    "seeds": seeds, "lane": self.lane},
+                    "seeds": seeds, "lane": self.lane, "weak_labels": weak_labels},
             lane=self.lane, test_predictions=predictions,
         )
 
