@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from aarlab.server._audit_anchor import AuditAnchor
 
 GENESIS_HASH = "0" * 64
+#: meta key: the first record whose payload is stored (1 for a state dir created with payload storage).
+AUDIT_PAYLOADS_SINCE = "audit_payloads_since"
 
 
 def canonical_json(value: Any) -> bytes:
@@ -241,7 +243,11 @@ def _row_breaks(conn: Connection, log: list[Any], stored: dict[int, str]) -> tup
         if records.actions[seq] in ROW_MAKING and seq not in derived_seqs:
             breaks.append((seq, "the row(s) this record made are missing (deleted)"))
     notes = []
-    legacy = [r.seq for r in log if r.seq not in stored]
+    since_text = conn.execute(select(meta.c.value).where(meta.c.key == AUDIT_PAYLOADS_SINCE)).scalar()
+    since = int(since_text) if since_text and since_text.isdigit() else min(stored, default=len(log) + 1)
+    legacy = [r.seq for r in log if r.seq < since and r.seq not in stored]
+    breaks.extend((r.seq, f"audit_payloads row {r.seq} is missing (every record from {since} on stores its payload)")
+                  for r in log if r.seq >= since and r.seq not in stored)
     if legacy:
         notes.append(f"{len(legacy)} records (seq {legacy[0]}..{legacy[-1]}) predate row coverage (no stored "
                      "payload): their links are checked, their rows only where the payload format is unchanged "

@@ -181,9 +181,12 @@ def _submissions(conn: Connection, records: Records) -> Iterator[Derived | Break
         last[(s["agent_id"], s["dataset"])] = s["audit_seq"]
     for u in conn.execute(select(usage)).mappings():
         key = (u["agent_id"], u["dataset"])
-        if u["used"] != counts[key]:
+        if u["used"] != counts.pop(key, 0):
             yield Break(last.get(key, 0), f"usage row ({records.name(u['agent_id'])}, {u['dataset']}) column used "
-                        f"is {u['used']} but the chain holds {counts[key]} submissions")
+                        f"is {u['used']} but the chain holds {counts.get(key, 0)} submissions")
+    for (agent_id, dataset), n in counts.items():
+        yield Break(last[(agent_id, dataset)], f"usage row ({records.name(agent_id)}, {dataset}) is missing (the "
+                    f"chain holds {n} submissions)")
 
 
 @register
@@ -198,13 +201,18 @@ def _fingerprints(conn: Connection, records: Records) -> Iterator[Derived | Brea
                                submissions.c.dataset.label("scored"), submissions.c.predictions,
                                submissions.c.audit_seq)
                         .join(submissions, submissions.c.id == submission_fingerprints.c.submission_id, isouter=True))
+    unprinted = {s["id"]: s["audit_seq"] for s in conn.execute(select(submissions.c.id, submissions.c.audit_seq))
+                 .mappings() if s["audit_seq"] in records.payloads}  # stored since fingerprints exist
     for f in rows.mappings():
+        unprinted.pop(f["submission_id"], None)
         where = f"submission_fingerprints row {f['submission_id']}"
         if f["audit_seq"] is None:
             yield Break(0, f"{where} belongs to no stored submission")
         elif (f["agent_id"], f["dataset"]) != (f["owner"], f["scored"]) or len(f["predictions"]) % 8 or \
                 f["hard_sha256"] != hard_fingerprint(np.frombuffer(f["predictions"], dtype="<f8")):
             yield Break(f["audit_seq"], f"{where} differs from the submission's agent, dataset or predictions")
+    for sub_id, seq in unprinted.items():
+        yield Break(seq, f"submission_fingerprints row {sub_id} is missing")
 
 
 def _content(row: Any) -> dict[str, Any]:
@@ -364,19 +372,25 @@ def _control(conn: Connection, records: Records) -> Iterator[Derived | Break]:
 
 def _control_rows(conn: Connection, records: Records) -> Iterator[Break]:
     """What control_breaks leaves out: each message's agent and author, each control row's time."""
-    last: dict[Any, dict[str, Any]] = {}  # agent name -> payload of its last state or budget change
+    last: dict[Any, tuple[int, dict[str, Any]]] = {}  # agent name -> its last state or budget change
     for s in records.of("control.pause", "control.resume", "control.stop", "control.budget"):
-        last[records.payloads[s].get("agent")] = records.payloads[s]
+        last[records.payloads[s].get("agent")] = (s, records.payloads[s])
     for c in conn.execute(select(agent_controls)).mappings():
-        want = last.get(records.name(c["agent_id"]))
-        if want is not None and want.get("time") != c["updated_at"]:
+        want = last.pop(records.name(c["agent_id"]), None)
+        if want is not None and want[1].get("time") != c["updated_at"]:
             yield Break(c["audit_seq"], f"agent_controls row {records.name(c['agent_id'])} column updated_at differs "
                         "from its last control record")
+    for agent, (seq, _) in last.items():
+        yield Break(seq, f"agent_controls row {agent} is missing (its control records change its state or budget)")
+    messages = set(records.of("control.message"))
     for m in conn.execute(select(agent_messages)).mappings():
+        messages.discard(m["id"])
         payload = records.payloads.get(m["id"])
         if payload is not None and (payload.get("agent"), payload.get("created_by")) != \
                 (records.name(m["agent_id"]), m["created_by"]):
             yield Break(m["id"], f"agent_messages row {m['id']} columns agent_id/created_by differ from its record")
+    for seq in messages:
+        yield Break(seq, f"agent_messages row {seq} is missing")
     for r in conn.execute(select(control_log.c.audit_seq, control_log.c.agent_id)).mappings():
         payload = records.payloads.get(r["audit_seq"])
         if payload is not None and payload.get("agent") != records.name(r["agent_id"]):

@@ -23,7 +23,7 @@ from typing import IO, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import insert, select
 
-from aarlab.server._audit import agent_payload, init_payload, sha256_hex, utc_now
+from aarlab.server._audit import AUDIT_PAYLOADS_SINCE, agent_payload, init_payload, sha256_hex, utc_now
 from aarlab.server._db import Database, agents, meta, open_database
 from aarlab.server._errors import ApiError
 from aarlab.server._writer import Change, changing
@@ -120,7 +120,8 @@ def _import(db: Database, info: StateInfo, home: Path, secret: bytes, admin_toke
                              "give an empty database with --db")
         conn.execute(insert(meta), [{"key": "state_id", "value": info.state_id},
                                     {"key": "suite", "value": info.suite},
-                                    {"key": "public_fraction", "value": repr(info.public_fraction)}])
+                                    {"key": "public_fraction", "value": repr(info.public_fraction)},
+                                    {"key": AUDIT_PAYLOADS_SINCE, "value": "1"}])  # every record stores its payload
         rows = import_ground_truth(conn, home, info.suite, secret, info.public_fraction)
         change.audit(ADMIN_NAME, "state.init", init_payload(info.suite, rows))
         create_agent_change(ADMIN_NAME, admin_token, None, actor=ADMIN_NAME, is_admin=True)(change)

@@ -110,6 +110,8 @@ def tamper(campaign: Campaign, tmp_path: Path) -> Iterator[Callable[..., VerifyR
         with sqlite3.connect(copy) as conn:  # foreign keys off: a raw editor is not stopped by them
             if legacy:  # what a database written before payloads were stored holds
                 conn.execute("DELETE FROM audit_payloads")
+            if legacy or "audit_payloads WHERE seq <" in sql:  # nor did it mark when storing began
+                conn.execute("DELETE FROM meta WHERE key = 'audit_payloads_since'")
             if sql:
                 assert conn.execute(sql, params).rowcount >= 1, f"the edit changed no row: {sql}"
         return verify_chain(db)
@@ -310,3 +312,11 @@ def test_a_change_to_any_column_of_any_covered_row_fails_verify(campaign: Campai
             if report.ok:
                 missed.append(f"{table}.{name} of row {rowid}")
     assert not missed, f"verify passed after editing {missed}"
+
+
+@pytest.mark.parametrize("table", COVERED)
+def test_deleting_any_covered_row_fails_verify(campaign: Campaign, tamper: Callable, table: str) -> None:
+    with sqlite3.connect(campaign.db) as conn:
+        rowids = [r[0] for r in conn.execute(f"SELECT rowid FROM {table}")]
+    missed = [rowid for rowid in rowids if tamper(f"DELETE FROM {table} WHERE rowid = ?", rowid).ok]
+    assert not missed, f"verify passed after deleting {table} rows {missed}"
