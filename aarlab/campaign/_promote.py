@@ -235,7 +235,9 @@ class Runner:
         workspace.mkdir(parents=True)
         if method.ref.endswith(".py"):  # only the snapshot's files: nothing of earlier runs, nothing of the host
             for path, content in self.snapshot.items():
-                target = workspace / path
+                target = (workspace / path).resolve()
+                if not target.is_relative_to(workspace.resolve()):  # the store validated paths; never trust that
+                    raise RunFailed(f"snapshot path {path!r} would land outside the fresh workspace")
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(content)
         from aarlab.w2s.data import write_agent_visible
