@@ -161,7 +161,7 @@ def _strong_gate_failures(report: dict[str, Any]) -> list[str]:
 
 def build_tiny(suite: Suite, progress: Progress, workers: int = 2) -> dict[str, Any]:
     """Write the tiny suite's datasets and pretrained, gated models under ``suite.root``; returns a report."""
-    from aarlab.suites.tiny._pretrain import corpus_texts
+    from aarlab.suites.tiny._pretrain import corpus_texts, task_kind
     from aarlab.suites.tiny._tokenizer import train_tokenizer
     from aarlab.w2s.data import write_dataset
 
@@ -172,10 +172,12 @@ def build_tiny(suite: Suite, progress: Progress, workers: int = 2) -> dict[str, 
     key = world_key(load_or_create_secret(root), plan.world_seed)
     world = build_world(key)
     shortcuts: dict[str, dict[str, float]] = {}
+    tests = {}
     for task in TASKS:
         dataset = build_dataset(world, task, plan.data_seed)
         write_dataset(suite.data_path(task), dataset)
-        shortcuts[task] = tiny_shortcut_accuracies(dataset.split("test"))
+        tests[task] = dataset.split("test")
+        shortcuts[task] = tiny_shortcut_accuracies(tests[task])
     models_dir = root / "models"
     models_dir.mkdir(parents=True, exist_ok=True)
     tokenizer = train_tokenizer(corpus_texts(world))
@@ -201,4 +203,10 @@ def build_tiny(suite: Suite, progress: Progress, workers: int = 2) -> dict[str, 
         raise BuildError("strong model failed the knowledge gate after "
                          f"{gates['strong']['steps']} steps: " + "; ".join(failures))
 
-    return {"plan": plan.__dict__, "gates": gates, "shortcuts": shortcuts, "timings_s": timings}
+    t0 = time.perf_counter()
+    from aarlab.suites.tiny._readouts import model_readout_accuracies
+
+    readouts = {task: model_readout_accuracies(models_dir / "strong", tests[task], task_kind(task)) for task in TASKS}
+    timings["readouts"] = time.perf_counter() - t0
+    return {"plan": plan.__dict__, "gates": gates, "shortcuts": shortcuts, "strong_readouts": readouts,
+            "timings_s": timings}
