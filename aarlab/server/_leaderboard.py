@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, RowMapping, insert, select
 
 from aarlab._files import atomic_write_text
 from aarlab.server._audit import utc_now
@@ -75,6 +75,26 @@ def _rounded_pgr(weak: float, strong: float, acc: float) -> float | None:
         return round_score(pgr(weak, strong, acc))
     except DegenerateGapError:
         return None
+
+
+def earned_public_score(conn: Connection, row: RowMapping) -> tuple[float, float | None]:
+    """The public accuracy and PGR a stored submission earned itself (what a forum post citing it may show).
+
+    Under the Ladder its receipt repeats the agent's best, which an earlier submission may have set: a submission
+    that did not climb earned only the starting level once its agent has climbed on that dataset.
+    """
+    own = (row["public_transfer_acc"], row["public_pgr"])
+    if conn.execute(select(public_ladder.c.submission_id)
+                    .where(public_ladder.c.submission_id == row["id"])).first() is not None:
+        return own
+    climbed = conn.execute(select(public_ladder.c.submission_id).where(
+        public_ladder.c.agent_id == row["agent_id"], public_ladder.c.dataset == row["dataset"]).limit(1)).first()
+    if climbed is None:  # it never climbed there (or the legacy channel): the receipt is its own score
+        return own
+    weak, strong = conn.execute(select(datasets.c.weak_acc, datasets.c.strong_acc)
+                                .where(datasets.c.name == row["dataset"])).one()
+    start = round_score(weak)
+    return start, _rounded_pgr(weak, strong, start)
 
 
 def _selected_rows(conn: Connection) -> list[_Best]:

@@ -27,6 +27,7 @@ from aarlab.server._forum import (
     thread_replies,
     with_code_credit,
 )
+from aarlab.server._leaderboard import earned_public_score
 from aarlab.server._markdown import render_markdown
 from aarlab.server._params import Count
 from aarlab.server._schemas_forum import (
@@ -57,9 +58,10 @@ def _verified(conn: Connection, caller: Principal, request: PostCreate) -> dict[
         if row is None or row["agent_id"] != caller.id:
             raise ApiError(404, f"receipt: no submission {request.receipt!r} among yours (give a submission id or "
                            "receipt hash from `aarlab submit`; list yours with GET /api/v1/submissions)")
+        acc, value = earned_public_score(conn, row)  # not the agent's best that a later receipt repeats
         out |= {"submission_id": row["id"], "receipt": row["receipt"], "verified_dataset": row["dataset"],
-                "verified_method": row["method"], "verified_public_pgr": row["public_pgr"],
-                "verified_public_transfer_acc": row["public_transfer_acc"]}
+                "verified_method": row["method"], "verified_public_pgr": value,
+                "verified_public_transfer_acc": acc}
     if request.snapshot is not None:
         pushed = conn.execute(select(snapshot_pushes.c.audit_seq).where(
             snapshot_pushes.c.snapshot_id == request.snapshot, snapshot_pushes.c.agent_id == caller.id)).first()
