@@ -215,6 +215,35 @@ def _fingerprints(conn: Connection, records: Records) -> Iterator[Derived | Brea
         yield Break(seq, f"submission_fingerprints row {sub_id} is missing")
 
 
+@register
+def _ladder(conn: Connection, records: Records) -> Iterator[Derived | Break]:
+    """A Ladder climb (public feedback) must be its submission's: same agent and dataset, the level the receipt
+    showed, and the exact public accuracy of its stored predictions."""
+    import numpy as np
+
+    from aarlab.server._db import public_ladder
+    from aarlab.server._scoring import load_answer_keys, public_accuracy, round_score
+
+    rows = conn.execute(select(public_ladder, submissions.c.agent_id.label("owner"),
+                               submissions.c.dataset.label("scored"), submissions.c.public_transfer_acc,
+                               submissions.c.predictions, submissions.c.audit_seq)
+                        .join(submissions, submissions.c.id == public_ladder.c.submission_id, isouter=True)
+                        ).mappings().all()
+    keys = load_answer_keys(conn) if rows else {}
+    for r in rows:
+        where = f"public_ladder row {r['submission_id']}"
+        key = keys.get(r["dataset"])
+        if r["audit_seq"] is None or key is None:
+            yield Break(0, f"{where} belongs to no stored submission")
+            continue
+        probs = np.frombuffer(r["predictions"], dtype="<f8") if len(r["predictions"]) % 8 == 0 else None
+        exact = public_accuracy(key, probs) if probs is not None and probs.size == key.positive.size else None
+        if (r["agent_id"], r["dataset"], r["level"]) != (r["owner"], r["scored"], r["public_transfer_acc"]) \
+                or exact is None or abs(r["public_acc"] - exact) > 1e-12 or r["level"] != round_score(exact):
+            yield Break(r["audit_seq"], f"{where} differs from its submission (agent, dataset, the level its "
+                        "receipt showed, or the exact public accuracy of its predictions)")
+
+
 def _content(row: Any) -> dict[str, Any]:
     return {"title": row["title"], "tags": row["tags"], "body_sha256": sha256_hex(row["body"].encode())}
 
