@@ -27,9 +27,8 @@ def resolve_state(state: Path, home: Path | None, suite: str | None) -> tuple[Pa
 
     server = state
     if (state / "campaign.json").is_file() and (server_dir(state) / "state.json").is_file():
-        info = load_campaign(state)
         server = server_dir(state)
-        home = home or Path(info.home)
+        home = home or Path(load_campaign(state).home)
     facts = server / "state.json"
     if not facts.is_file():
         raise ValueError(f"{state} is neither a scoring state dir (no state.json) nor a campaign state dir (no "
@@ -94,6 +93,7 @@ def promote_command(
     Example: aarlab promote 6f1c...e2 --state runs/c1 --seeds 3 --json
     """
     from aarlab.campaign._promote import PromotionError, PromotionOptions, promote, queued_requests, refuse_request
+    from aarlab.campaign._state import CampaignError
     from aarlab.suites import SuiteError, load_suite
 
     if lane not in (None, "probe", "finetune"):
@@ -104,7 +104,7 @@ def promote_command(
         server, home_dir, suite_ref = resolve_state(state.expanduser().resolve(), home, suite)
         loaded = load_suite(suite_ref, home_dir)
         ids = queued_requests(server) if queued else [submission_id or ""]
-    except (ValueError, SuiteError, PromotionError) as e:
+    except (ValueError, SuiteError, PromotionError, CampaignError) as e:
         raise _fail(str(e)) from None
     options = PromotionOptions(seeds=seeds, lane=lane, timeout_s=timeout, held_out=held_out)
     results, code = [], 0

@@ -263,3 +263,16 @@ def test_the_campaign_end_queues_each_agents_best_linked_submission_once(env: En
     queued = queue_promotions(env.state.parent, messages.append)
     assert best in queued and best in queued_requests(env.state)
     assert best not in queue_promotions(env.state.parent, messages.append)  # already queued: not twice
+
+
+def test_the_promote_command_refuses_an_unknown_id_with_one_line_and_exit_2(env: Env) -> None:
+    from typer.testing import CliRunner
+
+    from aarlab.cli import app
+
+    before = len(env.rows())
+    result = CliRunner().invoke(app, ["promote", "nope", "--state", str(env.state.parent), "--suite",
+                                      env.suite_file, "--home", str(env.suite.home)])
+    assert result.exit_code == 2, result.output
+    assert "no submission 'nope'" in result.output and "Traceback" not in result.output
+    assert len(env.rows()) == before
