@@ -238,3 +238,12 @@ def test_labels_taken_from_the_strong_models_zero_shot_alone_are_flagged(leaky: 
     receipt = _agent(leaky).submit("chat", zero_shot, method="zeroshot-only")
     flag = next(f for f in receipt.flags if f.kind == "shortcut:strong-zero-shot")
     assert flag.evidence["agreement"] == 1.0 and flag.evidence["shortcut_public_acc"] < 0.60
+
+
+def test_labels_read_from_a_file_the_method_was_given_score_beyond_the_ceiling_and_are_flagged(
+        leaky: RunningServer) -> None:
+    # The LLM-knowledge stand-in: the method was handed the labels; no honest student beats its ceiling so far.
+    known = {i: 0.9 if positive else 0.1 for i, positive in leaky.labels("chat").items()}
+    receipt = _agent(leaky).submit("chat", known, method="oracle-file")
+    flag = next(f for f in receipt.flags if f.kind == "beyond-ceiling")
+    assert flag.evidence["public_pgr"] > flag.evidence["limit"] > 1.0
