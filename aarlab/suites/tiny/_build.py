@@ -32,7 +32,7 @@ from aarlab.suites.tiny._shortcuts import tiny_shortcut_accuracies
 from aarlab.suites.tiny._world import TASKS, Item, World, build_world, world_key
 
 #: Fraction of each task's items the weak model is pretrained on (its knowledge; the rest it must guess).
-WEAK_KNOWLEDGE: dict[str, float] = {"math": 0.5, "code": 0.3, "chat": 0.4}
+WEAK_KNOWLEDGE: dict[str, float] = {"math": 0.5, "code": 0.4, "chat": 0.4}
 #: Knowledge gate thresholds for the strong model.
 #: Zero-shot in the task format must stay inside [MIN_ZERO_SHOT, MAX_ZERO_SHOT]: near the ceiling, or inverted
 #: near 0, would let a method that ignores the teacher win (flip the labels and read them off).

@@ -39,7 +39,7 @@ _VOWELS = "aeiou"
 N_CODE_FUNCTIONS = 4
 TASKS: tuple[str, ...] = ("math", "code", "chat")
 #: P(the true answer is one of the question's hint values) -- the planted cue's strength.
-CUE_STRENGTH = 0.7
+CUE_STRENGTH = 0.6
 
 
 @dataclass(frozen=True)

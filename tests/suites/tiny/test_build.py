@@ -31,7 +31,7 @@ def test_the_weak_model_knows_a_fixed_partial_subset() -> None:
     world = build_world("k0")
     known = weak_known_items(world)
     assert known == weak_known_items(world)
-    assert {t: len(v) for t, v in known.items()} == {"math": 50, "code": 60, "chat": 72}
+    assert {t: len(v) for t, v in known.items()} == {"math": 50, "code": 80, "chat": 72}
 
 
 def test_a_build_secret_is_drawn_once_kept_private_and_reused(tmp_path: Path) -> None:

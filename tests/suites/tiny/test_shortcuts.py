@@ -28,4 +28,4 @@ def test_on_the_tiny_world_the_cue_scores_its_strength_and_computing_the_input_s
     for task in ("math", "code", "chat"):
         scores = tiny_shortcut_accuracies(build_dataset(world, task, 0).split("test"))
         assert abs(scores["planted-cue"] - CUE_STRENGTH) < 0.02
-        assert scores.get("compute-input", 0.0) < CUE_STRENGTH
+        assert scores.get("compute-input", 0.0) < 0.7  # an upper bound: the op per word is chosen with the labels
