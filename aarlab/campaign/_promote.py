@@ -53,6 +53,8 @@ if TYPE_CHECKING:
 MIN_SEEDS = 3
 #: Largest predictions file read back from a sandbox run.
 MAX_PREDICTIONS_BYTES = 64 * 1024 * 1024
+#: Flag of a re-run whose fresh seeds give no weak-to-strong gap on the private part (PGR undefined).
+NO_GAP = "no weak-to-strong gap on the re-run's seeds"
 #: The search agent's configuration file in its snapshots.
 SEARCH_CONFIG = "best_config.json"
 
@@ -455,6 +457,8 @@ def _measure(result: PromotionResult, runner: Runner, method: MethodSpec, keys: 
     result.ablation = label_ablation(float(zero.mean()), t, float(shuffled.mean()))
     if result.ablation.ignores_weak_labels:
         result.flags.append(IGNORES_WEAK_LABELS)
+    if result.private_pgr is None:  # the fresh seeds' ceiling does not beat their teacher: PGR means nothing here
+        result.flags.append(NO_GAP)
     if options.held_out:
         _held_out(result, runner, method, keys, suite, options, log)
 
