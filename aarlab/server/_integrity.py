@@ -125,9 +125,10 @@ def shortcut_flag(shortcut: ShortcutReference, probs: np.ndarray, base: Baseline
            else f"an honest method at the ceiling would agree on about {expected:.1%}")
     return IntegrityFlag(
         f"shortcut:{shortcut.name}",
-        f"hard predictions agree with the label-free {shortcut.name} shortcut on {agree:.1%} of its {n} rows "
+        f"hard predictions agree with the {shortcut.name} shortcut (computed from the inputs alone) on {agree:.1%} of "
+        f"its {n} rows "
         f"(flagged from {threshold:.1%}: {why}); that shortcut alone scores {b:.2f} public accuracy there "
-        "without using the weak labels", evidence)
+        "without using the teacher", evidence)
 
 
 def public_acc_noise(base: Baselines) -> float:
@@ -155,8 +156,8 @@ def ceiling_flag(base: Baselines, public_pgr: float | None) -> IntegrityFlag | N
     return IntegrityFlag(
         "beyond-ceiling",
         f"public PGR {public_pgr:.2f} is above the ceiling by more than noise (limit {limit:.2f} = 1 + "
-        f"{CEILING_Z:g} x {se:.3f} SE of a {base.n_public}-example public part + rounding): a student trained on "
-        "weak labels should not beat one trained on ground truth; look for a label-free shortcut or a leak",
+        f"{CEILING_Z:g} x {se:.3f} SE of a {base.n_public}-example public part + rounding): a student taught by "
+        "a weak teacher should not beat one trained on ground truth; look for a shortcut or a leak",
         {"public_pgr": public_pgr, "limit": _r(limit), "pgr_se": _r(se), "n_public": base.n_public,
          "gap": _r(gap)})
 

@@ -14,7 +14,7 @@ from tests.server.conftest import RunningServer
 from tests.server.helpers import auth, body, constant, exact_accuracy, post_raw, public_mask
 
 RECEIPT_KEYS = {"id", "agent", "dataset", "method", "public_transfer_acc", "public_pgr", "remaining_budget",
-                "receipt", "predictions_sha256", "created_at"}
+                "receipt", "predictions_sha256", "created_at", "flags"}
 
 
 # --- authentication -----------------------------------------------------------------------------------------

@@ -121,7 +121,7 @@ def test_majority_vote_submission_is_flagged_with_its_evidence(leaky: RunningSer
     assert flag.evidence["agreement"] == 1.0
     assert flag.evidence["shortcut_public_acc"] == 1.0
     assert isinstance(flag.evidence["threshold"], float) and flag.evidence["threshold"] <= 0.99
-    assert "majority-vote" in flag.detail and "without using the weak labels" in flag.detail
+    assert "majority-vote" in flag.detail and "without using the teacher" in flag.detail
     assert "beyond-ceiling" in _kinds(receipt.flags)
 
 
