@@ -573,13 +573,14 @@ def refuse_request(state_dir: Path, submission_id: str) -> None:
 
     from aarlab.server._db import promotion_requests
     from aarlab.server._state import open_state
+    from aarlab.server._writer import changing
 
     state = open_state(state_dir)
     try:
-        with state.db.writer.begin() as conn:
-            conn.execute(update(promotion_requests)
-                         .where(promotion_requests.c.submission_id == submission_id,
-                                promotion_requests.c.state == "queued").values(state="refused"))
+        with changing(state.db) as change:  # the server's write lock, though no record covers the queue state
+            change.conn.execute(update(promotion_requests)
+                                .where(promotion_requests.c.submission_id == submission_id,
+                                       promotion_requests.c.state == "queued").values(state="refused"))
     finally:
         state.db.dispose()
 
