@@ -322,12 +322,19 @@ def _print_table(board: Leaderboard) -> None:
     if final:
         table.add_column("private acc")
         table.add_column("private PGR")
+    promoted = any(r.promotion is not None for r in board.rows)  # `aarlab promote` re-runs (docs/promotion.md)
+    if promoted:
+        for column in ("promoted private PGR", "held-out PGR", "promotion"):
+            table.add_column(column)
     table.add_column("flags")
     for r in board.rows:
         cells = [r.dataset, r.agent, r.method, _fmt(r.public_transfer_acc), _fmt(r.public_pgr), str(r.evaluations)]
         if final:
             cells += [f"{r.private_transfer_acc:.4f}" if r.private_transfer_acc is not None else "-",
                       f"{r.private_pgr:.3f}" if r.private_pgr is not None else "-"]
+        if promoted:
+            cells += [_fmt(r.promoted_private_pgr), _fmt(r.held_out_pgr),
+                      "; ".join([r.promotion or "-", *r.promotion_flags])]
         cells.append(", ".join(f.kind for f in r.flags) or "-")
         table.add_row(*cells)
     out.print(table)

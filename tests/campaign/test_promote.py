@@ -242,6 +242,12 @@ def test_the_leaderboard_and_the_campaign_report_lead_with_promoted_results(env:
     rows = httpx.get(f"{env.url}/api/v1/leaderboard", headers={"Authorization": f"Bearer {admin}"}).json()["rows"]
     mine = next(r for r in rows if r["submission_id"] == promoted_id)
     assert mine["promotion"] == "promoted" and mine["promoted_private_pgr"] == 0.77
+    from typer.testing import CliRunner
+
+    from aarlab.cli import app
+
+    shown = CliRunner().invoke(app, ["leaderboard", "--server", env.url, "--token", admin], env={"COLUMNS": "250"})
+    assert shown.exit_code == 0 and "promoted private PGR" in shown.output and "0.77" in shown.output
     agent_rows = env.agent.leaderboard().rows  # scored on the private part: agents see it after finalize only
     assert all(r.promoted_private_pgr is None for r in agent_rows)
     html = render_report(env.state.parent)
