@@ -3,7 +3,7 @@
     python benchmarks/promote.py [--home ~/.cache/aarlab-test] [--suite tiny] [--dataset math] [--seeds 3]
                                  [--lane probe|finetune] [--no-held-out]
 
-The built suite is copied (data, models, baselines; no artifact cache) into a temporary home, so both runs start
+The built suite is copied (data, models, baselines, shortcut references; no artifact cache, no build secret) into a temporary home, so both runs start
 from the same cold cache and nothing is written to the home given.
 
 1. A plain ``w2s run`` of a vanilla-like method file (seeds 0..N-1, the lane given), in its own process: wall
@@ -87,9 +87,12 @@ def main() -> int:
         preds = root / "preds.jsonl"
         home = root / "home"
         source = args.home / "suites" / args.suite
-        for part in ("data", "models"):
-            shutil.copytree(source / part, home / "suites" / args.suite / part)
-        shutil.copy(source / "baselines.json", home / "suites" / args.suite / "baselines.json")
+        target = home / "suites" / args.suite
+        target.mkdir(parents=True)
+        for entry in source.iterdir():  # data, models, baselines, shortcut references; not the cache, lock, secret
+            if entry.name in ("cache", "build_secret") or entry.name.startswith("."):
+                continue
+            (shutil.copytree if entry.is_dir() else shutil.copy)(entry, target / entry.name)
         from aarlab.suites import load_suite
 
         lane = args.lane or load_suite(args.suite, home).spec.lane
