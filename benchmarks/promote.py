@@ -3,8 +3,8 @@
     python benchmarks/promote.py [--home ~/.cache/aarlab-test] [--suite tiny] [--dataset math] [--seeds 3]
                                  [--lane probe|finetune] [--no-held-out]
 
-The built suite is copied (data, models, baselines, shortcut references; no artifact cache, no build secret) into a temporary home, so both runs start
-from the same cold cache and nothing is written to the home given.
+The built suite is copied (data, models, baselines, shortcut references; no artifact cache, no build secret) into a
+temporary home, so both runs start from the same cold cache and nothing is written to the home given.
 
 1. A plain ``w2s run`` of a vanilla-like method file (seeds 0..N-1, the lane given), in its own process: wall
    seconds. It calls ``Experiment.run`` as ``aarlab w2s run`` does (the CLI would rebuild a suite whose builder
