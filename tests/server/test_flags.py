@@ -247,3 +247,13 @@ def test_labels_read_from_a_file_the_method_was_given_score_beyond_the_ceiling_a
     receipt = _agent(leaky).submit("chat", known, method="oracle-file")
     flag = next(f for f in receipt.flags if f.kind == "beyond-ceiling")
     assert flag.evidence["public_pgr"] > flag.evidence["limit"] > 1.0
+
+
+def test_init_with_a_malformed_shortcut_reference_fails_with_a_message_naming_the_line(
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    from aarlab.server import StateError, init_state
+
+    home = write_leaky_suite(tmp_path_factory.mktemp("bad-ref"))
+    (home / "suites" / SUITE / "shortcuts" / "chat" / "broken.jsonl").write_text("not json\n")
+    with pytest.raises(StateError, match=r"broken.jsonl:1"):
+        init_state(tmp_path_factory.mktemp("bad-ref-state"), suite=SUITE, home=home)

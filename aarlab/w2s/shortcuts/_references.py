@@ -17,7 +17,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from aarlab.w2s.data import write_jsonl
+from aarlab.w2s.data import DatasetError, write_jsonl
 
 #: The file name of a reference is its shortcut name: lower-case words joined by '-'.
 _NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
@@ -41,7 +41,11 @@ def write_reference(suite_root: Path, dataset: str, name: str, probs: Mapping[st
 
 
 def read_references(suite_root: Path, dataset: str) -> dict[str, dict[str, float]]:
-    """Every model-based shortcut reference of a dataset: name -> {id -> P(positive)} (empty when none)."""
+    """Every model-based shortcut reference of a dataset: name -> {id -> P(positive)} (empty when none).
+
+    A malformed line raises :class:`DatasetError` naming file and line (``server init`` reports it without a
+    traceback).
+    """
     directory = references_dir(suite_root, dataset)
     out: dict[str, dict[str, float]] = {}
     if not directory.is_dir():
@@ -57,7 +61,7 @@ def read_references(suite_root: Path, dataset: str) -> dict[str, dict[str, float
                 record = json.loads(line)
                 probs[str(record["id"])] = min(1.0, max(0.0, float(record["p"])))
             except (ValueError, KeyError, TypeError) as err:
-                raise ValueError(f"{path}:{number}: expected {{\"id\": ..., \"p\": number}}, found {line[:80]!r} "
+                raise DatasetError(f"{path}:{number}: expected {{\"id\": ..., \"p\": number}}, found {line[:80]!r} "
                                  f"({err}); rewrite it with aarlab.w2s.shortcuts.write_reference") from None
         out[path.stem] = probs
     return out
