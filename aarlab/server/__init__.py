@@ -36,6 +36,7 @@ _EXPORTS = {
     "Leaderboard": "_schemas",
     "LeaderboardRow": "_schemas",
     "Prediction": "_schemas",
+    "SubmissionFlag": "_schemas",
     "SubmissionReceipt": "_schemas",
     "SubmissionRequest": "_schemas",
     "Post": "_schemas_forum",
@@ -88,6 +89,7 @@ __all__ = [
     "SettingsError",
     "State",
     "StateError",
+    "SubmissionFlag",
     "SubmissionReceipt",
     "SubmissionRequest",
     "VerifyReport",
@@ -124,6 +126,7 @@ if TYPE_CHECKING:
         Leaderboard,
         LeaderboardRow,
         Prediction,
+        SubmissionFlag,
         SubmissionReceipt,
         SubmissionRequest,
     )
