@@ -96,6 +96,7 @@ def main() -> None:
             for seed, by_id in result.test_predictions.items():
                 probs = np.array([by_id[e.id] for e in test])
                 rows.append(_judge(f"{name}/{seed}", probs, positive, public, base, refs))
+                print(f"  {dataset}: " + " | ".join(rows[-1]), flush=True)
         if base is not None:
             for ref in refs:
                 rows.append(_judge(f"cheat:{ref.name}", ref.predictions, positive, public, base, refs))
