@@ -99,8 +99,10 @@ def shortcut_flag(shortcut: ShortcutReference, probs: np.ndarray, base: Baseline
     Two classifiers of accuracy a and b whose errors are independent agree on a*b + (1-a)*(1-b) of the rows; an
     honest method's errors are not tied to a shortcut it never computes, and its accuracy is at most the strong
     ceiling (plus noise). So the bar is that agreement at a = the ceiling, plus SHORTCUT_MARGIN (or SHORTCUT_Z
-    standard errors). A near-copy (SHORTCUT_COPY) of a shortcut that beats the teacher is flagged too: no accuracy
-    tells the two apart. Uses no label: the submission's predictions, the shortcut's and fixed public numbers.
+    standard errors), and never below 1 - (weak_acc - b): the most a method at least as good as the teacher can
+    agree with a weaker shortcut even if its errors are all the shortcut's. A near-copy (SHORTCUT_COPY) of a
+    shortcut that beats the teacher is flagged too: no accuracy tells the two apart. Uses no label: the
+    submission's predictions, the shortcut's and fixed public numbers.
     """
     opinion = shortcut.predictions != 0.5
     n = int(opinion.sum())
@@ -111,7 +113,10 @@ def shortcut_flag(shortcut: ShortcutReference, probs: np.ndarray, base: Baseline
     b = shortcut.public_acc
     expected = max(a * b + (1 - a) * (1 - b), 0.5)  # below 0.5 when b < 0.5: a coin-flip method agrees on half
     se = math.sqrt(max(expected * (1 - expected), 1 / n) / n)
-    threshold = min(1.0, expected + max(SHORTCUT_MARGIN, SHORTCUT_Z * se))
+    # Whatever its errors, a method at least as accurate as the teacher disagrees with the shortcut on at least
+    # weak_acc - b of the rows (Frechet): errors shared with the shortcut cannot push it past this.
+    nested = 1 - max(base.weak_acc - b, 0) + SHORTCUT_Z * math.sqrt(max(b * (1 - b), 1 / n) / n)
+    threshold = min(1.0, max(expected + max(SHORTCUT_MARGIN, SHORTCUT_Z * se), nested))
     beats_teacher = b >= base.weak_acc
     if beats_teacher:
         threshold = min(threshold, SHORTCUT_COPY)
@@ -119,7 +124,8 @@ def shortcut_flag(shortcut: ShortcutReference, probs: np.ndarray, base: Baseline
         return None
     evidence: Evidence = {
         "shortcut": shortcut.name, "agreement": _r(agree), "threshold": _r(threshold),
-        "expected_at_ceiling": _r(expected), "rows_with_opinion": n, "shortcut_public_acc": b,
+        "expected_at_ceiling": _r(expected), "bound_if_errors_shared": _r(min(nested, 1.0)),
+        "rows_with_opinion": n, "shortcut_public_acc": b,
         "weak_acc": _r(base.weak_acc), "strong_acc": _r(base.strong_acc)}
     why = ("a near-copy of a shortcut that beats the teacher" if beats_teacher and agree >= SHORTCUT_COPY
            else f"an honest method at the ceiling would agree on about {expected:.1%}")

@@ -44,12 +44,24 @@ def test_a_copy_of_a_shortcut_weaker_than_the_teacher_is_flagged() -> None:
     assert flag.evidence["threshold"] < 1.0
 
 
-def test_a_shortcut_blended_with_noise_on_a_tenth_of_the_rows_is_flagged() -> None:
+def test_a_shortcut_that_beats_the_teacher_blended_with_noise_on_one_row_in_two_hundred_is_flagged() -> None:
     labels = _labels()
-    shortcut = _shortcut(labels, 0.65, 0.65)
-    flip = np.random.default_rng(5).random(labels.size) < 0.10
+    shortcut = _shortcut(labels, 0.85, 0.85)
+    flip = np.random.default_rng(5).random(labels.size) < 0.005
     blended = np.where(flip, 1 - shortcut.predictions, shortcut.predictions)
     assert shortcut_flag(shortcut, blended, BASE) is not None
+
+
+@pytest.mark.parametrize("accuracy", [0.70, 0.80, 0.90])
+def test_an_honest_method_whose_errors_are_all_the_shortcuts_errors_is_not_flagged(accuracy: float) -> None:
+    # The worst case for an honest method: it fails exactly where the (weaker) shortcut fails, and only there.
+    labels = _labels()
+    shortcut = _shortcut(labels, 0.62, 0.62)
+    shortcut_wrong = np.flatnonzero((shortcut.predictions > 0.5) != labels)
+    hard = np.where(labels, 0.8, 0.2)
+    wrong = shortcut_wrong[: round((1 - accuracy) * labels.size)]
+    hard[wrong] = 1 - hard[wrong]
+    assert shortcut_flag(shortcut, hard, BASE) is None
 
 
 @pytest.mark.parametrize("accuracy", [0.70, 0.80, 0.90, 0.93])
