@@ -8,8 +8,11 @@ per agent/method at finalize; ``ladder``: the default settings) and each trial (
 and a fresh server on 127.0.0.1 with the default budget), agents run the attacks of ``tests/server/attack.py``
 on dataset ``math`` with their whole budget: the boundary attack (prefix binary search + one flip per query),
 the boosting attack (random re-draws, better queries vote), ``--colluders`` agents pooling a boosting attack,
-the same colluders sweeping up to the Ladder's first bar with a model that beats it, and an agent probing
-private scores with one-flip submissions under distinct method names (read after finalize with its token).
+the same colluders sweeping up to the Ladder's bars with a model 0.03 or 0.10 above the first bar (repositioning
+under each next bar while the model reaches it), and an agent probing private scores with one-flip submissions
+under distinct method names (read after finalize with its token). Then the honest side: an agent submitting models
+whose public accuracy is 0.03 / 0.05 / 0.10 above its current score (independent errors) and the share of them that
+register (move the score).
 
 "Labels recovered" = correct guesses minus the correct guesses of the attacker's own default (what it would guess
 without the score channel), summed over a part (public / private), divided by the submissions the attack spent;
@@ -35,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from aarlab.client import ScoringClient  # noqa: E402
 from aarlab.server import ServerSettings, add_agent, init_state, listen, read_admin_token  # noqa: E402
-from aarlab.server._scoring import ladder_step  # noqa: E402
+from aarlab.server._scoring import ladder_noise_sd, ladder_step  # noqa: E402
 from tests.server.attack import (  # noqa: E402
     AttackResult,
     boosting_attack,
@@ -51,6 +54,8 @@ from tests.server.helpers import public_mask  # noqa: E402
 
 DATASET = "math"
 TARGET = 0.01
+HONEST_GAINS = (0.03, 0.05, 0.10)
+HONEST_MODELS = 6
 
 
 class Campaign:
@@ -102,20 +107,41 @@ def _pooled(results: list[AttackResult], votes: Counter[str], default: dict[str,
                         [x for r in results for x in [-1.0, *r.transcript]], sum(r.submissions for r in results))
 
 
-def _model(camp: Campaign, bar: float, gap: float, seed: int) -> tuple[dict[str, bool], list[str]]:
-    """A model whose public accuracy is about ``bar + gap``: right on a random confident set, a coin elsewhere."""
+def _model(camp: Campaign, acc: float, seed: int) -> tuple[dict[str, bool], list[str]]:
+    """A model whose expected accuracy is ``acc``: right on a random confident set, a coin elsewhere."""
     rng = random.Random(1000 + seed)
-    confident_share = min(1.0, max(0.0, 2 * (bar + gap) - 1))
+    confident_share = min(1.0, max(0.0, 2 * acc - 1))
     confident = [i for i in camp.ids if rng.random() < confident_share]
     chosen = set(confident)
     model = {i: camp.labels[i] if i in chosen else rng.random() < 0.5 for i in camp.ids}
     return model, confident
 
 
-def run_trial(mode: str, n_test: int, budget: int, colluders: int, z: float, seed: int) -> dict[str, dict]:
+def _honest(camp: Campaign, client: ScoringClient, delta: float, weak: float, seed: int) -> dict[str, float]:
+    """An honest agent submitting models whose public accuracy is ``delta`` above its current score each time
+    (independent errors: each model is right on a fresh random set of the exact size); the share that register."""
+    rng = random.Random(7000 + seed)
+    public = [i for i in camp.ids if camp.public[i]]
+    private = [i for i in camp.ids if not camp.public[i]]
+    level, tried, climbed = round(weak, 2), 0, 0
+    while level + delta <= 0.99 and tried < HONEST_MODELS:
+        right: set[str] = set()
+        for part in (public, private):
+            right |= set(rng.sample(part, round((level + delta) * len(part))))
+        receipt = client.submit(DATASET, {i: float(camp.labels[i] == (i in right)) for i in camp.ids},
+                                method="honest")
+        tried += 1
+        if receipt.public_transfer_acc > level:
+            climbed += 1
+            level = receipt.public_transfer_acc
+    return {"submissions": float(tried), "registered": climbed / max(tried, 1), "honest": 1.0}
+
+
+def run_trial(mode: str, n_test: int, budget: int, colluders: int, z: float, noise: float,
+              seed: int) -> dict[str, dict]:
     """Every attack on one fresh campaign; returns recovery figures per attack."""
     settings = ServerSettings(default_budget=budget, rate_per_s=10_000, rate_burst=10_000,
-                              public_feedback=mode, ladder_z=z)  # type: ignore[arg-type]
+                              public_feedback=mode, ladder_z=z, ladder_noise=noise)  # type: ignore[arg-type]
     with tempfile.TemporaryDirectory() as tmp:
         camp = Campaign(Path(tmp), n_test, seed, settings)
         try:
@@ -135,14 +161,21 @@ def run_trial(mode: str, n_test: int, budget: int, colluders: int, z: float, see
             out[f"boosting x{colluders} colluding"] = figures(_pooled(runs, votes, False))
             n_public = sum(camp.public.values())
             weak = BASELINES[DATASET][0]
-            bar = weak + ladder_step(n_public, z)
-            model, confident = _model(camp, bar, 0.03, seed)
-            votes, runs = Counter(), []
-            for k in range(colluders):
-                with camp.agent(f"sweep-colluder{k}") as c:
-                    runs.append(sweep_attack(c, DATASET, camp.ids, budget + 5, seed=seed * 100 + k, model=model,
-                                             confident=confident, bar_gap=0.03, n_public=n_public, votes=votes))
-            out[f"sweep to the first bar x{colluders} colluding"] = figures(_pooled(runs, votes, dict(model)))
+            step = ladder_step(n_public, z)
+            sd = ladder_noise_sd(n_public, noise)
+            for gap in (0.03, 0.10):
+                model, confident = _model(camp, weak + step + gap, seed)
+                votes, runs = Counter(), []
+                for k in range(colluders):
+                    with camp.agent(f"sweep{gap:g}-colluder{k}") as c:
+                        runs.append(sweep_attack(c, DATASET, camp.ids, budget + 5, seed=seed * 100 + k, model=model,
+                                                 confident=confident, model_acc=weak + step + gap, weak=weak,
+                                                 step=step, n_public=n_public, noise_sd=sd, votes=votes))
+                name = f"sweep, model {gap:.2f} over the first bar x{colluders} colluding"
+                out[name] = figures(_pooled(runs, votes, dict(model)))
+            for delta in HONEST_GAINS:
+                with camp.agent(f"honest{delta:g}") as c:
+                    out[f"honest: each model +{delta:.2f} over the score"] = _honest(camp, c, delta, weak, seed)
             with camp.agent("prober") as c:
                 probes = private_attack(c, DATASET, camp.ids, budget, seed=seed)
                 with camp.admin() as admin:
@@ -169,17 +202,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--legacy-trials", type=int, default=2, help="fresh campaigns for the legacy mode")
     parser.add_argument("--ladder-z", type=float, default=ServerSettings().ladder_z, help="the Ladder's step in "
                         "standard deviations (default: the server's default)")
+    parser.add_argument("--ladder-noise", type=float, default=ServerSettings().ladder_noise, help="the Ladder's "
+                        "perturbation in the same units (default: the server's default)")
     parser.add_argument("--modes", default="legacy,ladder", help="comma-separated: legacy, ladder, none")
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
     args = parser.parse_args(argv)
     n_public = round(args.n_test * 0.5)
     print(f"n_test={args.n_test} (public {n_public}), budget={args.budget}, colluders={args.colluders}, "
-          f"trials={args.trials}, ladder z={args.ladder_z:g} (step {ladder_step(n_public, args.ladder_z):.2f})")
+          f"trials={args.trials}, ladder z={args.ladder_z:g} (step {ladder_step(n_public, args.ladder_z):.2f}), "
+          f"noise {args.ladder_noise:g} (sd {ladder_noise_sd(n_public, args.ladder_noise):.3f})")
     everything: dict[str, Any] = {}
     worst: dict[str, dict[str, float]] = {}
     for mode in args.modes.split(","):
         count = args.legacy_trials if mode == "legacy" else args.trials
-        trials = [run_trial(mode, args.n_test, args.budget, args.colluders, args.ladder_z, s) for s in range(count)]
+        trials = [run_trial(mode, args.n_test, args.budget, args.colluders, args.ladder_z, args.ladder_noise, s)
+                  for s in range(count)]
         everything[mode] = trials
         print(f"\n{mode}: labels recovered per submission (mean ± SE over {count} trials); certain labels and "
               "score rises seen per trial")
@@ -187,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{'rises':>6}")
         for attack in trials[0]:
             rows = [t[attack] for t in trials]
+            if "honest" in rows[0]:
+                continue
             pub, pub_se = _mean_se([r["public_per_submission"] for r in rows])
             priv, priv_se = _mean_se([r["private_per_submission"] for r in rows])
             subs = statistics.fmean(r["submissions"] for r in rows)
@@ -198,7 +237,17 @@ def main(argv: list[str] | None = None) -> int:
             best = worst.setdefault(mode, {"public": float("-inf"), "private": float("-inf")})
             best["public"] = max(best["public"], pub, certain[0] / max(subs, 1))
             best["private"] = max(best["private"], priv, certain[1] / max(subs, 1))
+        honest = [a for a in trials[0] if "honest" in trials[0][a]]
+        if honest:
+            print(f"\n{mode}: honest feedback: share of improving models that register (moved the score)")
+        for attack in honest:
+            rows = [t[attack] for t in trials]
+            share, share_se = _mean_se([r["registered"] for r in rows])
+            subs = statistics.fmean(r["submissions"] for r in rows)
+            print(f"{attack:44} {subs:5.0f} {share:8.2f} ± {share_se:4.2f}")
+            everything.setdefault("honest", {}).setdefault(mode, {})[attack] = share
     print()
+    everything.pop("honest", None)
     for mode, best in worst.items():
         verdict = "meets" if max(best.values()) <= TARGET else "misses"
         print(f"{mode}: strongest attack {best['public']:+.3f} public, {best['private']:+.3f} private labels per "

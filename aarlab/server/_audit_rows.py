@@ -222,7 +222,7 @@ def _ladder(conn: Connection, records: Records) -> Iterator[Derived | Break]:
     import numpy as np
 
     from aarlab.server._db import public_ladder
-    from aarlab.server._scoring import load_answer_keys, public_accuracy, round_score
+    from aarlab.server._scoring import load_answer_keys, public_accuracy
 
     rows = conn.execute(select(public_ladder, submissions.c.agent_id.label("owner"),
                                submissions.c.dataset.label("scored"), submissions.c.public_transfer_acc,
@@ -239,9 +239,17 @@ def _ladder(conn: Connection, records: Records) -> Iterator[Derived | Break]:
         probs = np.frombuffer(r["predictions"], dtype="<f8") if len(r["predictions"]) % 8 == 0 else None
         exact = public_accuracy(key, probs) if probs is not None and probs.size == key.positive.size else None
         if (r["agent_id"], r["dataset"], r["level"]) != (r["owner"], r["scored"], r["public_transfer_acc"]) \
-                or exact is None or abs(r["public_acc"] - exact) > 1e-12 or r["level"] != round_score(exact):
+                or exact is None or abs(r["public_acc"] - exact) > 1e-12 \
+                or not _ladder_level_fits(key, probs, exact, r["level"]):
             yield Break(r["audit_seq"], f"{where} differs from its submission (agent, dataset, the level its "
                         "receipt showed, or the exact public accuracy of its predictions)")
+
+
+def _ladder_level_fits(key: Any, probs: Any, exact: float, level: float) -> bool:
+    """A climb shows its exact accuracy rounded, or that plus its keyed perturbation: off in the draw's direction."""
+    from aarlab.server._scoring import ladder_noise, round_score
+
+    return level == round_score(exact) or (level - exact) * ladder_noise(key, probs) > 0
 
 
 def _content(row: Any) -> dict[str, Any]:

@@ -24,6 +24,8 @@ from aarlab.server._scoring import (
     AnswerKey,
     arrange_predictions,
     ladder_climb,
+    ladder_noise,
+    ladder_noise_sd,
     ladder_start,
     ladder_step,
     public_accuracy,
@@ -127,6 +129,7 @@ def _record(svc: Services, caller: Principal, request: SubmissionRequest, key: A
     legacy = svc.settings.public_feedback == "legacy"
     acc = public_accuracy(key, probs)
     step = ladder_step(int(key.public.sum()), svc.settings.ladder_z)
+    noise = ladder_noise(key, probs) * ladder_noise_sd(int(key.public.sum()), svc.settings.ladder_noise)
     blob = probs.astype("<f8").tobytes()
     predictions_sha = sha256_hex(blob)
     budget = _budget_value(svc, caller.budget)
@@ -144,7 +147,7 @@ def _record(svc: Services, caller: Principal, request: SubmissionRequest, key: A
             score = public_score_at(key, ladder_start(key).level)
         else:  # the Ladder: the score moves only when this beats the agent's own best by the step
             state = read_ladder(change.conn, caller.id, key.name) or ladder_start(key)
-            climbed = ladder_climb(state, acc, step)
+            climbed = ladder_climb(state, acc, step, noise)
             score = public_score_at(key, (climbed or state).level)
         created = utc_now()
         receipt = sha256_hex(canonical_json({

@@ -5,9 +5,13 @@ the state dir's secret, into a *public* part (feedback during the campaign, thro
 part (scored only by ``finalize``). In memory each dataset becomes an :class:`AnswerKey` of numpy arrays in
 position order.
 
-The Ladder (Blum & Hardt 2015): an agent's public score on a dataset changes only when a submission's exact public
-accuracy beats the agent's own best (the weak teacher's accuracy before any) by the step ``z / sqrt(n_public)``;
-otherwise the previous score is repeated. docs/scoring.md has the argument.
+The Ladder (Blum & Hardt 2015): an agent's public score on a dataset changes only when a submission's public
+accuracy beats the agent's shown score (the weak teacher's accuracy before any climb) by the step
+``z / sqrt(n_public)``; otherwise the previous score is repeated. Before the comparison the exact accuracy gets a
+secret-keyed Gaussian perturbation (thresholdout-style), which a climb's shown score carries too: the same draw for
+the same predictions and for near-duplicates of them (the draw is keyed by a sketch of the hard predictions on a
+secret set of examples), so replaying or lightly editing a submission cannot average the noise away.
+docs/scoring.md has the argument.
 """
 
 from __future__ import annotations
@@ -43,6 +47,8 @@ class AnswerKey:
     index: dict[str, int]
     positive: np.ndarray  # [n_test] bool: label is True / "B"
     public: np.ndarray  # [n_test] bool: in the public part
+    noise_key: bytes = b""  # keys the Ladder's perturbation; derived from the labels, which only the server holds
+    sketch: tuple[int, ...] = ()  # positions whose hard predictions key the perturbation (see ladder_noise)
 
     @property
     def n_test(self) -> int:
@@ -60,7 +66,8 @@ class PublicScore:
 
 @dataclass(frozen=True)
 class LadderState:
-    """An agent's Ladder on one dataset: the exact public accuracy to beat (by the step) and the score shown now."""
+    """An agent's Ladder on one dataset: the exact public accuracy of its last climb and the score shown now (the
+    bar is ``level + step``; the level is that accuracy plus the climb's perturbation, rounded)."""
 
     best_acc: float
     level: float
@@ -127,7 +134,20 @@ def load_answer_keys(conn: Connection) -> dict[str, AnswerKey]:
             baseline_version=d["baseline_version"], ids=ids, index={i: p for p, i in enumerate(ids)},
             positive=np.array([r.positive for r in rows], dtype=bool),
             public=np.array([r.public for r in rows], dtype=bool))
+        keys[d["name"]] = _with_noise_key(keys[d["name"]])
     return keys
+
+
+def _with_noise_key(key: AnswerKey) -> AnswerKey:
+    """The key with its noise key: a hash of every label and the split, secret as long as the labels are."""
+    digest = hashlib.sha256(b"aarlab ladder noise\0" + key.name.encode() + b"\0" + np.packbits(key.positive).tobytes()
+                            + np.packbits(key.public).tobytes()).digest()
+    return AnswerKey(**{**vars(key), "noise_key": digest, "sketch": _sketch_positions(digest, key.ids)})
+
+
+def _sketch_positions(noise_key: bytes, ids: Sequence[str]) -> tuple[int, ...]:
+    tags = [hmac.new(noise_key, b"sketch\0" + i.encode(), hashlib.sha256).digest() for i in ids]
+    return tuple(sorted(range(len(ids)), key=tags.__getitem__)[:SKETCH_SIZE])
 
 
 def _examples(ids: list[str], limit: int = 3) -> str:
@@ -218,11 +238,35 @@ def ladder_start(key: AnswerKey) -> LadderState:
     return LadderState(key.weak_acc, round_score(key.weak_acc))
 
 
-def ladder_climb(state: LadderState, acc: float, step: float) -> LadderState | None:
-    """The new state if exact public accuracy ``acc`` beats the agent's best by ``step``, else None (no change)."""
-    if acc < state.best_acc + step - 1e-12:
+#: Examples whose hard predictions key the Ladder's noise draw: two submissions that differ on a fraction f of the
+#: examples share the draw with probability (1 - f) ** SKETCH_SIZE (one flip in 2,000: 0.97; 10%: 0.001).
+SKETCH_SIZE = 64
+
+
+def ladder_noise(key: AnswerKey, probs: np.ndarray) -> float:
+    """A standard normal draw keyed by the answer key's secret and a sketch of the hard predictions.
+
+    The sketch is the hard predictions on SKETCH_SIZE examples chosen by the secret, so replays and near-duplicates
+    (a few flipped predictions) get the same draw: averaging repeats, or variants of one submission, gains nothing.
+    """
+    order = list(key.sketch or _sketch_positions(key.noise_key, key.ids))
+    sketch = np.packbits(probs[order] > 0.5).tobytes()
+    seed = hmac.new(key.noise_key, b"draw\0" + sketch, hashlib.sha256).digest()
+    return float(np.random.default_rng(int.from_bytes(seed[:16], "little")).standard_normal())
+
+
+def ladder_climb(state: LadderState, acc: float, step: float, noise: float = 0.0) -> LadderState | None:
+    """The new state if exact public accuracy ``acc`` plus ``noise`` (accuracy units) reaches the bar, the shown
+    level + ``step``; else None (no change). The new level is the perturbed accuracy, rounded: the answer carries
+    the same perturbation as the decision, so a climb's shown number says little about a re-draw's luck."""
+    if acc + noise < state.level + step - 1e-9:
         return None
-    return LadderState(acc, round_score(acc))
+    return LadderState(acc, round_score(acc + noise))
+
+
+def ladder_noise_sd(n_public: int, noise: float) -> float:
+    """The perturbation's standard deviation in accuracy: ``noise / sqrt(n_public)`` (0 turns it off)."""
+    return noise / math.sqrt(max(n_public, 1))
 
 
 def public_score_at(key: AnswerKey, level: float) -> PublicScore:
@@ -242,5 +286,5 @@ def read_ladder(conn: Connection, agent_id: int, dataset: str) -> LadderState | 
     """An agent's Ladder state on a dataset from its last climb (None before any climb)."""
     row = conn.execute(select(public_ladder.c.public_acc, public_ladder.c.level)
                        .where(public_ladder.c.agent_id == agent_id, public_ladder.c.dataset == dataset)
-                       .order_by(public_ladder.c.public_acc.desc()).limit(1)).first()
+                       .order_by(public_ladder.c.level.desc(), public_ladder.c.public_acc.desc()).limit(1)).first()
     return None if row is None else LadderState(row.public_acc, row.level)

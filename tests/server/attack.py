@@ -8,8 +8,9 @@ answer knowing nothing, so "labels recovered" counts only what the score channel
   example per query; a moved score reveals one label (the strongest attack on plain rounding).
 * :func:`boosting_attack`: random perturbations of a base; every query whose score rose marks its perturbation as
   better than chance (Blum & Hardt's boosting attack on leaderboards).
-* :func:`sweep_attack`: an attacker with a real model sits just under the Ladder's first bar (the weak teacher's
-  accuracy + one step) by degrading its model, and sweeps up with fresh random perturbations until one climbs.
+* :func:`sweep_attack`: an attacker with a real model sits just under the Ladder's bar (the weak teacher's
+  accuracy + one step, then its last climb + one step) by degrading its model, and sweeps up with fresh random
+  perturbations until one climbs, then repositions under the next bar while its model can reach it.
 * :func:`private_attack`: after finalize, read every private score an agent token can reach (leaderboard rows,
   receipts) for crafted one-flip submissions under distinct method names.
 """
@@ -151,33 +152,42 @@ def boosting_attack(client: ScoringClient, dataset: str, ids: list[str], budget:
 
 
 def sweep_attack(client: ScoringClient, dataset: str, ids: list[str], budget: int, seed: int = 0, *,
-                 model: dict[str, bool], confident: list[str], bar_gap: float, n_public: int,
-                 votes: Counter[str] | None = None) -> AttackResult:
-    """An attacker whose model beats the Ladder's bar by about ``bar_gap`` degrades it (flipping confident
-    predictions) so that it sits under the bar, then lowers the degradation step by step, re-drawing every
-    unconfident prediction each time; the query that climbs votes for its re-drawn predictions."""
+                 model: dict[str, bool], confident: list[str], model_acc: float, weak: float, step: float,
+                 n_public: int, noise_sd: float = 0.0, votes: Counter[str] | None = None) -> AttackResult:
+    """An attacker whose model's expected public accuracy ``model_acc`` is above the Ladder's bar degrades it
+    (flipping confident predictions) to sit ~2.5 spreads under the bar, then lowers the degradation a quarter
+    spread per query, re-drawing every unconfident prediction each time. A query that climbs votes for its
+    re-drawn predictions (against them if its shown score is below the query's expected accuracy), and the
+    attacker repositions under the next bar (shown level + ``step``) while its model can still reach it. The
+    spread is the standard deviation of a query's public accuracy around its expectation: the re-draws' and the
+    server's noise (``noise_sd``, public in the settings)."""
     rng = random.Random(seed)
     conf = list(confident)
     rng.shuffle(conf)
     free = [i for i in ids if i not in set(confident)]
-    # Flipping one confident prediction costs about 1/(2 n_public) of public accuracy (half of them are public).
-    start = min(len(conf), int(2 * n_public * (bar_gap + 3 / n_public ** 0.5)))
+    base = {i for i in conf if model[i]}
+    share = n_public / len(ids)
+    spread = ((len(free) * share) ** 0.5 / 2 / n_public) ** 2 + noise_sd ** 2
+    spread = max(spread ** 0.5, 0.5 / n_public)
+    level, bar = round(weak, 2), weak + step
+    target = bar - 2.5 * spread
     oracle = Oracle(client, dataset, ids, budget)
-    first = oracle.score({i for i in ids if model[i]} ^ set(conf[:start]))
     votes = Counter() if votes is None else votes
-    steps = max(1, budget - 2)
-    for t in range(steps):
-        if first is None:
-            break
-        flips = set(conf[:max(0, start - (t + 1) * start // steps)])
+    while True:
+        # Flipping one confident prediction costs 1/len(ids) of expected public accuracy.
+        k = max(0, min(len(conf), round(len(ids) * (model_acc - target))))
         drawn = {i for i in free if rng.random() < 0.5}
-        query = ({i for i in conf if model[i]} ^ flips) | drawn
+        query = (base ^ set(conf[:k])) | drawn
         value = oracle.score(query)
         if value is None:
             break
-        if value > first:
-            _vote(votes, free, query, +1)
-            break  # the next bar is a full step above this submission: the model cannot reach it
+        if value > level:  # a climb: this query's re-draws were right more often than chance...
+            expected = model_acc - k / len(ids)  # ...unless the shown score (perturbed) says they were unlucky
+            _vote(votes, free, query, +1 if value + 0.005 >= expected else -1)
+            level, bar = value, value + step
+            target = bar - 2.5 * spread
+        else:
+            target += spread / 4
     guesses = {i: v > 0 for i, v in votes.items() if v != 0}
     return AttackResult(guesses, dict(model), set(), oracle.transcript, len(oracle.transcript))
 

@@ -7,12 +7,17 @@ import pytest
 
 from aarlab.server._errors import ApiError
 from aarlab.server._scoring import (
+    SKETCH_SIZE,
     AnswerKey,
     LadderState,
     PrivateScore,
+    _sketch_positions,
+    _with_noise_key,
     arrange_predictions,
     coarse_private,
     ladder_climb,
+    ladder_noise,
+    ladder_noise_sd,
     ladder_start,
     ladder_step,
     public_accuracy,
@@ -113,11 +118,62 @@ def test_honest_feedback_moves_when_an_agent_improves_by_a_step_and_repeats_its_
     assert shown == [0.5, 0.66, 0.66, 0.66, 0.66, 0.8, 0.8, 0.93]
 
 
-def test_the_bar_is_a_step_above_the_exact_accuracy_of_the_last_climb_not_its_rounded_score() -> None:
+def test_the_bar_is_a_step_above_the_shown_score_and_a_climb_keeps_its_exact_accuracy_for_the_record() -> None:
     climbed = ladder_climb(ladder_start(_key()), 0.6349, 0.13)
     assert climbed == LadderState(0.6349, 0.63)
-    assert ladder_climb(climbed, 0.7640, 0.13) is None  # 0.63 + 0.13 would have let it through
-    assert ladder_climb(climbed, 0.7649, 0.13) is not None
+    assert ladder_climb(climbed, 0.7599, 0.13) is None
+    assert ladder_climb(climbed, 0.76, 0.13) == LadderState(0.76, 0.76)
+
+
+def test_the_perturbation_decides_the_climb_and_is_carried_by_the_shown_score() -> None:
+    start = ladder_start(_key())  # bar 0.63
+    assert ladder_climb(start, 0.65, 0.13, noise=-0.03) is None  # better than the bar, unlucky draw
+    assert ladder_climb(start, 0.61, 0.13, noise=+0.03) == LadderState(0.61, 0.64)  # worse, lucky: shows 0.64
+
+
+def _big_key(n: int = 2000, seed: int = 0) -> AnswerKey:
+    rng = np.random.default_rng(seed)
+    ids = [f"x{i}" for i in range(n)]
+    key = AnswerKey(name="big", kind="binary", weak_acc=0.6, strong_acc=0.8, baseline_version="v", ids=tuple(ids),
+                    index={i: p for p, i in enumerate(ids)}, positive=rng.random(n) < 0.5,
+                    public=public_assignment(ids, "big", b"s", 0.5), noise_key=b"k" * 32)
+    return key
+
+
+def test_the_ladder_noise_is_the_same_for_a_replay_and_for_a_few_flipped_predictions() -> None:
+    key = _big_key()
+    probs = np.random.default_rng(1).random(key.n_test)
+    draw = ladder_noise(key, probs)
+    assert ladder_noise(key, probs.copy()) == draw
+    sketch = set(_sketch_positions(key.noise_key, key.ids))
+    flipped = probs.copy()
+    outside = [p for p in range(key.n_test) if p not in sketch][:5]
+    flipped[outside] = 1 - flipped[outside]
+    assert ladder_noise(key, flipped) == draw
+
+
+def test_the_ladder_noise_is_a_fresh_standard_normal_for_models_that_differ_and_depends_on_the_secret() -> None:
+    key = _big_key()
+    rng = np.random.default_rng(2)
+    draws = np.array([ladder_noise(key, rng.random(key.n_test)) for _ in range(400)])
+    assert abs(draws.mean()) < 0.2 and 0.85 < draws.std() < 1.15
+    assert len(set(draws.tolist())) > 390
+    other = AnswerKey(**{**vars(key), "noise_key": b"j" * 32})
+    probs = rng.random(key.n_test)
+    assert ladder_noise(other, probs) != ladder_noise(key, probs)
+
+
+def test_the_noise_key_is_derived_from_the_labels_and_the_split_so_it_is_as_secret_as_they_are() -> None:
+    key = _big_key()
+    keyed = _with_noise_key(key)
+    flipped = _with_noise_key(AnswerKey(**{**vars(key), "positive": ~key.positive}))
+    assert keyed.noise_key != flipped.noise_key and len(keyed.noise_key) == 32
+    assert len(keyed.sketch) == SKETCH_SIZE and keyed.sketch == _sketch_positions(keyed.noise_key, key.ids)
+
+
+def test_the_noise_scale_is_in_units_of_one_over_root_n_public() -> None:
+    assert ladder_noise_sd(400, 0.5) == pytest.approx(0.025)
+    assert ladder_noise_sd(1000, 0.0) == 0.0
 
 
 def test_the_public_score_shown_for_a_level_carries_the_pgr_of_that_level() -> None:
