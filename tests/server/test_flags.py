@@ -69,8 +69,8 @@ def write_leaky_suite(home: Path) -> Path:
                  "datasets": {d: {"weak_acc": w, "strong_acc": s, "vanilla_transfer_acc": None, "seeds": [0]}
                               for d, (w, s) in BASELINES.items()}}
     (root / "baselines.json").write_text(json.dumps(baselines))
-    # The build's model-based reference: a stand-in for the strong model's zero-shot, 58 % right on chat.
-    zero_shot = {e.id: (0.8 if (e.positive() == (rng.random() < 0.58)) else 0.2) for e in splits["chat"]["test"]}
+    # The build's model-based reference: a stand-in for the strong model's zero-shot, 45 % right on chat.
+    zero_shot = {e.id: (0.8 if (e.positive() == (rng.random() < 0.45)) else 0.2) for e in splits["chat"]["test"]}
     write_reference(root, "chat", STRONG_ZERO_SHOT, zero_shot)
     return home
 
