@@ -47,7 +47,7 @@ class AnswerKey:
     index: dict[str, int]
     positive: np.ndarray  # [n_test] bool: label is True / "B"
     public: np.ndarray  # [n_test] bool: in the public part
-    noise_key: bytes = b""  # keys the Ladder's perturbation; derived from the labels, which only the server holds
+    noise_key: bytes = b""  # keys the Ladder's perturbation; derived from the secret split and the public labels
     sketch: tuple[int, ...] = ()  # positions whose hard predictions key the perturbation (see ladder_noise)
 
     @property
@@ -139,9 +139,11 @@ def load_answer_keys(conn: Connection) -> dict[str, AnswerKey]:
 
 
 def _with_noise_key(key: AnswerKey) -> AnswerKey:
-    """The key with its noise key: a hash of every label and the split, secret as long as the labels are."""
-    digest = hashlib.sha256(b"aarlab ladder noise\0" + key.name.encode() + b"\0" + np.packbits(key.positive).tobytes()
-                            + np.packbits(key.public).tobytes()).digest()
+    """The key with its noise key: a hash of the public/private split (drawn with the state's secret) and the public
+    labels. Never of a private label: every answer before finalize must be independent of the private labels."""
+    public_labels = np.packbits(key.positive & key.public).tobytes()
+    digest = hashlib.sha256(b"aarlab ladder noise\0" + key.name.encode() + b"\0" + np.packbits(key.public).tobytes()
+                            + public_labels).digest()
     return AnswerKey(**{**vars(key), "noise_key": digest, "sketch": _sketch_positions(digest, key.ids)})
 
 
@@ -261,7 +263,7 @@ def ladder_climb(state: LadderState, acc: float, step: float, noise: float = 0.0
     the same perturbation as the decision, so a climb's shown number says little about a re-draw's luck."""
     if acc + noise < state.level + step - 1e-9:
         return None
-    return LadderState(acc, round_score(acc + noise))
+    return LadderState(acc, round_score(min(1.0, max(0.0, acc + noise))))
 
 
 def ladder_noise_sd(n_public: int, noise: float) -> float:

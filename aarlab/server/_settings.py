@@ -39,9 +39,9 @@ class ServerSettings(BaseModel):
         "beats its own best by the step; docs/scoring.md); 'none' = every receipt shows the weak teacher's accuracy "
         "(no public feedback, no public label leaks); 'legacy' = every submission rounded to 0.01 and exact "
         "private scores per agent/method at finalize, kept only to measure the old leak (benchmarks/label_leak.py)")
-    ladder_z: float = Field(default=4.0, gt=0, description="Ladder step = z / sqrt(n_public), rounded up to 0.01: "
+    ladder_z: float = Field(default=0.4, gt=0, description="Ladder step = z / sqrt(n_public), rounded up to 0.01: "
                             "z standard deviations of the public accuracy change that random flips can cause")
-    ladder_noise: float = Field(default=0.0, ge=0, description="standard deviation of the secret-keyed Gaussian "
+    ladder_noise: float = Field(default=0.7, ge=0, description="standard deviation of the secret-keyed Gaussian "
                                 "perturbation of each submission's public accuracy before it meets the Ladder's "
                                 "bar, in units of 1 / sqrt(n_public) (same draw for replays and near-duplicates); "
                                 "0 = none")

@@ -24,7 +24,10 @@ from tests.server.fakesuite import SUITE, fake_labels, fake_test_ids, write_fake
 from tests.server.pg import PostgresCluster, PostgresUnavailable, start_cluster
 
 #: Settings for the shared servers: budgets and rates that tests lower per agent or per server where they matter.
-TEST_SETTINGS = ServerSettings(default_budget=20, rate_per_s=1000, rate_burst=1000, max_body_bytes=64 * 1024)
+#: The Ladder is the deterministic one (a wide step, no perturbation) so that tests of other things can predict
+#: scores; tests/server/test_attack.py runs the default Ladder (small step, keyed perturbation).
+TEST_SETTINGS = ServerSettings(default_budget=20, rate_per_s=1000, rate_burst=1000, max_body_bytes=64 * 1024,
+                               ladder_z=4.0, ladder_noise=0.0)
 
 
 @pytest.fixture(scope="session")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from aarlab.server import ServerSettings
+from aarlab.server import ServerSettings, open_state, verify_chain
 from aarlab.w2s.data import read_split, write_split
 from tests.server.attack import boosting_attack, boundary_attack, private_attack, read_private, recovery
 from tests.server.conftest import TEST_SETTINGS, RunningServer, start_server
@@ -18,7 +19,9 @@ BUDGET = 30
 
 
 def _settings(**changes: object) -> ServerSettings:
+    defaults = ServerSettings()  # the default Ladder, not the shared servers' deterministic one
     return ServerSettings(**{**TEST_SETTINGS.model_dump(), "default_budget": BUDGET, "max_body_bytes": 1 << 22,
+                             "ladder_z": defaults.ladder_z, "ladder_noise": defaults.ladder_noise,
                              **changes})
 
 
@@ -135,3 +138,43 @@ def test_with_public_feedback_none_even_a_perfect_submission_reads_the_weak_teac
         flat = client.submit("math", {i: 0.0 for i in server.ids("math")})
     assert (perfect.public_transfer_acc, perfect.public_pgr) == (flat.public_transfer_acc, flat.public_pgr) == (0.55,
                                                                                                              0.0)
+
+
+def _at_accuracy(server: RunningServer, acc: float, seed: int) -> dict[str, float]:
+    """Predictions right on a random ``acc`` share of the public part and of the private part."""
+    rng = random.Random(seed)
+    labels, public = server.labels("math"), public_mask(server.state, "math")
+    right: set[str] = set()
+    for want in (True, False):
+        part = [i for i in labels if public[i] == want]
+        right |= set(rng.sample(part, round(acc * len(part))))
+    return {i: float(y == (i in right)) for i, y in labels.items()}
+
+
+def test_a_replay_of_the_same_predictions_gets_the_same_perturbed_answer_whoever_submits_it(
+        big_server: Callable[..., RunningServer]) -> None:
+    server = big_server(_settings(ladder_z=0.4, ladder_noise=1.0))  # bar 0.55 + 0.02; noise sd 0.032
+    models = [_at_accuracy(server, 0.57, seed) for seed in range(12)]  # right at the bar: the draw decides
+    shown = []
+    for name in ("first", "replayer"):
+        with server.client(server.add_agent(name=name)) as client:
+            shown.append([client.submit("math", m).public_transfer_acc for m in models[:1]])
+    assert shown[0] == shown[1]
+    outcomes = set()
+    for k, model in enumerate(models):
+        with server.client(server.add_agent(name=f"fresh{k}")) as client:
+            outcomes.add(client.submit("math", model).public_transfer_acc > 0.55)
+    assert outcomes == {True, False}  # the same exact accuracy climbs or not, by the keyed draw
+
+
+def test_perturbed_climbs_leave_audit_verify_green(big_server: Callable[..., RunningServer]) -> None:
+    server = big_server(_settings(ladder_z=0.4, ladder_noise=1.0))
+    with server.client(server.add_agent(name="climber")) as client:
+        shown = [client.submit("math", _at_accuracy(server, acc, 7)).public_transfer_acc
+                 for acc in (0.60, 0.66, 0.72, 0.80)]
+    assert shown == sorted(shown) and shown[-1] > 0.55
+    state = open_state(server.state)
+    try:
+        assert verify_chain(state.db).ok
+    finally:
+        state.db.dispose()

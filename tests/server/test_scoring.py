@@ -163,11 +163,14 @@ def test_the_ladder_noise_is_a_fresh_standard_normal_for_models_that_differ_and_
     assert ladder_noise(other, probs) != ladder_noise(key, probs)
 
 
-def test_the_noise_key_is_derived_from_the_labels_and_the_split_so_it_is_as_secret_as_they_are() -> None:
+def test_the_noise_key_depends_on_the_split_and_the_public_labels_but_never_on_a_private_label() -> None:
     key = _big_key()
     keyed = _with_noise_key(key)
-    flipped = _with_noise_key(AnswerKey(**{**vars(key), "positive": ~key.positive}))
-    assert keyed.noise_key != flipped.noise_key and len(keyed.noise_key) == 32
+    flip_private = _with_noise_key(AnswerKey(**{**vars(key), "positive": key.positive ^ ~key.public}))
+    flip_public = _with_noise_key(AnswerKey(**{**vars(key), "positive": key.positive ^ key.public}))
+    other_split = _with_noise_key(AnswerKey(**{**vars(key), "public": public_assignment(key.ids, "big", b"t", 0.5)}))
+    assert keyed.noise_key == flip_private.noise_key and len(keyed.noise_key) == 32
+    assert len({keyed.noise_key, flip_public.noise_key, other_split.noise_key}) == 3
     assert len(keyed.sketch) == SKETCH_SIZE and keyed.sketch == _sketch_positions(keyed.noise_key, key.ids)
 
 
