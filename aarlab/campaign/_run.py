@@ -323,7 +323,8 @@ def _supervise_with_service(state: Path, info: CampaignInfo, on_tick: Callable[[
 def queue_promotions(state: Path, log: Callable[[str], None]) -> list[str]:
     """At the campaign's end, queue the promotion of each agent's best submission per dataset (cheap: the re-runs
     take minutes each, so they run only when asked: ``aarlab promote --queued --state STATE``)."""
-    from aarlab.campaign._promote import PromotionError, enqueue_best
+    from aarlab.campaign._promote import PromotionError
+    from aarlab.campaign._promote_queue import enqueue_best
     from aarlab.server._state import StateError
 
     if not (server_dir(state) / "state.json").is_file():  # an external scoring service keeps its own queue

@@ -92,7 +92,8 @@ def promote_command(
 
     Example: aarlab promote 6f1c...e2 --state runs/c1 --seeds 3 --json
     """
-    from aarlab.campaign._promote import PromotionError, PromotionOptions, promote, queued_requests, refuse_request
+    from aarlab.campaign._promote import PromotionError, PromotionOptions, promote
+    from aarlab.campaign._promote_queue import queued_requests, refuse_request
     from aarlab.campaign._state import CampaignError
     from aarlab.suites import SuiteError, load_suite
 

@@ -20,11 +20,10 @@ from aarlab.campaign._promote import (
     PromotionError,
     PromotionOptions,
     PromotionResult,
-    enqueue,
     promote,
-    queued_requests,
     record_promotion,
 )
+from aarlab.campaign._promote_queue import enqueue, queued_requests
 from aarlab.campaign._promote_stats import label_ablation, paired_comparison
 from aarlab.campaign._report import render_report
 from aarlab.campaign._run import queue_promotions
