@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import random
 import statistics
 import sys
@@ -117,13 +118,23 @@ def _model(camp: Campaign, acc: float, seed: int) -> tuple[dict[str, bool], list
     return model, confident
 
 
-def _honest(camp: Campaign, client: ScoringClient, delta: float, weak: float, seed: int) -> dict[str, float]:
+def _first_bar(camp: Campaign, weak: float, step: float, noise_sd: float) -> float:
+    """The server's first bar: weak + step, or its floor (chance + ladder_chance_z sd) where that is higher."""
+    public = [camp.labels[i] for i in camp.ids if camp.public[i]]
+    rate = sum(public) / len(public)
+    spread = math.sqrt(0.25 / len(public) + noise_sd ** 2)
+    return max(weak + step, max(rate, 1 - rate) + ServerSettings().ladder_chance_z * spread)
+
+
+def _honest(camp: Campaign, client: ScoringClient, delta: float, start: float, seed: int) -> dict[str, float]:
     """An honest agent submitting models whose public accuracy is ``delta`` above its current score each time
-    (independent errors: each model is right on a fresh random set of the exact size); the share that register."""
+    (independent errors: each model is right on a fresh random set of the exact size); the share that register.
+    Before its first climb its "score" is ``start`` = the first bar - step (the weak teacher's accuracy unless the
+    floor binds, as on the fake suite whose weak teacher is 0.05 above chance)."""
     rng = random.Random(7000 + seed)
     public = [i for i in camp.ids if camp.public[i]]
     private = [i for i in camp.ids if not camp.public[i]]
-    level, tried, climbed = round(weak, 2), 0, 0
+    level, tried, climbed, shown = start, 0, 0, round(BASELINES[DATASET][0], 2)
     while level + delta <= 0.99 and tried < HONEST_MODELS:
         right: set[str] = set()
         for part in (public, private):
@@ -131,7 +142,8 @@ def _honest(camp: Campaign, client: ScoringClient, delta: float, weak: float, se
         receipt = client.submit(DATASET, {i: float(camp.labels[i] == (i in right)) for i in camp.ids},
                                 method="honest")
         tried += 1
-        if receipt.public_transfer_acc > level:
+        if receipt.public_transfer_acc > shown:
+            shown = receipt.public_transfer_acc
             climbed += 1
             level = receipt.public_transfer_acc
     return {"submissions": float(tried), "registered": climbed / max(tried, 1), "honest": 1.0}
@@ -163,19 +175,21 @@ def run_trial(mode: str, n_test: int, budget: int, colluders: int, z: float, noi
             weak = BASELINES[DATASET][0]
             step = ladder_step(n_public, z)
             sd = ladder_noise_sd(n_public, noise)
+            bar = _first_bar(camp, weak, step, sd)
             for gap in (0.03, 0.10):
-                model, confident = _model(camp, weak + step + gap, seed)
+                model, confident = _model(camp, bar + gap, seed)
                 votes, runs = Counter(), []
                 for k in range(colluders):
                     with camp.agent(f"sweep{gap:g}-colluder{k}") as c:
                         runs.append(sweep_attack(c, DATASET, camp.ids, budget + 5, seed=seed * 100 + k, model=model,
-                                                 confident=confident, model_acc=weak + step + gap, weak=weak,
-                                                 step=step, n_public=n_public, noise_sd=sd, votes=votes))
+                                                 confident=confident, model_acc=bar + gap, weak=weak, step=step,
+                                                 n_public=n_public, noise_sd=sd, first_bar=bar, votes=votes))
                 name = f"sweep, model {gap:.2f} over the first bar x{colluders} colluding"
                 out[name] = figures(_pooled(runs, votes, dict(model)))
             for delta in HONEST_GAINS:
                 with camp.agent(f"honest{delta:g}") as c:
-                    out[f"honest: each model +{delta:.2f} over the score"] = _honest(camp, c, delta, weak, seed)
+                    out[f"honest: each model +{delta:.2f} over the score"] = _honest(camp, c, delta, bar - step,
+                                                                                     seed)
             with camp.agent("prober") as c:
                 probes = private_attack(c, DATASET, camp.ids, budget, seed=seed)
                 with camp.admin() as admin:

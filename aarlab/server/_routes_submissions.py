@@ -24,6 +24,7 @@ from aarlab.server._scoring import (
     AnswerKey,
     arrange_predictions,
     ladder_climb,
+    ladder_floor,
     ladder_noise,
     ladder_noise_sd,
     ladder_start,
@@ -129,7 +130,8 @@ def _record(svc: Services, caller: Principal, request: SubmissionRequest, key: A
     legacy = svc.settings.public_feedback == "legacy"
     acc = public_accuracy(key, probs)
     step = ladder_step(int(key.public.sum()), svc.settings.ladder_z)
-    noise = ladder_noise(key, probs) * ladder_noise_sd(int(key.public.sum()), svc.settings.ladder_noise)
+    noise_sd = ladder_noise_sd(int(key.public.sum()), svc.settings.ladder_noise)
+    noise, floor = ladder_noise(key, probs) * noise_sd, ladder_floor(key, noise_sd, svc.settings.ladder_chance_z)
     blob = probs.astype("<f8").tobytes()
     predictions_sha = sha256_hex(blob)
     budget = _budget_value(svc, caller.budget)
@@ -147,7 +149,7 @@ def _record(svc: Services, caller: Principal, request: SubmissionRequest, key: A
             score = public_score_at(key, ladder_start(key).level)
         else:  # the Ladder: the score moves only when this beats the agent's own best by the step
             state = read_ladder(change.conn, caller.id, key.name) or ladder_start(key)
-            climbed = ladder_climb(state, acc, step, noise)
+            climbed = ladder_climb(state, acc, step, noise, floor)
             score = public_score_at(key, (climbed or state).level)
         created = utc_now()
         receipt = sha256_hex(canonical_json({

@@ -257,11 +257,22 @@ def ladder_noise(key: AnswerKey, probs: np.ndarray) -> float:
     return float(np.random.default_rng(int.from_bytes(seed[:16], "little")).standard_normal())
 
 
-def ladder_climb(state: LadderState, acc: float, step: float, noise: float = 0.0) -> LadderState | None:
+def ladder_floor(key: AnswerKey, noise_sd: float, chance_z: float) -> float:
+    """The lowest bar: the best constant guess's public accuracy plus ``chance_z`` standard deviations of what
+    random flips and the perturbation add (``sqrt(1/(4 n_public) + noise_sd**2)``); it binds only where the weak
+    teacher is near chance, and keeps the boosting attack's random queries from climbing."""
+    n_public = int(key.public.sum())
+    rate = float(key.positive[key.public].mean()) if n_public else 0.5
+    return max(rate, 1 - rate) + chance_z * math.sqrt(0.25 / max(n_public, 1) + noise_sd ** 2)
+
+
+def ladder_climb(state: LadderState, acc: float, step: float, noise: float = 0.0,
+                 floor: float = 0.0) -> LadderState | None:
     """The new state if exact public accuracy ``acc`` plus ``noise`` (accuracy units) reaches the bar, the shown
-    level + ``step``; else None (no change). The new level is the perturbed accuracy, rounded: the answer carries
-    the same perturbation as the decision, so a climb's shown number says little about a re-draw's luck."""
-    if acc + noise < state.level + step - 1e-9:
+    level + ``step`` (never below ``floor``); else None (no change). The new level is the perturbed accuracy,
+    rounded: the answer carries the same perturbation as the decision, so a climb's shown number says little about
+    a re-draw's luck."""
+    if acc + noise < max(state.level + step, floor) - 1e-9:
         return None
     return LadderState(acc, round_score(min(1.0, max(0.0, acc + noise))))
 

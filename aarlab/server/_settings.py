@@ -45,6 +45,9 @@ class ServerSettings(BaseModel):
                                 "perturbation of each submission's public accuracy before it meets the Ladder's "
                                 "bar, in units of 1 / sqrt(n_public) (same draw for replays and near-duplicates); "
                                 "0 = none")
+    ladder_chance_z: float = Field(default=4.0, ge=0, description="no bar is below the best constant guess's public "
+                                   "accuracy plus this many standard deviations of a label-free query's perturbed "
+                                   "accuracy, so that random submissions cannot climb; 0 = no floor")
     store_url: str | None = Field(default=None, description="fsspec URL of the code store, e.g. s3://bucket/prefix "
                                   "(default: <state_dir>/store)")
 

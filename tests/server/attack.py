@@ -153,14 +153,16 @@ def boosting_attack(client: ScoringClient, dataset: str, ids: list[str], budget:
 
 def sweep_attack(client: ScoringClient, dataset: str, ids: list[str], budget: int, seed: int = 0, *,
                  model: dict[str, bool], confident: list[str], model_acc: float, weak: float, step: float,
-                 n_public: int, noise_sd: float = 0.0, votes: Counter[str] | None = None) -> AttackResult:
+                 n_public: int, noise_sd: float = 0.0, first_bar: float | None = None,
+                 votes: Counter[str] | None = None) -> AttackResult:
     """An attacker whose model's expected public accuracy ``model_acc`` is above the Ladder's bar degrades it
     (flipping confident predictions) to sit ~2.5 spreads under the bar, then lowers the degradation a quarter
     spread per query, re-drawing every unconfident prediction each time. A query that climbs votes for its
     re-drawn predictions (against them if its shown score is below the query's expected accuracy), and the
     attacker repositions under the next bar (shown level + ``step``) while its model can still reach it. The
     spread is the standard deviation of a query's public accuracy around its expectation: the re-draws' and the
-    server's noise (``noise_sd``, public in the settings)."""
+    server's noise (``noise_sd``, public in the settings); ``first_bar`` is the first bar where the server's floor
+    (chance + 4 sd) is above ``weak + step``."""
     rng = random.Random(seed)
     conf = list(confident)
     rng.shuffle(conf)
@@ -169,7 +171,7 @@ def sweep_attack(client: ScoringClient, dataset: str, ids: list[str], budget: in
     share = n_public / len(ids)
     spread = ((len(free) * share) ** 0.5 / 2 / n_public) ** 2 + noise_sd ** 2
     spread = max(spread ** 0.5, 0.5 / n_public)
-    level, bar = round(weak, 2), weak + step
+    level, bar = round(weak, 2), weak + step if first_bar is None else first_bar
     target = bar - 2.5 * spread
     oracle = Oracle(client, dataset, ids, budget)
     votes = Counter() if votes is None else votes

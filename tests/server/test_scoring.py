@@ -16,6 +16,7 @@ from aarlab.server._scoring import (
     arrange_predictions,
     coarse_private,
     ladder_climb,
+    ladder_floor,
     ladder_noise,
     ladder_noise_sd,
     ladder_start,
@@ -172,6 +173,17 @@ def test_the_noise_key_depends_on_the_split_and_the_public_labels_but_never_on_a
     assert keyed.noise_key == flip_private.noise_key and len(keyed.noise_key) == 32
     assert len({keyed.noise_key, flip_public.noise_key, other_split.noise_key}) == 3
     assert len(keyed.sketch) == SKETCH_SIZE and keyed.sketch == _sketch_positions(keyed.noise_key, key.ids)
+
+
+def test_a_bar_is_never_below_chance_plus_four_sd_of_a_label_free_querys_score() -> None:
+    key = _big_key()  # 1,000 public examples, about half positive
+    rate = float(key.positive[key.public].mean())
+    floor = ladder_floor(key, 0.02, 4.0)
+    assert floor == pytest.approx(max(rate, 1 - rate) + 4 * (0.25 / 1000 + 0.02 ** 2) ** 0.5)
+    assert ladder_floor(key, 0.02, 0.0) == max(rate, 1 - rate)
+    start = LadderState(0.55, 0.55)  # a weak teacher near chance: the step alone would put the bar at 0.57
+    assert ladder_climb(start, floor - 0.011, 0.02, 0.01, floor) is None
+    assert ladder_climb(start, floor - 0.009, 0.02, 0.01, floor) is not None
 
 
 def test_the_noise_scale_is_in_units_of_one_over_root_n_public() -> None:
