@@ -28,7 +28,7 @@ def test_method_runs_on_the_tiny_suite(tiny_suite: Suite, name: str) -> None:
 
 
 def test_vanilla_transfer_lands_between_teacher_and_ceiling(tiny_suite: Suite) -> None:
-    for dataset in tiny_suite.spec.datasets:
+    for dataset in [d for d in tiny_suite.spec.datasets if d not in tiny_suite.spec.experimental]:
         result = Experiment(tiny_suite, dataset, default_cache(tiny_suite)).run(resolve_method("vanilla"), [0])
         assert result.weak_acc + 0.10 <= result.strong_acc, dataset
         assert result.weak_acc < result.transfer_acc < result.strong_acc, dataset
