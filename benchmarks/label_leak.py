@@ -1,6 +1,7 @@
 """Differential-attack benchmark of the score channel: labels recovered per submission, public and private.
 
-    python benchmarks/label_leak.py [--n-test 2000] [--budget 50] [--colluders 3] [--trials 3] [--ladder-z 4]
+    python benchmarks/label_leak.py [--n-test 2000] [--budget 50] [--colluders 3] [--trials 3] [--ladder-z Z]
+                                    [--ladder-noise NU]
                                     [--modes legacy,ladder] [--json FILE]
 
 For each mode (``legacy``: the channel before issue 15, every submission rounded to 0.01 and exact private scores
