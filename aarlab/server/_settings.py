@@ -36,7 +36,8 @@ class ServerSettings(BaseModel):
     snapshot_max_file_bytes: int = Field(default=16 * 1024 * 1024, ge=1, description="largest file in a snapshot")
     public_feedback: Literal["ladder", "none", "legacy"] = Field(
         default="ladder", description="public scores through the Ladder (a receipt's score moves only when the agent "
-        "beats its own best by the step; docs/scoring.md); 'none' = every receipt shows the weak teacher's accuracy "
+        "beats its shown score by the step, give or take a keyed perturbation; docs/scoring.md); 'none' = every "
+        "receipt shows the weak teacher's accuracy "
         "(no public feedback, no public label leaks); 'legacy' = every submission rounded to 0.01 and exact "
         "private scores per agent/method at finalize, kept only to measure the old leak (benchmarks/label_leak.py)")
     ladder_z: float = Field(default=0.4, gt=0, description="Ladder step = z / sqrt(n_public), rounded up to 0.01: "
