@@ -95,7 +95,8 @@ def test_data_export_writes_label_free_files(tiny_suite: Suite, tmp_path: Path) 
         records = [json.loads(line) for line in (tmp_path / "x" / name).read_text().splitlines()]
         assert records and all("label" not in r for r in records)
     soft = [json.loads(line) for line in (tmp_path / "x" / "weak_soft_labels.jsonl").read_text().splitlines()]
-    assert len(soft) == 2000 and all(0 <= r["p"] <= 1 for r in soft)
+    unlabeled = (tmp_path / "x" / "train_unlabel.jsonl").read_text().splitlines()
+    assert len(soft) == len(unlabeled) and all(0 <= r["p"] <= 1 for r in soft)
 
 
 def test_suites_list_and_show(tiny_suite: Suite) -> None:

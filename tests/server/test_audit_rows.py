@@ -81,7 +81,8 @@ def campaign(fake_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Campa
 
 def _promote(state: Path) -> None:
     """A promotion asked for and recorded (as failed: the fake suite has no models to re-run)."""
-    from aarlab.campaign._promote import PromotionResult, enqueue, record_promotion
+    from aarlab.campaign._promote import PromotionResult, record_promotion
+    from aarlab.campaign._promote_queue import enqueue
 
     with sqlite3.connect(state / "scoring.db") as conn:
         sub_id, agent, dataset, method = conn.execute(

@@ -58,11 +58,20 @@ def test_each_cell_is_delivered_when_it_finishes_and_a_failing_cell_loses_no_ear
     assert [r["method"] for r in rows] == ["vanilla", "soft"] == [r["method"] for r in delivered[1:]]
 
 
-def test_a_lane_without_a_gap_still_records_the_cell_with_pgr_undefined(micro_suite: Suite) -> None:
-    from aarlab.w2s._compare import compare_methods
+def test_a_lane_without_a_gap_still_records_the_cell_with_pgr_undefined(micro_suite: Suite,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import queue
 
-    # the micro suite's random models give no gap on chat in the fine-tune lane (ceiling = teacher)
-    (row,) = compare_methods(micro_suite, ["vanilla"], [0], lane="finetune", datasets=["chat"])
+    from aarlab.w2s._compare import _dataset_worker
+    from aarlab.w2s.pipeline import Experiment
+
+    # a ceiling exactly as good as the teacher: no gap, whatever the random micro models would give (the worker
+    # runs in this process so the patch applies; compare_methods runs the same worker in a spawned process)
+    monkeypatch.setattr(Experiment, "strong_ceiling",
+                        lambda self, seed: {"test_probs": self.weak_teacher(seed)["test_probs"]})
+    rows: queue.Queue[dict[str, object]] = queue.Queue()
+    _dataset_worker(micro_suite, "chat", ["vanilla"], [0], 1, "finetune", rows)
+    row = rows.get_nowait()
     assert row["strong_acc"] <= row["weak_acc"] and row["pgr"] is None and row["pgr_ci"] is None
     assert 0 <= row["transfer_acc"] <= 1
     text = markdown_table(micro_suite, [row], [0], {})

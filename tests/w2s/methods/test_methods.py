@@ -17,7 +17,12 @@ def test_all_literature_baselines_are_registered() -> None:
     assert all(m.description for m in builtin_methods().values())
 
 
-@pytest.mark.parametrize("name", METHODS)
+# auxconf collapses on the rebuilt tiny math at seed 0 (PGR -1.75 there, 0.76 / 0.75 on seeds 1, 2:
+# docs/results/tiny.md); kept visible as a strict xfail rather than moved to a friendlier seed.
+_COLLAPSES = pytest.mark.xfail(strict=True, reason="auxconf collapses on tiny math seed 0 (docs/results/tiny.md)")
+
+
+@pytest.mark.parametrize("name", [pytest.param(m, marks=_COLLAPSES) if m == "auxconf" else m for m in METHODS])
 def test_method_runs_on_the_tiny_suite(tiny_suite: Suite, name: str) -> None:
     dataset = "chat" if name in ("zeroshot", "ue_weak") else "math"
     result = Experiment(tiny_suite, dataset, default_cache(tiny_suite)).run(resolve_method(name), [0])

@@ -14,11 +14,13 @@ from aarlab.w2s.pipeline import Experiment, default_cache
 def test_weak_teacher_and_ceiling_are_cached_and_reused(micro_suite: Suite, tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     experiment = Experiment(micro_suite, "math", ArtifactCache(tmp_path))
-    first = experiment.run(resolve_method("vanilla"), [0])
+    # random micro models may or may not show a gap: this test is about the cache, not the gap
+    first = experiment.run(resolve_method("vanilla"), [0], require_gap=False)
     calls = []
     original = experiment_module.fine_tune
     monkeypatch.setattr(experiment_module, "fine_tune", lambda *a, **k: calls.append(1) or original(*a, **k))
-    again = Experiment(micro_suite, "math", ArtifactCache(tmp_path)).run(resolve_method("vanilla"), [0])
+    again = Experiment(micro_suite, "math", ArtifactCache(tmp_path)).run(resolve_method("vanilla"), [0],
+                                                                         require_gap=False)
     assert calls == []  # neither the teacher nor the ceiling was trained again
     assert again.weak_acc == first.weak_acc and again.strong_acc == first.strong_acc
     assert sorted(p.name for p in tmp_path.iterdir()) == ["strong_ceiling", "weak_teacher"]
@@ -79,5 +81,5 @@ def test_lora_lane_runs_end_to_end(micro_suite: Suite) -> None:
     spec = micro_suite.spec.model_copy(update={
         "strong_train": micro_suite.spec.strong_train.with_overrides(mode="lora", lora_r=4, lora_alpha=8)})
     suite = Suite(spec, micro_suite.home)
-    result = Experiment(suite, "math", ArtifactCache(None)).run(resolve_method("vanilla"), [0])
+    result = Experiment(suite, "math", ArtifactCache(None)).run(resolve_method("vanilla"), [0], require_gap=False)
     assert 0 <= result.transfer_acc <= 1
