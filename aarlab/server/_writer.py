@@ -26,6 +26,7 @@ from itertools import groupby
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Table, insert, select
+from sqlalchemy.exc import DataError
 
 from aarlab.server._audit import AuditRecord, ChainHead, canonical_json, lock_head, new_record, utc_now, write_head
 from aarlab.server._db import Database, audit_log, audit_payloads, meta
@@ -136,19 +137,23 @@ class Writer:
                 batch.append(nxt)
             try:
                 self._commit(batch)
-            except Exception:
+            except Exception as err:
                 if len(batch) == 1:
-                    self._fail(batch[0])
+                    self._fail(batch[0], err)
                     continue
                 log.exception("a batch of %d state changes failed; retrying them one by one", len(batch))
                 for one in batch:
                     try:
                         self._commit([one])
-                    except Exception:
-                        self._fail(one)
+                    except Exception as err:
+                        self._fail(one, err)
 
     @staticmethod
-    def _fail(job: _Job) -> None:
+    def _fail(job: _Job, err: BaseException | None = None) -> None:
+        if isinstance(err, DataError):  # the database refused a value of the request: the client's input, a 422
+            job.future.set_exception(ApiError(422, "the request holds a value the database cannot store (for "
+                                              "example a NUL character in a string); nothing was recorded"))
+            return
         log.exception("a state change failed")
         job.future.set_exception(ApiError(503, "the scoring database could not record this request; nothing "
                                           "was recorded, retry later"))
