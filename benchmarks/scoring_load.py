@@ -84,7 +84,7 @@ def _free_port() -> int:
 def _start(state: Path, home: Path, port: int, db: str | None, workers: int = 1) -> subprocess.Popen[bytes]:
     config = state.parent / "bench.toml"
     config.write_text("default_budget = 10000000\nrate_per_s = 1000000\nrate_burst = 1000000\n")
-    args = [*CLI, "server", "start", "--state", str(state), "--suite", SUITE, "--home", str(home), "--port",
+    args = [*CLI, "server", "start", "--init", "--state", str(state), "--suite", SUITE, "--home", str(home), "--port",
             str(port), "--config", str(config), "--workers", str(workers)] + (["--db", db] if db else [])
     # its own process group, so the crash test's SIGKILL reaches worker processes too
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)

@@ -21,6 +21,7 @@ _EXPORTS = {
     "State": "_state",
     "StateError": "_state",
     "init_state": "_state",
+    "is_initialized": "_state",
     "open_state": "_state",
     "read_admin_token": "_state",
     "verify_chain": "_audit",
@@ -99,6 +100,7 @@ __all__ = [
     "create_app",
     "finalize",
     "init_state",
+    "is_initialized",
     "listen",
     "load_settings",
     "open_state",
@@ -148,4 +150,4 @@ if TYPE_CHECKING:
     )
     from aarlab.server._serve import Listener, listen, serve
     from aarlab.server._settings import SCORE_STEP, ServerSettings, SettingsError, load_settings
-    from aarlab.server._state import State, StateError, init_state, open_state, read_admin_token
+    from aarlab.server._state import State, StateError, init_state, is_initialized, open_state, read_admin_token

@@ -2,7 +2,7 @@
 
 Layout (the directory is 0700, secret files 0600)::
 
-    state.json      suite, database URL, public fraction, state id
+    state.json      suite, database URL, public fraction, state id (an SQLite path is relative to the dir)
     secret.key      the secret that decides the public/private split
     admin.token     the admin bearer token (the database keeps only its hash)
     scoring.db      the SQLite database (unless --db names another)
@@ -147,7 +147,7 @@ def init_state(path: Path | str, *, suite: str, home: Path | str | None = None, 
         if info.suite != suite:
             raise StateError(f"state dir {path} holds suite {info.suite!r}, not {suite!r}; "
                              "use another --state for another suite")
-        if db_url is not None and db_url != info.db_url:
+        if db_url is not None and _stored_url(path, db_url) != info.db_url:
             raise StateError(f"state dir {path} uses database {_safe_url(info.db_url)}, not {_safe_url(db_url)}; "
                              "omit --db or use another --state")
         return open_state(path)
@@ -156,12 +156,12 @@ def init_state(path: Path | str, *, suite: str, home: Path | str | None = None, 
     path.mkdir(parents=True, exist_ok=True)
     os.chmod(path, 0o700)
     if info is None:
-        info = StateInfo(state_id=secrets.token_hex(16), suite=suite, db_url=db_url or _sqlite_url(path),
+        info = StateInfo(state_id=secrets.token_hex(16), suite=suite, db_url=_stored_url(path, db_url),
                          public_fraction=public_fraction, created_at=utc_now())
         if not (path / "secret.key").is_file():  # an operator may provide one to reproduce a split
             _write_private(path / "secret.key", secrets.token_hex(32))
         _write_info(path, info)
-    db = open_database(info.db_url)
+    db = open_database(database_url(path, info))
     if (path / "scoring.db").exists():
         os.chmod(path / "scoring.db", 0o600)  # its WAL and shared-memory files take the same mode
     try:
@@ -180,8 +180,54 @@ def init_state(path: Path | str, *, suite: str, home: Path | str | None = None, 
     return State(path, info, db)
 
 
-def _sqlite_url(path: Path) -> str:
-    return f"sqlite:///{path / 'scoring.db'}"
+STATE_DB_URL = "sqlite:///scoring.db"  # relative: the dir's own database, wherever the dir is moved or copied
+
+
+def _sqlite_path(url: str) -> Path | None:
+    """The file of an SQLite URL as written (maybe relative); None for other databases and in-memory SQLite."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def _stored_url(path: Path, db_url: str | None) -> str:
+    """What ``state.json`` records for ``--db`` (None: the default database in the state dir).
+
+    An SQLite file is stored relative to the state dir, so a copied dir opens its own copy; one outside the dir is
+    refused (a copy of the dir would share it). Other URLs (PostgreSQL) are stored as given.
+    """
+    if db_url is None:
+        return STATE_DB_URL
+    file = _sqlite_path(db_url)
+    if file is None:
+        return db_url
+    file = file.expanduser().resolve()  # as SQLAlchemy reads it: relative to the working directory
+    if not file.is_relative_to(path):
+        raise StateError(f"--db {db_url}: an SQLite database must live in the state dir {path} (copying the dir "
+                         "then copies it); omit --db for the default, or give a PostgreSQL URL for a shared database")
+    return f"sqlite:///{file.relative_to(path)}"
+
+
+def database_url(path: Path, info: StateInfo) -> str:
+    """The URL to open for state dir ``path``: a relative SQLite path is resolved inside the dir.
+
+    State dirs written before paths were relative hold an absolute SQLite path; one outside ``path`` is refused,
+    since a copied or moved state dir would otherwise read (and write) the original's database.
+    """
+    file = _sqlite_path(info.db_url)
+    if file is None:
+        return info.db_url
+    if not file.is_absolute():
+        return f"sqlite:///{path / file}"
+    if not file.resolve().is_relative_to(path):
+        raise StateError(f"state dir {path} names the SQLite database {file}, which lies outside it (was the dir "
+                         f"copied or moved from {file.parent}?). To use this dir's own copy, set \"db_url\" in "
+                         f"{path / 'state.json'} to \"{STATE_DB_URL}\"; to check the original, pass --state "
+                         f"{file.parent}")
+    return info.db_url
 
 
 def _secret(path: Path) -> bytes:
@@ -193,14 +239,20 @@ def _db_state_id(db: Database) -> str | None:
         return conn.execute(select(meta.c.value).where(meta.c.key == "state_id")).scalar()
 
 
+def is_initialized(path: Path | str) -> bool:
+    """Whether ``path`` is a state dir whose initialization finished (raises :class:`StateError` if unreadable)."""
+    info = _read_info(Path(path).expanduser().resolve())
+    return info is not None and info.initialized
+
+
 def open_state(path: Path | str) -> State:
     """Open an initialized state dir and its database (checking that they belong together)."""
     path = Path(path).expanduser().resolve()
     info = _read_info(path)
     if info is None or not info.initialized:
         raise StateError(f"{path} is not an initialized aarlab state dir; run `aarlab server init --state {path}` "
-                         "(or `aarlab server start`) first")
-    db = open_database(info.db_url)
+                         "first")
+    db = open_database(database_url(path, info))
     found = _db_state_id(db)
     if found != info.state_id:
         db.dispose()

@@ -92,18 +92,28 @@ def start(
     campaign: Annotated[Path | None, typer.Option("--campaign", help="Campaign dir whose transcripts, costs and "
                                                   "notebooks the dashboard shows (default: the state dir's parent "
                                                   "if it holds a campaign.json)")] = None,
+    init_new: Annotated[bool, typer.Option("--init", help="Initialize the state dir first if it is new (as "
+                                           "`aarlab server init` does); without it a missing or uninitialized "
+                                           "--state is refused")] = False,
 ) -> None:
-    """Serve the scoring API and the dashboard (initializing the state dir on first start).
+    """Serve the scoring API and the dashboard of an initialized state dir (`aarlab server init`, or --init).
 
     Example: aarlab server start --state runs/c1/server --port 8765, then open http://127.0.0.1:8765/ and log in
     with `aarlab server admin-token --state runs/c1/server`.
     """
-    from aarlab.server import SettingsError, StateError, load_settings, serve
+    from aarlab.server import SettingsError, StateError, is_initialized, load_settings, serve
 
     try:
         settings = load_settings(config)
     except SettingsError as e:
         raise fail(str(e)) from None
+    try:
+        initialized = is_initialized(state)
+    except StateError as e:
+        raise fail(str(e)) from None
+    if not init_new and not initialized:  # a typo in --state must not create a campaign with a fresh secret split
+        raise fail(f"--state {state}: not an initialized aarlab state dir. Initialize it with `aarlab server init "
+                   f"--state {state} --suite {suite}` (or pass --init to start), or check the path")
     opened = _init(state, suite, home, db, public_fraction)
     opened.db.dispose()
     if port is None and uds is None:

@@ -133,8 +133,9 @@ def external_server(tiny_suite: Suite, short_tmp: Path) -> Iterator[tuple[str, s
     """An ``aarlab server start`` of the tiny suite on TCP and a Unix socket: (http URL, unix URL, admin token)."""
     port, sock = free_port(), short_tmp / "ext.sock"
     state = short_tmp / "server"
-    process = subprocess.Popen([sys.executable, "-m", "aarlab", "server", "start", "--state", str(state), "--suite",
-                                "tiny", "--home", str(tiny_suite.home), "--port", str(port), "--uds", str(sock)],
+    process = subprocess.Popen([sys.executable, "-m", "aarlab", "server", "start", "--init", "--state", str(state),
+                                "--suite", "tiny", "--home", str(tiny_suite.home), "--port", str(port), "--uds",
+                                str(sock)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60

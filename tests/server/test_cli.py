@@ -113,3 +113,27 @@ def test_every_command_has_help() -> None:
                  ["server", "finalize"], ["submit"], ["leaderboard"], ["audit", "verify"]):
         result = CliRunner().invoke(app, [*args, "--help"])
         assert result.exit_code == 0 and "Usage" in result.output, args
+
+
+def test_start_refuses_a_missing_state_dir_and_creates_nothing(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["server", "start", "--state", str(tmp_path / "typo"), "--port", "9"])
+    assert result.exit_code == 2 and "aarlab server init" in result.stderr and "--init" in result.stderr
+    assert not (tmp_path / "typo").exists()
+
+
+def test_audit_verify_on_a_copied_state_dir_checks_the_copy(fake_home: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from aarlab.server import add_agent, init_state
+    from tests.server.fakesuite import SUITE
+
+    init_state(tmp_path / "s", suite=SUITE, home=fake_home).db.dispose()
+    add_agent(tmp_path / "s", "alice")
+    shutil.copytree(tmp_path / "s", tmp_path / "copy")
+    state = open_state(tmp_path / "copy")
+    with state.db.writer.begin() as conn:
+        conn.execute(update(audit_log).where(audit_log.c.seq == 2).values(action="agent.delete"))
+    state.db.dispose()
+    assert aarlab("audit", "verify", "--state", str(tmp_path / "s")).returncode == 0  # the original is untouched
+    broken = aarlab("audit", "verify", "--state", str(tmp_path / "copy"))
+    assert broken.returncode == 1 and "broken at record 2" in broken.stderr

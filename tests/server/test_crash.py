@@ -30,7 +30,7 @@ def start_subprocess_server(state: Path, home: Path, db_url: str | None, port: i
     """`aarlab server start` in its own process (generous budget and rate for load)."""
     config = state.parent / "load.toml"
     config.write_text("default_budget = 100000\nrate_per_s = 100000\nrate_burst = 100000\n")
-    args = [*CLI, "server", "start", "--state", str(state), "--suite", SUITE, "--home", str(home),
+    args = [*CLI, "server", "start", "--init", "--state", str(state), "--suite", SUITE, "--home", str(home),
             "--port", str(port), "--config", str(config)] + (["--db", db_url] if db_url else [])
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 import stat
 from pathlib import Path
 
 import pytest
 
-from aarlab.server import StateError, add_agent, init_state, open_state, read_admin_token
-from aarlab.server._state import ServerLock
+from aarlab.server import StateError, add_agent, init_state, is_initialized, open_state, read_admin_token
+from aarlab.server._state import ServerLock, StateInfo, database_url
 from tests.server.fakesuite import SUITE
 
 
@@ -63,3 +65,45 @@ def test_agent_names_are_unique_and_validated(fake_home: Path, tmp_path: Path) -
 def test_only_one_server_may_hold_a_state_dir(tmp_path: Path) -> None:
     with ServerLock(tmp_path), pytest.raises(StateError, match="another server"):
         ServerLock(tmp_path).__enter__()
+
+
+def test_a_copied_state_dir_opens_its_own_database_not_the_original(fake_home: Path, tmp_path: Path) -> None:
+    init_state(tmp_path / "s", suite=SUITE, home=fake_home).db.dispose()
+    shutil.copytree(tmp_path / "s", tmp_path / "copy")
+    (tmp_path / "s" / "scoring.db").rename(tmp_path / "s" / "moved.db")  # the original's database is gone
+    copy = open_state(tmp_path / "copy")
+    try:
+        assert copy.db.url.endswith(str(tmp_path / "copy" / "scoring.db"))
+    finally:
+        copy.db.dispose()
+
+
+def test_an_old_absolute_sqlite_path_outside_the_state_dir_is_refused_naming_both(fake_home: Path,
+                                                                                   tmp_path: Path) -> None:
+    init_state(tmp_path / "s", suite=SUITE, home=fake_home).db.dispose()
+    shutil.copytree(tmp_path / "s", tmp_path / "copy")
+    info_file = tmp_path / "copy" / "state.json"
+    info = json.loads(info_file.read_text())
+    info_file.write_text(json.dumps({**info, "db_url": f"sqlite:///{tmp_path / 's' / 'scoring.db'}"}))
+    with pytest.raises(StateError, match="outside it") as caught:
+        open_state(tmp_path / "copy")
+    assert str(tmp_path / "copy") in str(caught.value) and str(tmp_path / "s" / "scoring.db") in str(caught.value)
+    info_file.write_text(json.dumps({**info, "db_url": f"sqlite:///{tmp_path / 'copy' / 'scoring.db'}"}))
+    open_state(tmp_path / "copy").db.dispose()  # an absolute path inside the dir still opens
+
+
+def test_an_sqlite_db_outside_the_state_dir_is_refused_at_init(fake_home: Path, tmp_path: Path) -> None:
+    with pytest.raises(StateError, match="must live in the state dir"):
+        init_state(tmp_path / "s", suite=SUITE, home=fake_home, db_url=f"sqlite:///{tmp_path / 'elsewhere.db'}")
+
+
+def test_database_urls_other_than_sqlite_are_used_as_given(tmp_path: Path) -> None:
+    url = "postgresql+psycopg://u@host/db"
+    assert database_url(tmp_path, StateInfo(state_id="x", suite="s", db_url=url, public_fraction=0.5,
+                                            created_at="t")) == url
+
+
+def test_is_initialized_is_false_for_a_missing_dir_and_true_after_init(fake_home: Path, tmp_path: Path) -> None:
+    assert not is_initialized(tmp_path / "typo")
+    init_state(tmp_path / "s", suite=SUITE, home=fake_home).db.dispose()
+    assert is_initialized(tmp_path / "s")
