@@ -142,6 +142,7 @@ def init_state(path: Path | str, *, suite: str, home: Path | str | None = None, 
     from aarlab.w2s.data import DatasetError
 
     path = Path(path).expanduser().resolve()
+    suite = _suite_name(suite)
     info = _read_info(path)
     if info is not None and info.initialized:
         if info.suite != suite:
@@ -178,6 +179,19 @@ def init_state(path: Path | str, *, suite: str, home: Path | str | None = None, 
     info = info.model_copy(update={"initialized": True})
     _write_info(path, info)
     return State(path, info, db)
+
+
+def _suite_name(suite: str) -> str:
+    """The name of ``suite``: a built-in name as given, or the name inside a suite file (``FILE.toml``), as
+    ``aarlab w2s run --suite`` accepts either; the suite's artifacts live in the home under that name."""
+    if not suite.endswith(".toml"):
+        return suite
+    from aarlab.suites import SuiteError, parse_suite_file
+
+    try:
+        return parse_suite_file(Path(suite).expanduser()).name
+    except SuiteError as err:
+        raise StateError(str(err)) from None
 
 
 STATE_DB_URL = "sqlite:///scoring.db"  # relative: the dir's own database, wherever the dir is moved or copied

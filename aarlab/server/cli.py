@@ -24,7 +24,8 @@ out = Console()
 err = Console(stderr=True)
 
 StateOpt = Annotated[Path, typer.Option("--state", help="The server's state dir (ground truth, secrets, database)")]
-SuiteOpt = Annotated[str, typer.Option("--suite", help="Built suite whose test splits are imported at first start")]
+SuiteOpt = Annotated[str, typer.Option("--suite", help="Built suite whose test splits are imported at "
+                                        "initialization: a name or a .toml file, as for `aarlab w2s run`")]
 HomeOpt = Annotated[Path | None, typer.Option("--home", help="aarlab home holding built suites "
                                                "(default $AARLAB_HOME or ~/.cache/aarlab)")]
 DbOpt = Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL, e.g. postgresql+psycopg://u@host/db "

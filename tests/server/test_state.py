@@ -107,3 +107,28 @@ def test_is_initialized_is_false_for_a_missing_dir_and_true_after_init(fake_home
     assert not is_initialized(tmp_path / "typo")
     init_state(tmp_path / "s", suite=SUITE, home=fake_home).db.dispose()
     assert is_initialized(tmp_path / "s")
+
+
+_SUITE_FILE = f'''name = "{SUITE}"
+description = "the fake suite, as a file"
+datasets = ["math", "chat"]
+[weak]
+model = "built:weak"
+[strong]
+model = "built:strong"
+[strong_train]
+'''
+
+
+def test_a_suite_file_is_accepted_as_w2s_run_accepts_it(fake_home: Path, tmp_path: Path) -> None:
+    (tmp_path / "mine.toml").write_text(_SUITE_FILE)
+    state = init_state(tmp_path / "s", suite=str(tmp_path / "mine.toml"), home=fake_home)
+    state.db.dispose()
+    assert state.info.suite == SUITE
+    init_state(tmp_path / "s", suite=str(tmp_path / "mine.toml"), home=fake_home).db.dispose()  # and on reopening
+
+
+def test_an_invalid_suite_file_is_a_state_error_naming_the_file(fake_home: Path, tmp_path: Path) -> None:
+    (tmp_path / "bad.toml").write_text("name = 3\n")
+    with pytest.raises(StateError, match="bad.toml"):
+        init_state(tmp_path / "s", suite=str(tmp_path / "bad.toml"), home=fake_home)
