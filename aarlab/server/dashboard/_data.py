@@ -39,6 +39,10 @@ class Evaluation:
     snapshot_id: str | None = None  # a snapshot a forum post cites with this submission
 
 
+#: Harness states of an agent that has not ended ("" = nothing reported yet).
+_LIVE_HARNESS_STATES = frozenset({"", "running", "paused", "pending", "starting"})
+
+
 @dataclass
 class AgentView:
     """One agent: what the operator set, what the harness reports, what the server stored."""
@@ -64,6 +68,19 @@ class AgentView:
         if self.control_state != "running":
             return self.control_state
         return self.harness_state or "running"
+
+    @property
+    def finished(self) -> bool:
+        """Whether the harness reports an end state (done, stopped, crashed, budget_exhausted, error, ...)."""
+        return self.harness_state not in _LIVE_HARNESS_STATES
+
+    @property
+    def operator_state(self) -> str:
+        """The operator's control as it stands: a "running" control of a finished agent shows the end state
+        instead (nothing runs any more), e.g. ``finished (done)``."""
+        if self.control_state == "running" and self.finished:
+            return f"finished ({self.harness_state})"
+        return self.control_state
 
     @property
     def cost_per_hour(self) -> float | None:

@@ -31,6 +31,7 @@ async def overview(request: Request, visitor: Seen, svc: Svc) -> dict[str, Any]:
             "evaluations": len(data.evaluations), "total_cost_usd": round(data.total_cost_usd, 4),
             "campaign": data.campaign, "agents_html": rows, "charts": charts(data),
             "agents": [{"name": a.name, "state": a.state, "control_state": a.control_state,
+                        "operator_state": a.operator_state,
                         "cost_usd": a.cost_usd, "cost_per_hour": a.cost_per_hour,
                         "best_public_pgr": a.best_public_pgr, "submissions": a.submissions}
                        for a in data.agents]}
