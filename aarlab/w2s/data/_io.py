@@ -112,10 +112,12 @@ def read_split(path: Path | str, *, kind: TaskKind | None = None, derive_ids: bo
             if not raw.strip():
                 continue
             where = f"{path}:{lineno}"
+            text = raw.rstrip("\r\n")  # with its newline, a line cut short fails at "line 2 column 1"
             try:
-                record = json.loads(raw)
+                record = json.loads(text)
             except json.JSONDecodeError as err:
-                raise DatasetError(f"{where}: invalid JSON ({err.msg} at column {err.colno})") from None
+                cut = "; the line ends there: truncated?" if err.pos >= len(text) else ""
+                raise DatasetError(f"{where}: invalid JSON ({err.msg} at column {err.colno}{cut})") from None
             line_derived = isinstance(record, dict) and "id" not in record
             derived = derived or line_derived
             example = _parse_line(record, where, kind, derive_ids)

@@ -58,6 +58,20 @@ def test_malformed_lines_name_file_line_and_problem(tmp_path: Path, line: object
         read_split(path)
 
 
+def test_a_truncated_line_reports_the_column_where_it_ends(tmp_path: Path) -> None:
+    path = tmp_path / "cut.jsonl"
+    path.write_text('{"id": "1", "question": "q", "choice": "c", "label": true}\n{"id": "2", "question": "q",\n')
+    with pytest.raises(DatasetError, match=r"cut.jsonl:2: invalid JSON \(.* at column 29; the line ends there"):
+        read_split(path)
+
+
+def test_a_bad_character_mid_line_reports_its_column(tmp_path: Path) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"id": "1", "question": q}\n')
+    with pytest.raises(DatasetError, match=r"bad.jsonl:1: invalid JSON \(Expecting value at column 25\)"):
+        read_split(path)
+
+
 def test_comparison_label_must_be_a_or_b(tmp_path: Path) -> None:
     path = _write(tmp_path / "bad.jsonl", [{"id": "1", "prompt": "p", "first": "a", "second": "b", "label": "C"}])
     with pytest.raises(DatasetError, match="bad.jsonl:1: field label"):
