@@ -4,11 +4,24 @@
 # never pulls a different build through another package's requirement.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# apt_install PKG...: one line says what is installed; apt's and debconf's output go to a log shown only on failure.
+apt_install() {
+  local log
+  log=$(mktemp)
+  echo "installing $* with apt-get ..." >&2
+  if DEBIAN_FRONTEND=noninteractive apt-get update -qq >"$log" 2>&1 \
+     && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >>"$log" 2>&1; then
+    rm -f "$log"
+    return 0
+  fi
+  cat "$log" >&2
+  rm -f "$log"
+  return 1
+}
 # Agents' commands run under bubblewrap (aarlab.agents.sandbox); install it when we can, else say how.
 if ! command -v bwrap >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends bubblewrap >/dev/null \
-      || echo "warning: could not install bubblewrap; run: apt-get install bubblewrap" >&2
+    apt_install bubblewrap || echo "warning: could not install bubblewrap; run: apt-get install bubblewrap" >&2
   else
     echo "warning: bubblewrap (bwrap) is missing; agents' sandboxes will not start." \
          "Install the package: sudo apt-get install bubblewrap" >&2
@@ -17,8 +30,7 @@ fi
 # Dev/test: the dashboard's browser tests drive Debian's chromium (never `playwright install`).
 if [ "${1:-}" = "dev" ] && [ ! -x /usr/bin/chromium ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends chromium >/dev/null \
-      || echo "warning: could not install chromium; browser tests will be skipped" >&2
+    apt_install chromium || echo "warning: could not install chromium; browser tests will be skipped" >&2
   else
     echo "warning: /usr/bin/chromium is missing; browser tests will be skipped (sudo apt-get install chromium)" >&2
   fi
