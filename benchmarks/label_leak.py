@@ -151,10 +151,10 @@ def _honest(camp: Campaign, client: ScoringClient, delta: float, start: float, s
 
 
 def run_trial(mode: str, n_test: int, budget: int, colluders: int, z: float, noise: float,
-              seed: int) -> dict[str, dict]:
+              seed: int, bits: float | None = ServerSettings().ladder_bits) -> dict[str, dict]:
     """Every attack on one fresh campaign; returns recovery figures per attack."""
-    settings = ServerSettings(default_budget=budget, rate_per_s=10_000, rate_burst=10_000,
-                              public_feedback=mode, ladder_z=z, ladder_noise=noise)  # type: ignore[arg-type]
+    settings = ServerSettings(default_budget=budget, rate_per_s=10_000, rate_burst=10_000, public_feedback=mode,
+                              ladder_z=z, ladder_noise=noise, ladder_bits=bits)  # type: ignore[arg-type]
     with tempfile.TemporaryDirectory() as tmp:
         camp = Campaign(Path(tmp), n_test, seed, settings)
         try:
@@ -219,19 +219,24 @@ def main(argv: list[str] | None = None) -> int:
                         "standard deviations (default: the server's default)")
     parser.add_argument("--ladder-noise", type=float, default=ServerSettings().ladder_noise, help="the Ladder's "
                         "perturbation in the same units (default: the server's default)")
+    parser.add_argument("--ladder-bits", type=float, default=ServerSettings().ladder_bits,
+                        help="the Ladder's information budget per agent and dataset in bits; a negative value = "
+                        "unlimited (default: the server's default)")
     parser.add_argument("--modes", default="legacy,ladder", help="comma-separated: legacy, ladder, none")
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
     args = parser.parse_args(argv)
+    bits = None if args.ladder_bits is None or args.ladder_bits < 0 else args.ladder_bits
     n_public = round(args.n_test * 0.5)
     print(f"n_test={args.n_test} (public {n_public}), budget={args.budget}, colluders={args.colluders}, "
           f"trials={args.trials}, ladder z={args.ladder_z:g} (step {ladder_step(n_public, args.ladder_z):.2f}), "
-          f"noise {args.ladder_noise:g} (sd {ladder_noise_sd(n_public, args.ladder_noise):.3f})")
+          f"noise {args.ladder_noise:g} (sd {ladder_noise_sd(n_public, args.ladder_noise):.3f}), "
+          f"information budget {'unlimited' if bits is None else f'{bits:g} bits'}")
     everything: dict[str, Any] = {}
     worst: dict[str, dict[str, float]] = {}
     for mode in args.modes.split(","):
         count = args.legacy_trials if mode == "legacy" else args.trials
-        trials = [run_trial(mode, args.n_test, args.budget, args.colluders, args.ladder_z, args.ladder_noise, s)
-                  for s in range(count)]
+        trials = [run_trial(mode, args.n_test, args.budget, args.colluders, args.ladder_z, args.ladder_noise, s,
+                            bits) for s in range(count)]
         everything[mode] = trials
         print(f"\n{mode}: labels recovered per submission (mean ± SE over {count} trials); certain labels and "
               "score rises seen per trial")

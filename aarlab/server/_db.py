@@ -382,6 +382,17 @@ public_ladder = Table(
     Column("level", Float, nullable=False),
 )
 
+#: What each agent has learnt from the Ladder on each dataset, in bits (``ladder_charge``): once ``bits`` would pass
+#: the settings' ``ladder_bits`` the agent's public score on the dataset freezes (``frozen_by`` names the submission
+#: that would have passed it) and no later submission of that agent on that dataset moves it.
+ladder_budget = Table(
+    "ladder_budget", metadata,
+    Column("agent_id", Integer, ForeignKey("agents.id"), primary_key=True),
+    Column("dataset", String(64), primary_key=True),
+    Column("bits", Float, nullable=False),
+    Column("frozen_by", String(40), nullable=True),
+)
+
 #: Label-free shortcut predictions per dataset (aarlab.w2s.shortcuts), computed at import from the agent-visible
 #: inputs; ``public_acc`` is the shortcut's accuracy on the public rows where it has an opinion, rounded to 0.01.
 shortcut_references = Table(

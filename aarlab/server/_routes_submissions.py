@@ -16,13 +16,15 @@ from starlette.concurrency import run_in_threadpool
 from aarlab.server._audit import canonical_json, sha256_hex, submission_payload, utc_now
 from aarlab.server._auth import Principal
 from aarlab.server._budget import consume_evaluation, used_evaluations
-from aarlab.server._db import agents, public_ladder, submissions, usage
+from aarlab.server._db import agents, ladder_budget, public_ladder, submissions, usage
 from aarlab.server._errors import ApiError
 from aarlab.server._integrity import Baselines, read_flags, store_flags
 from aarlab.server._schemas import BudgetEntry, DatasetInfo, SubmissionFlag, SubmissionReceipt, SubmissionRequest
 from aarlab.server._scoring import (
     AnswerKey,
+    LadderBudget,
     arrange_predictions,
+    ladder_charge,
     ladder_climb,
     ladder_floor,
     ladder_noise,
@@ -32,7 +34,9 @@ from aarlab.server._scoring import (
     public_accuracy,
     public_score_at,
     read_ladder,
+    read_ladder_budget,
     score_public,
+    write_ladder_budget,
 )
 from aarlab.server._services import Services, get_principal, get_services
 from aarlab.server._writer import Change
@@ -129,8 +133,10 @@ def _record(svc: Services, caller: Principal, request: SubmissionRequest, key: A
             probs: np.ndarray) -> Callable[[Change], SubmissionReceipt]:
     legacy = svc.settings.public_feedback == "legacy"
     acc = public_accuracy(key, probs)
-    step = ladder_step(int(key.public.sum()), svc.settings.ladder_z)
-    noise_sd = ladder_noise_sd(int(key.public.sum()), svc.settings.ladder_noise)
+    n_public = int(key.public.sum())
+    step = ladder_step(n_public, svc.settings.ladder_z)
+    noise_sd = ladder_noise_sd(n_public, svc.settings.ladder_noise)
+    limit = svc.settings.ladder_bits
     noise, floor = ladder_noise(key, probs) * noise_sd, ladder_floor(key, noise_sd, svc.settings.ladder_chance_z)
     blob = probs.astype("<f8").tobytes()
     predictions_sha = sha256_hex(blob)
@@ -142,14 +148,24 @@ def _record(svc: Services, caller: Principal, request: SubmissionRequest, key: A
             raise ApiError(409, f"the campaign was finalized at {change.finalized_at}; no more submissions are "
                            "scored")
         remaining = consume_evaluation(change.conn, caller.id, caller.name, key.name, budget)
-        climbed = None
+        climbed, frozen = None, False
         if legacy:
             score = score_public(key, probs)
         elif svc.settings.public_feedback == "none":
             score = public_score_at(key, ladder_start(key).level)
         else:  # the Ladder: the score moves only when this beats the agent's own best by the step
             state = read_ladder(change.conn, caller.id, key.name) or ladder_start(key)
-            climbed = ladder_climb(state, acc, step, noise, floor)
+            spent = read_ladder_budget(change.conn, caller.id, key.name)
+            if spent.frozen_by is None:
+                climbed = ladder_climb(state, acc, step, noise, floor)
+                charged = LadderBudget(spent.bits + ladder_charge(
+                    acc, max(state.level + step, floor), noise_sd, n_public, climbed=climbed is not None))
+                if limit is not None and charged.bits > limit:  # this answer would pass the budget: freeze
+                    climbed, charged = None, LadderBudget(spent.bits, sub_id)
+                write_ladder_budget(change.conn, caller.id, key.name, spent, charged)
+                frozen = charged.frozen_by is not None
+            else:
+                frozen = True
             score = public_score_at(key, (climbed or state).level)
         created = utc_now()
         receipt = sha256_hex(canonical_json({
@@ -169,7 +185,7 @@ def _record(svc: Services, caller: Principal, request: SubmissionRequest, key: A
             change.conn.execute(insert(public_ladder).values(
                 submission_id=sub_id, agent_id=caller.id, dataset=key.name, public_acc=climbed.best_acc,
                 level=climbed.level))
-        return SubmissionReceipt(agent=caller.name, remaining_budget=remaining,
+        return SubmissionReceipt(agent=caller.name, remaining_budget=remaining, public_frozen=frozen,
                                  flags=[SubmissionFlag(**vars(f)) for f in flags], **row)
 
     return apply
@@ -209,8 +225,13 @@ _COLUMNS = (submissions.c.id, submissions.c.agent_id, submissions.c.dataset, sub
 def _remaining(svc: Services, conn: Connection, rows: Sequence[Any]) -> list[SubmissionReceipt]:
     used = {(r.agent_id, r.dataset): r.used for r in conn.execute(select(usage))}
     flags = read_flags(conn, [r.id for r in rows])
+    frozen_since = {(r.agent_id, r.dataset): r.created_at for r in conn.execute(
+        select(ladder_budget.c.agent_id, ladder_budget.c.dataset, submissions.c.created_at)
+        .join(submissions, submissions.c.id == ladder_budget.c.frozen_by))}
     return [_receipt(r, max(0, _budget_value(svc, r.budget) - used.get((r.agent_id, r.dataset), 0)))
-            .model_copy(update={"flags": [SubmissionFlag(**vars(f)) for f in flags[r.id]]}) for r in rows]
+            .model_copy(update={"flags": [SubmissionFlag(**vars(f)) for f in flags[r.id]],
+                                "public_frozen": r.created_at >= frozen_since.get((r.agent_id, r.dataset), "~")})
+            for r in rows]
 
 
 @router.get("/submissions", response_model=list[SubmissionReceipt])

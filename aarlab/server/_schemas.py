@@ -65,6 +65,9 @@ class SubmissionReceipt(BaseModel):
     public_pgr: float | None = Field(description="PGR of public_transfer_acc against the fixed baselines, rounded "
                                      "to 0.01; null when strong_acc <= weak_acc")
     remaining_budget: int = Field(description="evaluations left to this agent on this dataset")
+    public_frozen: bool = Field(default=False, description="true once this agent's public score on this dataset "
+                                "is frozen: its Ladder information budget (server setting ladder_bits) is spent, "
+                                "so no later submission moves it; private scoring at finalize is unaffected")
     receipt: str = Field(description="sha256 over id, agent, dataset, predictions hash, scores, time and the "
                          "previous audit hash")
     predictions_sha256: str

@@ -49,6 +49,12 @@ class ServerSettings(BaseModel):
     ladder_chance_z: float = Field(default=4.0, ge=0, description="no bar is below the best constant guess's public "
                                    "accuracy plus this many standard deviations of a label-free query's perturbed "
                                    "accuracy, so that random submissions cannot climb; 0 = no floor")
+    ladder_bits: float | None = Field(default=2.0, ge=0, description="information budget of the Ladder per agent "
+                                      "and dataset, in bits (docs/scoring.md): each answer is charged what it can "
+                                      "carry about the public labels (about 0 for a model clearly above or below "
+                                      "the bar, up to ~0.5 for a query sitting on it); once an answer would pass "
+                                      "the budget the agent's public score on that dataset freezes for good "
+                                      "(receipts say so). null = unlimited")
     store_url: str | None = Field(default=None, description="fsspec URL of the code store, e.g. s3://bucket/prefix "
                                   "(default: <state_dir>/store)")
 

@@ -25,9 +25,10 @@ from tests.server.pg import PostgresCluster, PostgresUnavailable, start_cluster
 
 #: Settings for the shared servers: budgets and rates that tests lower per agent or per server where they matter.
 #: The Ladder is the deterministic one (a wide step, no perturbation) so that tests of other things can predict
-#: scores; tests/server/test_attack.py runs the default Ladder (small step, keyed perturbation).
+#: scores, with no information budget (tests of the budget set their own); tests/server/test_attack.py runs the
+#: default Ladder (small step, keyed perturbation, information budget).
 TEST_SETTINGS = ServerSettings(default_budget=20, rate_per_s=1000, rate_burst=1000, max_body_bytes=64 * 1024,
-                               ladder_z=4.0, ladder_noise=0.0)
+                               ladder_z=4.0, ladder_noise=0.0, ladder_bits=None)
 
 
 @pytest.fixture(scope="session")

@@ -22,6 +22,7 @@ def _settings(**changes: object) -> ServerSettings:
     defaults = ServerSettings()  # the default Ladder, not the shared servers' deterministic one
     return ServerSettings(**{**TEST_SETTINGS.model_dump(), "default_budget": BUDGET, "max_body_bytes": 1 << 22,
                              "ladder_z": defaults.ladder_z, "ladder_noise": defaults.ladder_noise,
+                             "ladder_bits": defaults.ladder_bits,
                              **changes})
 
 
@@ -179,3 +180,31 @@ def test_perturbed_climbs_leave_audit_verify_green(big_server: Callable[..., Run
         assert verify_chain(state.db).ok
     finally:
         state.db.dispose()
+
+
+def test_an_agent_sitting_on_the_bar_spends_its_information_budget_and_its_public_score_freezes(
+        big_server: Callable[..., RunningServer]) -> None:
+    server = big_server(_settings(ladder_bits=1.0, ladder_chance_z=0))  # step 0.02, noise sd 0.022: bar 0.57
+    with server.client(server.add_agent(name="prober", budget=60)) as prober:
+        receipts = [prober.submit("math", _at_accuracy(server, 0.57, seed)) for seed in range(40)]
+        frozen = [r.public_frozen for r in receipts]
+        assert True in frozen, "queries on the bar carry ~0.2 bits each: 1 bit cannot last 40 of them"
+        first = frozen.index(True)
+        assert all(frozen[first:])  # frozen for good...
+        shown = receipts[first].public_transfer_acc
+        perfect = prober.submit("math", {i: float(y) for i, y in server.labels("math").items()})
+        assert perfect.public_frozen and perfect.public_transfer_acc == shown  # ...even for a perfect model
+        listed = {r.id: r.public_frozen for r in prober.submissions()}
+        assert [listed[r.id] for r in receipts] == frozen and listed[perfect.id]
+    with server.client(server.add_agent(name="other")) as other:  # the budget is per agent
+        assert not other.submit("math", _at_accuracy(server, 0.57, 99)).public_frozen
+
+
+def test_clear_improvements_cost_little_of_the_information_budget(
+        big_server: Callable[..., RunningServer]) -> None:
+    server = big_server(_settings(ladder_chance_z=0))  # the default budget
+    with server.client(server.add_agent(name="honest")) as client:
+        receipts = [client.submit("math", _at_accuracy(server, acc, 3)) for acc in (0.65, 0.72, 0.79, 0.86, 0.93)]
+    shown = [r.public_transfer_acc for r in receipts]
+    assert shown == sorted(shown) and len(set(shown)) == 5  # every clear improvement registered
+    assert not any(r.public_frozen for r in receipts)

@@ -164,7 +164,7 @@ class SearchAgent:
         call = self.journal.call("w2s_run", {"dataset": self.dataset, "method": config.method, "seed": 0,
                                              "lane": "finetune", "overrides": {"lr_mult": config.lr_mult,
                                                                                "epochs_mult": config.epochs_mult}})
-        result = self._sandbox.exec(argv, env={"OMP_NUM_THREADS": "1"}, timeout_s=max(1.0, timeout_s))
+        result = self._sandbox.exec(argv, timeout_s=max(1.0, timeout_s))  # threads: the sandbox's share
         self.journal.count(experiments=1)
         self.write_workspace("last_trial.log", (result.stdout + result.stderr).encode()[-MAX_TRIAL_LOG_BYTES:])
         if not result.ok:
@@ -204,7 +204,9 @@ class SearchAgent:
             self.journal.count(submissions=1)
             self.journal.result(call, "submit", f"submission {receipt.id}: public PGR {receipt.public_pgr}, public "
                                 f"accuracy {receipt.public_transfer_acc}, receipt {receipt.receipt}, "
-                                f"{receipt.remaining_budget} evaluations left", duration_s=time.monotonic() - started)
+                                f"{receipt.remaining_budget} evaluations left"
+                                + (", public score frozen (information budget spent)" if receipt.public_frozen else ""),
+                                duration_s=time.monotonic() - started)
             return receipt
         raise AssertionError("unreachable")
 

@@ -84,6 +84,9 @@ class ServiceTools:
             f"submitted {predictions} as {method!r} on {dataset}\nsubmission id: {receipt.id}\n"
             f"receipt: {receipt.receipt}\npublic accuracy: {receipt.public_transfer_acc}\n"
             f"public PGR: {receipt.public_pgr}\nevaluations left on {dataset}: {receipt.remaining_budget}\n"
+            + ("your public score on this dataset is frozen (its Ladder information budget is spent): later "
+               "submissions will not move it; select by your own validation from now on\n"
+               if receipt.public_frozen else "") +
             "cite the submission id in a forum_post of kind 'result' (with a snapshot_push of your code)")
 
     def leaderboard(self) -> ToolResult:
