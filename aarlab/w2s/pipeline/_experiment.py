@@ -307,9 +307,10 @@ class Experiment:
         ``weak_labels="shuffled"`` hands the method the teacher's soft labels permuted over the examples (seeded by
         the run's seed); weak_acc stays the teacher's.
 
-        When the mean ceiling does not beat the mean teacher, PGR is undefined: :class:`DegenerateGapError` is raised,
-        or with ``require_gap=False`` the result carries the accuracies and ``pgr = pgr_ci = None`` (a comparison
-        table still records the cell).
+        When the mean ceiling does not beat the mean teacher, PGR is undefined: :class:`DegenerateGapError` is raised
+        before any method trains (teachers and ceilings of all seeds come first, from the cache when they can), or
+        with ``require_gap=False`` the result carries the accuracies and ``pgr = pgr_ci = None`` (a comparison table
+        still records the cell).
         """
         if self.lane == "finetune":
             _ = self.predictor  # an unusable inference backend fails here, before any training
@@ -319,9 +320,13 @@ class Experiment:
         matrices: dict[str, list[np.ndarray]] = {"weak": [], "strong": [], "transfer": []}
         if weak_labels not in WEAK_LABELS:
             raise ValueError(f"weak_labels must be one of {', '.join(WEAK_LABELS)}; found {weak_labels!r}")
+        references = {seed: (self.weak_teacher(seed), self.strong_ceiling(seed)) for seed in seeds}
+        if require_gap:  # PGR of the seed means is undefined without a gap: refuse before any method trains
+            weak_mean, strong_mean = (float(np.mean([correctness(pair[i]["test_probs"], test).mean()
+                                                     for pair in references.values()])) for i in (0, 1))
+            pgr(weak_mean, strong_mean, weak_mean)  # raises DegenerateGapError
         for seed in seeds:
-            weak = self.weak_teacher(seed)
-            ceiling = self.strong_ceiling(seed)
+            weak, ceiling = references[seed]
             given = weak if weak_labels == "teacher" else {
                 **weak, "soft_labels": shuffled_soft_labels(weak["soft_labels"], seed)}
             transfer = self.run_method(method, given, seed, log)

@@ -45,6 +45,24 @@ def test_a_suite_without_a_gap_gives_a_clear_error(micro_suite: Suite, monkeypat
         experiment.run(resolve_method("vanilla"), [0])
 
 
+def test_no_gap_is_refused_before_any_method_trains(micro_suite: Suite, monkeypatch: pytest.MonkeyPatch) -> None:
+    experiment = Experiment(micro_suite, "math", ArtifactCache(None))
+    teacher = experiment.weak_teacher(0)
+    monkeypatch.setattr(experiment, "weak_teacher", lambda seed: teacher)
+    monkeypatch.setattr(experiment, "strong_ceiling", lambda seed: {"test_probs": teacher["test_probs"]})
+    ran: list[int] = []
+
+    def spy(ctx: MethodContext) -> Mapping[str, float]:
+        ran.append(ctx.seed)
+        return {e.id: 0.5 for e in ctx.test}
+
+    with pytest.raises(DegenerateGapError):
+        experiment.run(Method("spy", "", spy, "test"), [0, 1])
+    assert ran == []  # neither seed's method ran: the gap was known from the teachers and ceilings
+    assert experiment.run(Method("spy", "", spy, "test"), [0, 1], require_gap=False).pgr is None
+    assert ran == [0, 1]
+
+
 def test_methods_never_see_a_label(micro_suite: Suite) -> None:
     seen: list[MethodContext] = []
 
