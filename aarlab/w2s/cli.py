@@ -101,10 +101,11 @@ def _suite(name: str, home: Path | None, build: bool = True, data_dir: Path | No
         raise fail(str(e)) from None
     if build and home_suite.spec.builder is not None and not is_built(home_suite):
         err.print(f"building suite [bold]{suite.name}[/] once (cached under {suite.root}) ...")
+        from aarlab.suites._progress import build_progress
+
         try:
-            with _progress() as progress:
-                build_suite(home_suite, _Bars(progress),
-                            log=lambda m: progress.console.print(f"[dim]{m}[/]", highlight=False))
+            with build_progress(err) as (progress, log):
+                build_suite(home_suite, progress, log=log)
         except SuiteBuildError as e:
             raise fail(str(e), 1) from None
     return suite
@@ -454,7 +455,7 @@ def suites_build_cmd(
     data_dir: DataDirOpt = None,
     home: HomeOpt = None,
 ) -> None:
-    """Build a suite's datasets, models and baselines (tiny: ~6 min; cpu: ~15-25 min on 2 cores, once)."""
+    """Build a suite's datasets, models and baselines (tiny: ~10-20 min; cpu: ~15-25 min on 2 cores, once)."""
     from aarlab.suites import SuiteBuildError, build_suite, suite_version
 
     suite = _suite(name, home, build=False, data_dir=data_dir)
@@ -462,14 +463,15 @@ def suites_build_cmd(
         import torch
 
         torch.set_num_threads(threads)
+    from aarlab.suites._progress import build_progress
+
     if suite.spec.builder == "tiny":
-        err.print("estimate: ~5 min pretraining (2 processes) + ~1 min baselines; ~3 MB on disk")
+        err.print("estimate: ~7-16 min pretraining (2 processes, longer on busy cores) + ~1-2 min baselines; ~3 MB")
     elif suite.spec.builder == "cpu":
         err.print("estimate: ~2 min model conversion (1.1 GB) + ~10-20 min feature extraction on 2 cores; ~1.3 GB")
     try:
-        with _progress() as progress:
-            report = build_suite(suite, _Bars(progress), force=force,
-                                 log=lambda m: progress.console.print(f"[dim]{m}[/]", highlight=False))
+        with build_progress(err) as (progress, log):
+            report = build_suite(suite, progress, force=force, log=log)
     except SuiteBuildError as e:
         raise fail(str(e), 1) from None
     table = Table(title=f"suite {suite.name} ({suite_version(suite)})")
