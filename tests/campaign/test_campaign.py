@@ -122,10 +122,12 @@ def test_status_json_has_exactly_the_documented_keys_and_counts_stored_submissio
     result = aarlab("campaign", "status", "--state", str(scenario.state), "--json")
     assert result.returncode == 0, result.stderr
     status = json.loads(result.stdout)
-    assert set(status) == {"best_public_pgr", "finalized_at", "agents"}
+    assert set(status) == {"best_public_pgr", "finalized_at", "agents", "time_left_s", "dashboard_url"}
     assert [a["name"] for a in status["agents"]] == ["search-1", "search-2"]
     for agent in status["agents"]:
-        assert set(agent) == {"name", "direction", "state", "best_public_pgr", "cost_usd", "submissions", "final"}
+        assert set(agent) == {"name", "direction", "state", "best_public_pgr", "cost_usd", "submissions", "final",
+                              "experiment", "experiment_running", "experiments", "promoted_pgr", "flags",
+                              "evaluations_left", "experiments_left", "usd_left"}
         assert agent["submissions"] >= 1 and agent["cost_usd"] == 0.0 and agent["state"] == "done"
     assert status["best_public_pgr"] == max(a["best_public_pgr"] for a in status["agents"])
 

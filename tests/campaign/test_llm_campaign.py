@@ -168,7 +168,10 @@ def test_transcript_usage_and_status_record_the_cost(budget_run: Run) -> None:
                              "--json"], capture_output=True, text=True, timeout=60)
     assert status.returncode == 0, status.stderr
     agent = json.loads(status.stdout)["agents"][0]
-    assert set(agent) == {"name", "direction", "state", "best_public_pgr", "cost_usd", "submissions", "final"}
+    assert set(agent) == {"name", "direction", "state", "best_public_pgr", "cost_usd", "submissions", "final",
+                          "experiment", "experiment_running", "experiments", "promoted_pgr", "flags",
+                          "evaluations_left", "experiments_left", "usd_left"}
+    assert agent["experiments"] == 2 and agent["experiments_left"] == 0
     assert agent["cost_usd"] == pytest.approx(usage["cost_usd"]) and agent["submissions"] == 1
     assert agent["best_public_pgr"] is not None
 
