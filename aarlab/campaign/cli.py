@@ -9,8 +9,7 @@ import typer
 from rich.console import Console
 
 if TYPE_CHECKING:
-    from rich.table import Table
-
+    from aarlab.campaign._state import CampaignInfo
     from aarlab.campaign._status import CampaignStatus
 
 campaign_app = typer.Typer(help="Run research campaigns: N agents in sandboxes against one scoring service.",
@@ -19,6 +18,8 @@ out = Console()
 err = Console(stderr=True)
 
 StateOpt = Annotated[Path, typer.Option("--state", help="Campaign state dir (server state, agents, logs)")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No live view: one log line per change (as when the "
+                                        "output is not a terminal)")]
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
@@ -34,48 +35,143 @@ def register(app: typer.Typer) -> None:
     app.add_typer(campaign_app, name="campaign")
 
 
-def _table(status: CampaignStatus, time_left_s: float | None = None) -> Table:
-    from rich.table import Table
-
-    title = f"best public PGR: {status.best_public_pgr}"
-    if time_left_s is not None:
-        title += f"   time left: {max(0, int(time_left_s))} s"
-    table = Table(title=title)
-    final = status.finalized_at is not None
-    for column in ("agent", "direction", "state", "best public PGR", "submissions", "cost $",
-                   *(("private PGR (final)",) if final else ())):
-        table.add_column(column, no_wrap=column != "direction")
-    for a in status.agents:
-        private = ", ".join(f"{f.dataset} {'-' if f.private_pgr is None else f'{f.private_pgr:.2f}'} "
-                            f"(acc {f.private_transfer_acc:.2f})" for f in a.final) or "-"
-        table.add_row(a.name, a.direction, a.state, "-" if a.best_public_pgr is None else f"{a.best_public_pgr:.2f}",
-                      str(a.submissions), f"{a.cost_usd:.2f}", *((private,) if final else ()))
-    return table
+def _say(message: str) -> None:
+    """A supervisor or set-up message: one unwrapped line on stderr (logs keep whole lines)."""
+    err.print(message, highlight=False, markup=False, soft_wrap=True)
 
 
-def _supervise(state: Path) -> None:
-    from rich.live import Live
+class _LiveWatch:
+    """On a terminal: the live view (redrawn about once a second, the status read every 2 s), erased at the end
+    so that the summary table is printed once; messages are printed above it."""
 
-    from aarlab.campaign._run import supervise
-    from aarlab.campaign._state import CampaignError, CampaignInfo, now
+    def __init__(self, state: Path) -> None:
+        from rich.live import Live
+
+        self.state = state
+        self.live = Live(console=err, auto_refresh=False, transient=True, redirect_stdout=False,
+                         redirect_stderr=False)
+        self.status: CampaignStatus | None = None
+        self.read_at = 0.0
+
+    def __enter__(self) -> _LiveWatch:
+        self.live.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.live.stop()
+
+    def tick(self, info: CampaignInfo) -> None:
+        from aarlab.campaign._live import live_view
+        from aarlab.campaign._state import now
+
+        if now() - self.read_at >= 2 or self.status is None:
+            self.read_at = now()
+            self.status = _read_status(self.state) or self.status
+        if self.status is not None:
+            shown = self.status.model_copy(update={"time_left_s": max(0.0, info.deadline - now())})
+            self.live.update(live_view(shown, f"campaign {self.state.name}"), refresh=True)
+
+    def log(self, message: str) -> None:
+        _say(message)
+
+
+class _LineWatch:
+    """Not a terminal, or ``--quiet``: plain log lines, one per agent whose state, experiment or scores changed,
+    and the campaign's headline every minute; no cursor movement."""
+
+    def __init__(self, state: Path) -> None:
+        self.state = state
+        self.status: CampaignStatus | None = None
+        self.read_at = 0.0
+        self.headline_at = 0.0
+
+    def __enter__(self) -> _LineWatch:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        return None
+
+    def tick(self, _info: CampaignInfo) -> None:
+        from aarlab.campaign._live import change_lines, headline
+        from aarlab.campaign._state import now
+
+        if now() - self.read_at < 2:
+            return
+        self.read_at = now()
+        status = _read_status(self.state)
+        if status is None:
+            return
+        for line in change_lines(self.status, status):
+            self.log(line)
+        if now() - self.headline_at >= 60:
+            self.headline_at = now()
+            self.log(headline(status))
+        self.status = status
+
+    def log(self, message: str) -> None:
+        import time
+
+        _say(f"{time.strftime('%H:%M:%S')} {message}")
+
+
+def _read_status(state: Path) -> CampaignStatus | None:
+    """The campaign's status now, or None when it cannot be read at this moment (the view keeps the last one; a
+    busy database must not stop the supervisor)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from aarlab.campaign._state import CampaignError
     from aarlab.campaign._status import campaign_status
 
-    last = [0.0]
-    with Live(console=err, auto_refresh=False, transient=False) as live:
+    try:
+        return campaign_status(state)
+    except (CampaignError, SQLAlchemyError, OSError):
+        return None
 
-        def tick(info: CampaignInfo) -> None:
-            if now() - last[0] >= 2:
-                last[0] = now()
-                live.update(_table(campaign_status(state), info.deadline - now()), refresh=True)
 
-        try:
-            supervise(state, tick, lambda m: err.print(m, highlight=False))
-        except CampaignError as e:
-            raise fail(str(e), 1) from None
-        except KeyboardInterrupt:
-            err.print(f"stopped; continue with `aarlab campaign resume --state {state}`", highlight=False)
-            raise typer.Exit(130) from None
-        live.update(_table(campaign_status(state)), refresh=True)
+def _watch(state: Path, *, quiet: bool, terminal: bool) -> _LiveWatch | _LineWatch:
+    """The live view on a terminal, log lines otherwise or with ``--quiet``."""
+    return _LineWatch(state) if quiet or not terminal else _LiveWatch(state)
+
+
+def _supervise(state: Path, quiet: bool = False) -> None:
+    """Run the campaign with the live view (a terminal) or log lines (``--quiet``, or not a terminal); then print
+    the summary table once, write the report and say where it is."""
+    from aarlab.campaign._run import supervise
+    from aarlab.campaign._state import CampaignError
+
+    watch = _watch(state, quiet=quiet, terminal=err.is_terminal)
+    try:
+        with watch:
+            supervise(state, watch.tick, watch.log)
+    except CampaignError as e:
+        raise fail(str(e), 1) from None
+    except KeyboardInterrupt:
+        _say(f"stopped; continue with `aarlab campaign resume --state {state}`")
+        raise typer.Exit(130) from None
+    _finish(state)
+
+
+def _finish(state: Path) -> None:
+    """The end of a campaign: ONE summary table (at most 100 columns) on stdout, the report written to
+    ``STATE/report.html`` and one line saying where it is and how to open the dashboard."""
+    from aarlab.campaign._live import SUMMARY_WIDTH, report_line, summary_table
+    from aarlab.campaign._report import write_report
+    from aarlab.campaign._state import CampaignError
+    from aarlab.campaign._status import campaign_status
+
+    try:
+        status = campaign_status(state)
+    except CampaignError as e:
+        raise fail(str(e), 1) from None
+    shown = out if out.is_terminal else Console(width=SUMMARY_WIDTH)
+    shown.print(summary_table(status))
+    report: Path | None
+    try:
+        report = write_report(state, state / "report.html")
+    except (CampaignError, OSError) as e:
+        _say(f"the report was not written: {e}")
+        report = None
+    shown.print(report_line(state, report, status.dashboard_url), highlight=False, markup=False, soft_wrap=True)
 
 
 @campaign_app.command("run")
@@ -117,8 +213,10 @@ def run(
     dashboard_port: Annotated[int | None, typer.Option("--dashboard-port", min=1, max=65535, help="Also serve "
                                                        "the campaign's server (and dashboard) on "
                                                        "127.0.0.1:PORT")] = None,
+    quiet: QuietOpt = False,
 ) -> None:
-    """Start a campaign: scoring service, agents with tokens and sandboxes, live progress until the deadline.
+    """Start a campaign: scoring service, agents with tokens and sandboxes, a live view until the deadline, then one
+    summary table and the report (STATE/report.html).
 
     Examples: aarlab campaign run --state runs/demo --agents 3 --minutes 5;
     aarlab campaign run --state runs/llm --agent anthropic/claude-sonnet-4-5 --agents 2 --usd 5 --minutes 60
@@ -143,11 +241,10 @@ def run(
     try:
         setup_campaign(state, suite=suite, home=resolve_home(home), agents=agents, kind=agent, minutes=minutes,
                        concurrency=concurrency, budget=budget, trial_timeout_s=trial_timeout,
-                       log=lambda m: err.print(m, highlight=False), llm=llm, server=server,
-                       admin_token=admin_token, dashboard_port=dashboard_port)
+                       log=_say, llm=llm, server=server, admin_token=admin_token, dashboard_port=dashboard_port)
     except CampaignError as e:
         raise fail(str(e)) from None
-    _supervise(state)
+    _supervise(state, quiet)
 
 
 @campaign_app.command("resume")
@@ -155,6 +252,7 @@ def resume(
     state: StateOpt,
     minutes: Annotated[float | None, typer.Option("--minutes", min=0.1, help="Time to give the unfinished "
                                                   "agents (default: what the campaign had left)")] = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Continue a stopped campaign: unfinished agents restart and resume (search: their optuna studies; LLM agents:
     their transcripts, notebooks and workspaces).
@@ -169,16 +267,18 @@ def resume(
         prepare_resume(state, minutes)
     except CampaignError as e:
         raise fail(str(e)) from None
-    _supervise(state)
+    _supervise(state, quiet)
 
 
 @campaign_app.command("status")
 def status(state: StateOpt,
            as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON")] = False) -> None:
-    """Agents, their states, best stored public PGR (from the scoring service) and LLM spend.
+    """Agents, their states, best stored public and promoted PGR (from the scoring service), flags, LLM spend, and
+    (--json) each agent's latest experiment and what is left of its budgets.
 
     Example: aarlab campaign status --state runs/demo --json
     """
+    from aarlab.campaign._live import summary_table
     from aarlab.campaign._state import CampaignError
     from aarlab.campaign._status import campaign_status
 
@@ -189,4 +289,4 @@ def status(state: StateOpt,
     if as_json:
         print(result.model_dump_json(indent=2))
     else:
-        out.print(_table(result))
+        out.print(summary_table(result))
