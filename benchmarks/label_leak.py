@@ -232,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
           f"noise {args.ladder_noise:g} (sd {ladder_noise_sd(n_public, args.ladder_noise):.3f}), "
           f"information budget {'unlimited' if bits is None else f'{bits:g} bits'}")
     everything: dict[str, Any] = {}
-    worst: dict[str, dict[str, float]] = {}
+    worst: dict[str, dict[str, dict[str, float]]] = {}
     for mode in args.modes.split(","):
         count = args.legacy_trials if mode == "legacy" else args.trials
         trials = [run_trial(mode, args.n_test, args.budget, args.colluders, args.ladder_z, args.ladder_noise, s,
@@ -254,7 +254,8 @@ def main(argv: list[str] | None = None) -> int:
             rises = statistics.fmean(r["rises"] for r in rows)
             print(f"{attack:44} {subs:5.0f} {pub:+8.3f} ± {pub_se:5.3f} {priv:+8.3f} ± {priv_se:5.3f} "
                   f"{certain[0]:8.1f} / {certain[1]:5.1f} {rises:6.1f}")
-            best = worst.setdefault(mode, {"public": float("-inf"), "private": float("-inf")})
+            group = "sweep" if attack.startswith("sweep") else "differential"
+            best = worst.setdefault(mode, {}).setdefault(group, {"public": float("-inf"), "private": float("-inf")})
             best["public"] = max(best["public"], pub, certain[0] / max(subs, 1))
             best["private"] = max(best["private"], priv, certain[1] / max(subs, 1))
         honest = [a for a in trials[0] if "honest" in trials[0][a]]
@@ -268,10 +269,13 @@ def main(argv: list[str] | None = None) -> int:
             everything.setdefault("honest", {}).setdefault(mode, {})[attack] = share
     print()
     everything.pop("honest", None)
-    for mode, best in worst.items():
-        verdict = "meets" if max(best.values()) <= TARGET else "misses"
-        print(f"{mode}: strongest attack {best['public']:+.3f} public, {best['private']:+.3f} private labels per "
-              f"submission, recovered or certain ({verdict} the <= {TARGET} target)")
+    for mode, groups in worst.items():
+        for group, best in groups.items():
+            what = ("differential attacks (boundary, boosting, colluding boosters, private probes)"
+                    if group == "differential" else "colluding sweeps with a model above the bar")
+            verdict = "meets" if max(best.values()) <= TARGET else "misses"
+            print(f"{mode}: {what}: strongest {best['public']:+.3f} public, {best['private']:+.3f} private labels "
+                  f"per submission, recovered or certain ({verdict} the <= {TARGET} target)")
     if args.json:
         args.json.write_text(json.dumps(everything, indent=2))
     return 0

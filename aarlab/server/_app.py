@@ -32,6 +32,7 @@ from aarlab.server._auth import Authenticator
 from aarlab.server._budget import RateLimiter
 from aarlab.server._codestore import BlobStore
 from aarlab.server._errors import ApiError
+from aarlab.server._ladder import LadderRules, record_rules
 from aarlab.server._schemas import SubmissionRequest
 from aarlab.server._schemas_forum import MAX_BODY_BYTES
 from aarlab.server._scoring import load_answer_keys
@@ -88,6 +89,7 @@ def create_app(state_dir: Path | str, settings: ServerSettings | None = None, *,
             keys = load_answer_keys(conn)
         writer = Writer(state.db, settings.max_batch)
         writer.start()
+        await writer.apply(record_rules(LadderRules.of(settings)))  # the chain says what scored each submission
         app.state.services = Services(
             state_dir=state.path, suite=state.info.suite, settings=settings, db=state.db, writer=writer,
             keys=keys, auth=Authenticator(state.db, RateLimiter(settings.rate_per_s, settings.rate_burst)),

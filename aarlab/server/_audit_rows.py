@@ -245,6 +245,67 @@ def _ladder(conn: Connection, records: Records) -> Iterator[Derived | Break]:
                         "receipt showed, or the exact public accuracy of its predictions)")
 
 
+@register
+def _ladder_replay(conn: Connection, records: Records) -> Iterator[Derived | Break]:
+    """Replays every public answer under the scoring settings recorded before it: each submission's shown score,
+    which submissions climbed (a deleted or added ``public_ladder`` row), and each agent's information budget
+    (``ladder_budget``: bits spent, the submission that froze it). Submissions scored before the chain recorded
+    settings cannot be replayed; neither can the rest of their agent's answers on that dataset."""
+    import numpy as np
+
+    from aarlab.server._db import ladder_budget, public_ladder
+    from aarlab.server._ladder import SETTINGS_ACTION, LadderBudget, LadderQuery, LadderRules, ladder_answer
+    from aarlab.server._scoring import LadderState, load_answer_keys
+
+    recorded = [(s, LadderRules.of(records.payloads[s])) for s in records.of(SETTINGS_ACTION)]
+    for seq, _ in recorded:
+        yield Derived(seq, SETTINGS_ACTION, records.payloads[seq], "the scoring settings it records")
+    if not recorded:
+        return
+    keys = load_answer_keys(conn)
+    climbs = {r["submission_id"]: r for r in conn.execute(select(public_ladder)).mappings()}
+    stored = {(r.agent_id, r.dataset): (LadderBudget(r.bits, r.frozen_by)) for r in conn.execute(select(ladder_budget))}
+    states: dict[tuple[int, str], LadderState] = {}
+    spent: dict[tuple[int, str], LadderBudget] = {}
+    last: dict[tuple[int, str], int] = {}
+    skipped: set[tuple[int, str]] = set()
+    for s in conn.execute(select(submissions).order_by(submissions.c.audit_seq)).mappings():
+        pair, where = (s["agent_id"], s["dataset"]), f"submissions row {s['id']}"
+        rules = next((r for seq, r in reversed(recorded) if seq < s["audit_seq"]), None)
+        key = keys.get(s["dataset"])
+        if rules is None or key is None or len(s["predictions"]) != 8 * key.n_test or pair in skipped:
+            skipped.add(pair)  # before settings were recorded, or rows another rule reports
+            continue
+        probs = np.frombuffer(s["predictions"], dtype="<f8")
+        answer = ladder_answer(key, probs, LadderQuery.of(key, probs, rules), rules, states.get(pair),
+                               spent.get(pair, LadderBudget()), s["id"])
+        last[pair] = s["audit_seq"]
+        if (answer.transfer_acc, answer.pgr) != (s["public_transfer_acc"], s["public_pgr"]):
+            yield Break(s["audit_seq"], f"{where}: replaying the Ladder under the recorded settings shows "
+                        f"{answer.transfer_acc} / PGR {answer.pgr}, the row {s['public_transfer_acc']} / PGR "
+                        f"{s['public_pgr']}")
+        climbed = climbs.pop(s["id"], None)
+        if (answer.climbed is None) != (climbed is None):
+            yield Break(s["audit_seq"], f"public_ladder row {s['id']} " + (
+                "is missing: replayed, this submission climbs" if climbed is None else
+                "records a climb that the replay does not make"))
+        if answer.climbed is not None:
+            states[pair] = answer.climbed
+        if answer.budget is not None:
+            spent[pair] = answer.budget
+    for pair, budget in spent.items():
+        if pair in skipped:
+            continue
+        row, label = stored.pop(pair, None), f"ladder_budget row ({records.name(pair[0])}, {pair[1]})"
+        if row is None:
+            yield Break(last[pair], f"{label} is missing")
+        elif abs(row.bits - budget.bits) > 1e-9 or row.frozen_by != budget.frozen_by:
+            yield Break(last[pair], f"{label} shows {row.bits:.6f} bits spent, frozen by {row.frozen_by}; the "
+                        f"replay {budget.bits:.6f}, frozen by {budget.frozen_by}")
+    for pair in set(stored) - skipped:
+        yield Break(0, f"ladder_budget row ({records.name(pair[0])}, {pair[1]}) belongs to no replayed submissions")
+
+
 def _ladder_level_fits(key: Any, probs: Any, exact: float, level: float) -> bool:
     """A climb shows its exact accuracy rounded, or that plus its keyed perturbation: off in the draw's direction."""
     from aarlab.server._scoring import ladder_noise, round_score

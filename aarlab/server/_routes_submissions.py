@@ -19,25 +19,15 @@ from aarlab.server._budget import consume_evaluation, used_evaluations
 from aarlab.server._db import agents, ladder_budget, public_ladder, submissions, usage
 from aarlab.server._errors import ApiError
 from aarlab.server._integrity import Baselines, read_flags, store_flags
-from aarlab.server._schemas import BudgetEntry, DatasetInfo, SubmissionFlag, SubmissionReceipt, SubmissionRequest
-from aarlab.server._scoring import (
-    AnswerKey,
-    LadderBudget,
-    arrange_predictions,
-    ladder_charge,
-    ladder_climb,
-    ladder_floor,
-    ladder_noise,
-    ladder_noise_sd,
-    ladder_start,
-    ladder_step,
-    public_accuracy,
-    public_score_at,
-    read_ladder,
+from aarlab.server._ladder import (
+    LadderQuery,
+    LadderRules,
+    ladder_answer,
     read_ladder_budget,
-    score_public,
     write_ladder_budget,
 )
+from aarlab.server._schemas import BudgetEntry, DatasetInfo, SubmissionFlag, SubmissionReceipt, SubmissionRequest
+from aarlab.server._scoring import AnswerKey, arrange_predictions, read_ladder
 from aarlab.server._services import Services, get_principal, get_services
 from aarlab.server._writer import Change
 
@@ -131,13 +121,8 @@ def _baselines(key: AnswerKey) -> Baselines:
 
 def _record(svc: Services, caller: Principal, request: SubmissionRequest, key: AnswerKey,
             probs: np.ndarray) -> Callable[[Change], SubmissionReceipt]:
-    legacy = svc.settings.public_feedback == "legacy"
-    acc = public_accuracy(key, probs)
-    n_public = int(key.public.sum())
-    step = ladder_step(n_public, svc.settings.ladder_z)
-    noise_sd = ladder_noise_sd(n_public, svc.settings.ladder_noise)
-    limit = svc.settings.ladder_bits
-    noise, floor = ladder_noise(key, probs) * noise_sd, ladder_floor(key, noise_sd, svc.settings.ladder_chance_z)
+    rules = LadderRules.of(svc.settings)
+    query = LadderQuery.of(key, probs, rules)  # outside the writer's transaction: the costly part
     blob = probs.astype("<f8").tobytes()
     predictions_sha = sha256_hex(blob)
     budget = _budget_value(svc, caller.budget)
@@ -148,25 +133,12 @@ def _record(svc: Services, caller: Principal, request: SubmissionRequest, key: A
             raise ApiError(409, f"the campaign was finalized at {change.finalized_at}; no more submissions are "
                            "scored")
         remaining = consume_evaluation(change.conn, caller.id, caller.name, key.name, budget)
-        climbed, frozen = None, False
-        if legacy:
-            score = score_public(key, probs)
-        elif svc.settings.public_feedback == "none":
-            score = public_score_at(key, ladder_start(key).level)
-        else:  # the Ladder: the score moves only when this beats the agent's own best by the step
-            state = read_ladder(change.conn, caller.id, key.name) or ladder_start(key)
-            spent = read_ladder_budget(change.conn, caller.id, key.name)
-            if spent.frozen_by is None:
-                climbed = ladder_climb(state, acc, step, noise, floor)
-                charged = LadderBudget(spent.bits + ladder_charge(
-                    acc, max(state.level + step, floor), noise_sd, n_public, climbed=climbed is not None))
-                if limit is not None and charged.bits > limit:  # this answer would pass the budget: freeze
-                    climbed, charged = None, LadderBudget(spent.bits, sub_id)
-                write_ladder_budget(change.conn, caller.id, key.name, spent, charged)
-                frozen = charged.frozen_by is not None
-            else:
-                frozen = True
-            score = public_score_at(key, (climbed or state).level)
+        spent = read_ladder_budget(change.conn, caller.id, key.name)
+        answer = ladder_answer(key, probs, query, rules, read_ladder(change.conn, caller.id, key.name), spent,
+                               sub_id)
+        if answer.budget is not None:
+            write_ladder_budget(change.conn, caller.id, key.name, spent, answer.budget)
+        score, climbed, frozen = answer, answer.climbed, answer.frozen
         created = utc_now()
         receipt = sha256_hex(canonical_json({
             "id": sub_id, "agent": caller.name, "dataset": key.name, "predictions_sha256": predictions_sha,

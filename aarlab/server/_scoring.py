@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, insert, select
 
 from aarlab.server._audit import labels_digest
-from aarlab.server._db import datasets, ladder_budget, public_ladder, test_labels
+from aarlab.server._db import datasets, public_ladder, test_labels
 from aarlab.server._errors import ApiError
 from aarlab.server._settings import SCORE_STEP
 from aarlab.w2s.metrics import DegenerateGapError, pgr
@@ -280,67 +280,6 @@ def ladder_climb(state: LadderState, acc: float, step: float, noise: float = 0.0
 def ladder_noise_sd(n_public: int, noise: float) -> float:
     """The perturbation's standard deviation in accuracy: ``noise / sqrt(n_public)`` (0 turns it off)."""
     return noise / math.sqrt(max(n_public, 1))
-
-
-#: Gauss-Hermite nodes and weights (probabilists' form) for the expectation in :func:`ladder_charge`.
-_GH_NODES, _GH_WEIGHTS = np.polynomial.hermite_e.hermegauss(32)
-_GH_WEIGHTS = _GH_WEIGHTS / _GH_WEIGHTS.sum()
-
-
-def _entropy_bits(p: np.ndarray) -> np.ndarray:
-    p = np.clip(p, 1e-300, 1.0)
-    q = np.clip(1.0 - p, 1e-300, 1.0)
-    return -(p * np.log2(p) + q * np.log2(q))
-
-
-def _phi(x: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.vectorize(math.erf)(x / math.sqrt(2.0)))
-
-
-def ladder_charge(acc: float, bar: float, noise_sd: float, n_public: int, *, climbed: bool) -> float:
-    """Bits about the public labels that one Ladder answer can carry, for an attacker who knows nothing about the
-    labels it varies (its uncertainty about a query's accuracy is at most ``tau = 0.5 / sqrt(n_public)``).
-
-    The answer is a climb bit and, on a climb, a level. Modelling the attacker's belief about the query's exact
-    accuracy as N(acc, tau^2), the bit carries ``H(E[p]) - E[H(p)]`` with ``p = Phi((a - bar) / noise_sd)``: about
-    0 far from the bar either way (an honest model clearly better, or clearly not), most near it (where the sweep
-    and boundary attacks sit). A climb's level (accuracy + perturbation, rounded to SCORE_STEP) adds the capacity of
-    a Gaussian channel, ``0.5 log2(1 + tau^2 / (noise_sd^2 + SCORE_STEP^2 / 12))``.
-    """
-    tau = 0.5 / math.sqrt(max(n_public, 1))
-    nodes = acc + tau * _GH_NODES
-    p = _phi((nodes - bar) / noise_sd) if noise_sd > 0 else (nodes >= bar - 1e-9).astype(float)
-    bits = float(_entropy_bits(np.array([float(p @ _GH_WEIGHTS)]))[0] - _entropy_bits(p) @ _GH_WEIGHTS)
-    if climbed:
-        bits += 0.5 * math.log2(1.0 + tau ** 2 / (noise_sd ** 2 + SCORE_STEP ** 2 / 12))
-    return max(0.0, bits)
-
-
-@dataclass(frozen=True)
-class LadderBudget:
-    """What an agent has learnt from the Ladder on a dataset (bits) and the submission that froze it, if any."""
-
-    bits: float = 0.0
-    frozen_by: str | None = None
-
-
-def read_ladder_budget(conn: Connection, agent_id: int, dataset: str) -> LadderBudget:
-    """An agent's Ladder information budget on a dataset (zero and unfrozen before its first submission)."""
-    row = conn.execute(select(ladder_budget.c.bits, ladder_budget.c.frozen_by)
-                       .where(ladder_budget.c.agent_id == agent_id, ladder_budget.c.dataset == dataset)).first()
-    return LadderBudget() if row is None else LadderBudget(row.bits, row.frozen_by)
-
-
-def write_ladder_budget(conn: Connection, agent_id: int, dataset: str, before: LadderBudget,
-                        after: LadderBudget) -> None:
-    """Store ``after`` (insert on an agent's first submission on the dataset, else update)."""
-    values = {"bits": after.bits, "frozen_by": after.frozen_by}
-    if before == LadderBudget() and conn.execute(select(ladder_budget.c.bits).where(
-            ladder_budget.c.agent_id == agent_id, ladder_budget.c.dataset == dataset)).first() is None:
-        conn.execute(insert(ladder_budget).values(agent_id=agent_id, dataset=dataset, **values))
-    else:
-        conn.execute(update(ladder_budget).where(ladder_budget.c.agent_id == agent_id,
-                                                 ladder_budget.c.dataset == dataset).values(**values))
 
 
 def public_score_at(key: AnswerKey, level: float) -> PublicScore:

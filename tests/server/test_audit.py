@@ -47,8 +47,8 @@ def _seq_of(state: State, action: str, nth: int = 0) -> int:
 
 def test_an_untampered_chain_verifies(busy_state: State) -> None:
     report = verify_chain(busy_state.db)
-    # state.init + admin + 2 agents + 4 submissions
-    assert report.ok and report.records == 8
+    # state.init + admin + scoring.settings (at start) + 2 agents + 4 submissions
+    assert report.ok and report.records == 9
 
 
 def test_every_record_hash_covers_the_previous_one(busy_state: State) -> None:

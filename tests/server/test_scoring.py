@@ -15,7 +15,6 @@ from aarlab.server._scoring import (
     _with_noise_key,
     arrange_predictions,
     coarse_private,
-    ladder_charge,
     ladder_climb,
     ladder_floor,
     ladder_noise,
@@ -207,13 +206,3 @@ def test_finalize_publishes_private_accuracy_rounded_and_pgr_from_the_rounded_va
     coarse = coarse_private(_key(), PrivateScore(0.72345, 0.5586))
     assert (coarse.transfer_acc, coarse.pgr) == (0.72, 0.55)  # not 0.56 from the exact value
 
-
-def test_the_ladder_charges_most_for_a_query_on_the_bar_and_almost_nothing_far_from_it() -> None:
-    n, sd, bar = 1000, 0.7 / 1000 ** 0.5, 0.62
-    on = ladder_charge(bar, bar, sd, n, climbed=False)
-    near, far_below, far_above = (ladder_charge(bar + d, bar, sd, n, climbed=False) for d in (0.02, -0.10, 0.10))
-    assert far_below < 0.001 and far_above < 0.001 < near < on <= 1.0
-    level = ladder_charge(bar + 0.10, bar, sd, n, climbed=True) - far_above
-    assert 0.1 < level < 0.5  # a climb's shown level: a noisy reading of the accuracy
-    assert ladder_charge(bar, bar, 0.0, n, climbed=False) == pytest.approx(1.0)  # no perturbation: a whole bit
-    assert ladder_charge(bar, bar, 0.0, n, climbed=True) > 2  # ...and an exact level on top
