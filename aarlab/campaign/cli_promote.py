@@ -96,6 +96,7 @@ def promote_command(
     from aarlab.campaign._promote_queue import queued_requests, refuse_request
     from aarlab.campaign._state import CampaignError
     from aarlab.suites import SuiteError, load_suite
+    from aarlab.suites._preflight import check_inputs
 
     if lane not in (None, "probe", "finetune"):
         raise _fail(f"--lane must be probe or finetune; found {lane!r}")
@@ -104,6 +105,7 @@ def promote_command(
     try:
         server, home_dir, suite_ref = resolve_state(state.expanduser().resolve(), home, suite)
         loaded = load_suite(suite_ref, home_dir)
+        check_inputs(loaded)  # every model and data file of the re-runs, before any training
         ids = queued_requests(server) if queued else [submission_id or ""]
     except (ValueError, SuiteError, PromotionError, CampaignError) as e:
         raise _fail(str(e)) from None

@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from aarlab.suites._ground_truth import DatasetBaseline, SuiteBaselines
+from aarlab.suites._preflight import check_inputs
 from aarlab.suites._spec import Suite
 from aarlab.w2s.cache import cache_key
 
@@ -157,6 +158,7 @@ def build_suite(suite: Suite, progress: Progress, *, force: bool = False, worker
     if is_built(suite) and not force:
         return _report(suite)
     refuse_user_data_dir(suite)
+    check_inputs(suite, built=False, error=SuiteBuildError)  # a missing model or file fails now, not mid-build
     with build_lock(suite, log) as waited:
         if is_built(suite) and (waited or not force):
             if waited:

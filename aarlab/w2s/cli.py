@@ -79,14 +79,18 @@ class _Bars:
 
 
 def _suite(name: str, home: Path | None, build: bool = True, data_dir: Path | None = None,
-           need_data: bool = True, dataset: str | None = None) -> Suite:
-    """Load a suite (optionally reading its datasets from ``data_dir``), check ``dataset`` belongs to it, then
-    build it if it has a builder (so a wrong name fails at once, not after a build).
+           need_data: bool = True, dataset: str | None = None, datasets: list[str] | None = None,
+           check: bool = True, gap_lane: str | None = None) -> Suite:
+    """Load a suite (optionally reading its datasets from ``data_dir``), check ``dataset`` (or ``datasets``) belongs
+    to it and, when ``build`` and ``check``, that every model and data file a run needs is there; then build it if
+    it has a builder (so a wrong name or a missing model fails at once, not after a build or minutes of training).
 
-    The build is of the suite as its home holds it, never against ``data_dir``: a builder writes only under the home,
-    and a home built once counts as built whatever ``--data-dir`` says."""
+    With ``gap_lane`` (the run's lane; "" for the suite's), ``dataset`` is refused when the suite's stored baselines
+    show no weak-to-strong gap on it. The build is of the suite as its home holds it, never against ``data_dir``: a
+    builder writes only under the home, and a home built once counts as built whatever ``--data-dir`` says."""
     from aarlab.home import resolve_home
     from aarlab.suites import SuiteBuildError, SuiteError, build_suite, is_built, load_suite
+    from aarlab.suites._preflight import check_inputs, check_stored_gap
 
     try:
         suite = load_suite(name, resolve_home(home))
@@ -95,10 +99,16 @@ def _suite(name: str, home: Path | None, build: bool = True, data_dir: Path | No
             suite = suite.with_data_dir(data_dir)
         elif need_data and suite.spec.builder is None and suite.spec.data_dir is None:
             suite.data_path(suite.spec.datasets[0])  # raises the "pass --data-dir" error
-        if dataset is not None:
-            suite.check_dataset(dataset)
+        wanted = [dataset] if dataset is not None else datasets
+        for d in wanted or []:
+            suite.check_dataset(d)
     except SuiteError as e:
         raise fail(str(e)) from None
+    try:
+        if build and check:
+            check_inputs(suite, wanted, built=is_built(home_suite))
+    except SuiteError as e:
+        raise fail(str(e), 1) from None
     if build and home_suite.spec.builder is not None and not is_built(home_suite):
         err.print(f"building suite [bold]{suite.name}[/] once (cached under {suite.root}) ...")
         from aarlab.suites._progress import build_progress
@@ -107,6 +117,11 @@ def _suite(name: str, home: Path | None, build: bool = True, data_dir: Path | No
             with build_progress(err) as (progress, log):
                 build_suite(home_suite, progress, log=log)
         except SuiteBuildError as e:
+            raise fail(str(e), 1) from None
+    if gap_lane is not None and dataset is not None:
+        try:
+            check_stored_gap(suite, home_suite, dataset, gap_lane or None)
+        except SuiteError as e:
             raise fail(str(e), 1) from None
     return suite
 
@@ -194,7 +209,7 @@ def run_cmd(
     _check_lane(lane)
     if weak_labels not in ("teacher", "shuffled"):
         raise fail(f"--weak-labels must be teacher or shuffled; found {weak_labels!r}")
-    suite = _suite(suite_name, home, data_dir=data_dir, dataset=dataset)
+    suite = _suite(suite_name, home, data_dir=data_dir, dataset=dataset, gap_lane=lane or "")
 
     import torch
 
@@ -275,14 +290,9 @@ def compare_cmd(
         raise fail(str(e)) from None
     for lane in lanes or []:
         _check_lane(lane)
-    suite = _suite(suite_name, home, data_dir=data_dir)
+    suite = _suite(suite_name, home, data_dir=data_dir, datasets=dataset_names, check=not render_only)
     if render_only and (json_path is None or out_path is None):
         raise fail("--render-only renders --out from the cells in --json: give both")
-    for d in dataset_names or []:
-        try:
-            suite.check_dataset(d)
-        except ValueError as e:
-            raise fail(str(e)) from None
     lane_list = lanes or [suite.spec.lane]
     seed_list = list(range(seeds))
     table = Table(title=f"suite {suite.name}: PGR by method ({seeds} seeds)")

@@ -36,7 +36,8 @@ def digest(root: Path) -> dict[str, str]:
 
 
 class FakeBuilder:
-    """Stands in for the tiny/cpu build: writes synthetic datasets to wherever the suite reads them, and baselines."""
+    """Stands in for the tiny/cpu build: writes synthetic datasets to wherever the suite reads them, its built
+    models (empty files) and baselines."""
 
     def __init__(self) -> None:
         self.builds: list[str] = []
@@ -48,6 +49,11 @@ class FakeBuilder:
             path.mkdir(parents=True, exist_ok=True)
             for split in SPLITS:
                 (path / f"{split}.jsonl").write_text('{"synthetic": true}\n')
+        for ref in (suite.spec.weak, suite.spec.strong):  # the built models a run checks for before it starts
+            model = Path(suite.model_path(ref))
+            model.mkdir(parents=True, exist_ok=True)
+            (model / "config.json").write_text("{}")
+            (model / "model.safetensors").write_text("")
         (suite.root / "baselines.json").write_text(json.dumps({"version": suite_version(suite)}))
         return {"fake": True}
 

@@ -92,7 +92,8 @@ def test_offline_without_the_models_the_error_names_the_model_and_the_fix(micro_
                             capture_output=True, text=True, env=env, timeout=300)
     message = " ".join(result.stderr.split())
     assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert "Qwen/Qwen1.5-0.5B-Chat" in message and "huggingface-cli download" in message
+    assert "hf download Qwen/Qwen1.5-0.5B-Chat" in message and "hf download Qwen/Qwen3-4B-Base" in message
+    assert "nothing was trained" in message and not (tmp_path / "home" / "suites" / "paper" / "cache").exists()
 
 
 def test_the_paper_suite_without_a_data_dir_says_how_to_give_one(tmp_path: Path) -> None:

@@ -9,6 +9,8 @@ from typing import Any
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
+from aarlab.w2s.models._available import is_path_ref
+
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
@@ -59,7 +61,7 @@ def load_causal_lm(
         raise ModelLoadError(f"unknown dtype {dtype!r}; expected one of {sorted(_DTYPES)}")
     local = Path(ref).expanduser()
     source = str(local) if local.is_dir() else ref
-    if not local.is_dir() and (ref.startswith((".", "/", "~")) or ref.count("/") > 1):
+    if not local.is_dir() and is_path_ref(ref):
         raise ModelLoadError(f"model path {ref!r} does not exist (expected a directory with config.json)")
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, revision=revision)
@@ -68,7 +70,7 @@ def load_causal_lm(
         raise ModelLoadError(
             f"could not load model {ref!r}: {err.__class__.__name__}: {str(err).splitlines()[0]}\n"
             f"It is not a local directory and not in the Hugging Face cache. On a machine with hub access run "
-            f"`huggingface-cli download {ref}` (or set HF_HOME to a cache that has it), or pass a local path."
+            f"`hf download {ref}` (or set HF_HOME to a cache that has it), or pass a local path."
         ) from None
     tokenizer.padding_side = "left"
     if tokenizer.pad_token_id is None:
@@ -91,7 +93,7 @@ def load_encoder(ref: str, *, dtype: str = "float32", device: str | None = None)
     if dtype not in _DTYPES:
         raise ModelLoadError(f"unknown dtype {dtype!r}; expected one of {sorted(_DTYPES)}")
     local = Path(ref).expanduser()
-    if not local.is_dir() and ref.startswith((".", "/", "~")):
+    if not local.is_dir() and is_path_ref(ref):
         raise ModelLoadError(f"encoder path {ref!r} does not exist (expected a directory with config.json)")
     source = str(local) if local.is_dir() else ref
     try:
@@ -100,7 +102,7 @@ def load_encoder(ref: str, *, dtype: str = "float32", device: str | None = None)
     except OSError as err:
         raise ModelLoadError(
             f"could not load encoder {ref!r}: {str(err).splitlines()[0]}\nPass a local directory, or on a machine "
-            f"with hub access run `huggingface-cli download {ref}`."
+            f"with hub access run `hf download {ref}`."
         ) from None
     model.to(resolve_device(device))  # type: ignore[arg-type]  # transformers' stub types .to() narrowly
     model.eval()

@@ -92,7 +92,7 @@ def test_an_unreachable_hub_model_says_how_to_get_it(tmp_path) -> None:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path)}
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert "could not load model 'aarlab-test/no-such-model'" in result.stdout
-    assert "huggingface-cli download aarlab-test/no-such-model" in result.stdout
+    assert "hf download aarlab-test/no-such-model" in result.stdout
 
 
 def test_a_seed_fixes_the_lora_adapter_whatever_the_process_drew_before(micro_suite: Suite) -> None:
