@@ -11,6 +11,11 @@ from aarlab.suites import Suite, SuiteSpec, build_suite, load_suite
 
 MICRO_SIZES = {"train_label": 48, "train_unlabel": 96, "test": 64}
 
+# One CPU thread per model process unless the developer sets AARLAB_THREADS: the test models are tiny (more threads
+# mostly wait on each other), results then do not depend on the machine's core count or load, and subprocesses the
+# tests start inherit it.
+os.environ.setdefault("AARLAB_THREADS", "1")
+
 
 def _write_micro_suite(root: Path) -> Suite:
     import random

@@ -258,7 +258,7 @@ class Runner:
                 "--overrides", json.dumps(self._overrides(method)), "--out-dir", "/workspace/.promotion-out"]
         started = time.monotonic()
         try:
-            result = sandbox.exec(argv, env={"OMP_NUM_THREADS": "1"}, timeout_s=self.timeout_s)
+            result = sandbox.exec(argv, timeout_s=self.timeout_s)  # threads: the sandbox's share
         finally:
             sandbox.close()
         self.log(f"{label}: {result.duration_s:.1f} s in the sandbox (exit {result.exit_code})")

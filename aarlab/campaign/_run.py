@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
+from aarlab._threads import pick_threads, thread_env
 from aarlab.campaign._external import SocketForwarder, link_socket
 from aarlab.campaign._llm import check_model
 from aarlab.campaign._setup import assignment_file, server_dir
@@ -124,6 +125,8 @@ class Supervisor:
         self.log = log
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self._logs: dict[str, IO[bytes]] = {}
+        #: CPU threads of each agent's experiments: the cores divided among the agents that run at once.
+        self.threads = pick_threads(workers=max(1, min(self.info.concurrency, len(self.info.agents))))
 
     def _save(self) -> None:
         save_campaign(self.state, self.info)
@@ -131,7 +134,8 @@ class Supervisor:
     def _launch(self, name: str) -> None:
         log = open(self.state / "logs" / f"{name}.log", "ab")  # noqa: SIM115 - closed when the process ends
         argv = [sys.executable, "-m", agent_module(self.info.agent_kind), "--state", str(self.state), "--agent", name]
-        self.processes[name] = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.processes[name] = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                                env={**os.environ, **thread_env(self.threads)})
         self._logs[name] = log
         record = self.info.agent(name)
         record.state, record.pid = "running", self.processes[name].pid

@@ -36,12 +36,11 @@ class SuiteBuildError(RuntimeError):
 
 
 def _vanilla_worker(suite: Suite, dataset: str) -> dict[str, Any]:
-    import torch
-
+    from aarlab._threads import pick_threads, use_threads
     from aarlab.w2s.methods import resolve_method
     from aarlab.w2s.pipeline import Experiment, default_cache
 
-    torch.set_num_threads(1)
+    use_threads(pick_threads(workers=2))  # compute_baselines runs two datasets at once (its default workers)
     experiment = Experiment(suite, dataset, default_cache(suite))
     return experiment.run(resolve_method("vanilla"), suite.spec.baseline_seeds).as_dict()
 

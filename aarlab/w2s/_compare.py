@@ -11,18 +11,17 @@ from pathlib import Path
 from typing import Any
 
 from aarlab._files import atomic_write_text
+from aarlab._threads import pick_threads, use_threads
 from aarlab.suites import Suite
 
 
 def _dataset_worker(suite: Suite, dataset: str, methods: list[str], seeds: list[int], threads: int,
                     lane: str | None, rows: Any) -> None:
     """Run ``methods`` on one dataset (models loaded once) and put each cell's result on ``rows`` as it finishes."""
-    import torch
-
     from aarlab.w2s.methods import resolve_method
     from aarlab.w2s.pipeline import Experiment, default_cache
 
-    torch.set_num_threads(threads)
+    use_threads(threads)
     experiment = Experiment(suite, dataset, default_cache(suite), lane=lane)
     for m in methods:
         # a dataset whose ceiling does not beat its teacher in this lane is still a row: accuracies, PGR n/a
@@ -46,9 +45,10 @@ def compare_methods(
     names = datasets or suite.spec.datasets
     ctx = mp.get_context("spawn")
     results: list[dict[str, Any]] = []
+    threads = pick_threads(workers=min(workers, len(names)))  # the cores shared by the workers running at once
     with ctx.Manager() as manager, ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
         rows = manager.Queue()
-        futures = [pool.submit(_dataset_worker, suite, d, methods, seeds, 1, lane, rows) for d in names]
+        futures = [pool.submit(_dataset_worker, suite, d, methods, seeds, threads, lane, rows) for d in names]
         while len(results) < len(names) * len(methods):
             try:
                 row = rows.get(timeout=0.5)

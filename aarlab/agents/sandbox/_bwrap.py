@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aarlab
+from aarlab._threads import pick_threads, thread_env
 from aarlab.agents.sandbox._base import ExecResult, Sandbox, SandboxError, SandboxLimits
 from aarlab.agents.sandbox._cgroups import CgroupPool
 from aarlab.agents.sandbox._masks import Masks, data_source_masks
@@ -104,6 +105,8 @@ class BubblewrapSandbox(Sandbox):
         self.scoring_socket = self._existing(scoring_socket, "scoring socket") if scoring_socket else None
         self.token = token
         self.limits = limits or SandboxLimits()
+        #: CPU threads of the models run inside: this host process's share (a campaign sets it per agent).
+        self.threads = pick_threads()
         self.extra_ro = [self._existing(p, "extra read-only path") for p in extra_ro]
         for path in self.extra_ro:
             if path == Path("/") or _is_within(self.workspace, [path]):
@@ -159,7 +162,8 @@ class BubblewrapSandbox(Sandbox):
         return args
 
     def environment(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-        """The command's whole environment: fixed variables, this agent's token and socket, then ``extra``.
+        """The command's whole environment: fixed variables (with this sandbox's thread share for torch, OpenMP,
+        MKL and OpenBLAS), this agent's token and socket, then ``extra``.
 
         It is handed to bubblewrap as its environment (not with ``--setenv``), so the token never appears on a
         host command line.
@@ -169,6 +173,7 @@ class BubblewrapSandbox(Sandbox):
             "PATH": f"{Path(sys.prefix) / 'bin'}:/usr/local/bin:/usr/bin:/bin",
             "HOME": WORKSPACE, "USER": "agent", "LANG": "C.UTF-8", "TMPDIR": "/tmp",
             "PYTHONDONTWRITEBYTECODE": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+            **thread_env(self.threads),
         })
         if self.scoring_socket is not None:
             env["AARLAB_SERVER"] = f"unix://{SCORING_SOCKET}"

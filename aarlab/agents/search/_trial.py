@@ -126,14 +126,13 @@ def run_experiment(method_ref: str, *, suite_name: str, home: Path, data_dir: Pa
     ``ProbeConfig`` in the probe lane) unless the method sets them itself. Returns a summary (method, lane,
     predictions count, out).
     """
-    import torch
-
+    from aarlab._threads import pick_threads, use_threads
     from aarlab.suites import load_suite
     from aarlab.suites._spec import LANES
     from aarlab.w2s.data import read_split, write_jsonl
     from aarlab.w2s.methods import MethodContext, MethodError, resolve_method, validate_predictions
 
-    torch.set_num_threads(1)
+    use_threads(pick_threads())  # in a sandbox: the share its host set in $AARLAB_THREADS
     suite = load_suite(suite_name, home)
     lane = lane or suite.spec.lane
     if lane not in LANES:
