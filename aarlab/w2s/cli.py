@@ -188,7 +188,9 @@ def run_cmd(
     ] = None,
     device: Annotated[str | None, typer.Option("--device", help="torch device (default: cuda if available)")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Recompute weak teacher and ceiling")] = False,
-    threads: Annotated[int | None, typer.Option("--threads", min=1, help="torch CPU threads")] = None,
+    threads: Annotated[int | None, typer.Option(
+        "--threads", min=1, help="torch CPU threads (default: $AARLAB_THREADS, else the free cores: CPU "
+        "affinity and cgroup quota, less the cores other processes keep busy)")] = None,
     lane: LaneOpt = None,
     data_dir: DataDirOpt = None,
     home: HomeOpt = None,
@@ -211,16 +213,17 @@ def run_cmd(
         raise fail(f"--weak-labels must be teacher or shuffled; found {weak_labels!r}")
     suite = _suite(suite_name, home, data_dir=data_dir, dataset=dataset, gap_lane=lane or "")
 
-    import torch
-
+    from aarlab._threads import pick_threads, use_threads
     from aarlab.w2s.cache import ArtifactCache
     from aarlab.w2s.data import DatasetError
     from aarlab.w2s.metrics import DegenerateGapError
     from aarlab.w2s.models import ModelLoadError
     from aarlab.w2s.pipeline import Experiment, default_cache
 
-    if threads:
-        torch.set_num_threads(threads)
+    try:
+        use_threads(pick_threads(explicit=threads))
+    except ValueError as e:  # a malformed $AARLAB_THREADS
+        raise fail(str(e)) from None
     try:
         with _progress() as progress:
             cache = ArtifactCache(None) if no_cache else default_cache(suite)
@@ -461,7 +464,9 @@ def suites_show_cmd(
 def suites_build_cmd(
     name: Annotated[str, typer.Argument(help="Suite name or .toml path")],
     force: Annotated[bool, typer.Option("--force", help="Rebuild even if already built")] = False,
-    threads: Annotated[int | None, typer.Option("--threads", min=1, help="torch CPU threads")] = None,
+    threads: Annotated[int | None, typer.Option(
+        "--threads", min=1, help="torch CPU threads, shared by the build's worker processes (default: "
+        "$AARLAB_THREADS, else the free cores: CPU affinity and cgroup quota, less the busy ones)")] = None,
     data_dir: DataDirOpt = None,
     home: HomeOpt = None,
 ) -> None:
@@ -469,10 +474,12 @@ def suites_build_cmd(
     from aarlab.suites import SuiteBuildError, build_suite, suite_version
 
     suite = _suite(name, home, build=False, data_dir=data_dir)
-    if threads:
-        import torch
+    from aarlab._threads import pick_threads, use_threads
 
-        torch.set_num_threads(threads)
+    try:  # the builder's worker processes divide this budget among them
+        use_threads(pick_threads(explicit=threads))
+    except ValueError as e:  # a malformed $AARLAB_THREADS
+        raise fail(str(e)) from None
     from aarlab.suites._progress import build_progress
 
     if suite.spec.builder == "tiny":
