@@ -101,13 +101,13 @@ def weak_known_items(world: World) -> dict[str, list[Item]]:
 
 def _pretrain_worker(role: str, out_dir: str, plan: BuildPlan, key: str, steps: int, progress: Any) -> dict[str, Any]:
     """Pretrain one model in a child process; returns its gate report. ``progress`` is a shared dict."""
-    import torch
     from transformers import AutoTokenizer
 
+    from aarlab._threads import pick_threads, use_threads
     from aarlab.suites.tiny._pretrain import ArchConfig, PretrainConfig, gate_report, new_model, pretrain
     from aarlab.w2s.models import quiet_transformers
 
-    torch.set_num_threads(1)
+    use_threads(pick_threads(workers=2))  # build_tiny pretrains the two models at once
     quiet_transformers()
     world = build_world(key)
     tokenizer = AutoTokenizer.from_pretrained(out_dir + "/tokenizer")
