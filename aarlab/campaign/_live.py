@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 SUMMARY_TITLE = "campaign summary"
 #: Columns the summary table fits in, whatever the terminal's width.
 SUMMARY_WIDTH = 100
-#: A second line of the live view, under the table.
+#: The last line of the live view.
 HINT = "Ctrl-C stops the agents (continue with `aarlab campaign resume`)"
 
 _STATE_STYLE = {"running": "green", "done": "blue", "crashed": "bold red", "stopped": "yellow", "pending": "dim"}

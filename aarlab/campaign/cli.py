@@ -48,8 +48,7 @@ class _LiveWatch:
         from rich.live import Live
 
         self.state = state
-        self.live = Live(console=err, auto_refresh=False, transient=True, redirect_stdout=False,
-                         redirect_stderr=False)
+        self.live = Live(console=err, auto_refresh=False, transient=True)  # stray prints go above the view
         self.status: CampaignStatus | None = None
         self.read_at = 0.0
 
