@@ -105,6 +105,11 @@ def wait_ready(url: str, timeout: float = 30.0) -> None:
 def start_server(home: Path, state: Path, db_url: str | None, settings: ServerSettings) -> RunningServer:
     """Initialize a state dir and serve it from a thread on 127.0.0.1 and a Unix socket."""
     init_state(state, suite=SUITE, home=home, db_url=db_url).db.dispose()
+    return serve_state(home, state, settings)
+
+
+def serve_state(home: Path, state: Path, settings: ServerSettings) -> RunningServer:
+    """Serve an initialized state dir (again: after a stop, with other settings) from a thread."""
     sock_dir = Path(tempfile.mkdtemp(prefix="aar"))  # short path: sun_path is limited to 108 bytes
     listener = listen(state, settings, port=0, uds=sock_dir / "s.sock")
     thread = threading.Thread(target=listener.run, daemon=True)

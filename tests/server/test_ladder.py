@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-import threading
 from collections.abc import Callable
-from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
 from sqlalchemy import delete, insert, select, update
 
-from aarlab.server import ServerSettings, listen, open_state, verify_chain
+from aarlab.server import open_state, verify_chain
 from aarlab.server._db import audit_log, ladder_budget, public_ladder, submissions
 from aarlab.server._ladder import (
     SETTINGS_ACTION,
@@ -24,7 +19,7 @@ from aarlab.server._ladder import (
     ladder_charge,
 )
 from aarlab.server._scoring import AnswerKey, LadderState
-from tests.server.conftest import TEST_SETTINGS, RunningServer, wait_ready
+from tests.server.conftest import TEST_SETTINGS, RunningServer, serve_state
 
 N = 1000
 IDS = tuple(f"e{i}" for i in range(N))
@@ -92,21 +87,6 @@ def test_no_budget_means_no_freeze_and_legacy_or_none_keep_no_budget() -> None:
         assert answer.transfer_acc == (0.62 if mode == "legacy" else 0.6)  # legacy: rounded; none: the teacher
 
 
-def _restart(server: RunningServer, settings: ServerSettings) -> RunningServer:
-    """Serve a stopped server's state dir again, with other settings."""
-    sock_dir = Path(tempfile.mkdtemp(prefix="aar"))
-    listener = listen(server.state, settings, port=0, uds=sock_dir / "s.sock")
-    thread = threading.Thread(target=listener.run, daemon=True)
-    thread.start()
-    wait_ready(listener.urls[0])
-
-    def stop() -> None:
-        listener.server.should_exit = True
-        thread.join(timeout=30)
-        shutil.rmtree(sock_dir, ignore_errors=True)
-    return replace(server, url=listener.urls[0], uds_url=listener.urls[1], stop=stop)
-
-
 def _climber(server: RunningServer, name: str = "climber") -> list[str]:
     """An agent whose perfect submission climbs, between two that do not; returns the submission ids."""
     labels = server.labels("math")
@@ -142,7 +122,7 @@ def test_audit_verify_replays_the_information_budget_across_restarts_with_other_
     server = make_server()  # no budget (the test servers' settings)
     _climber(server, "before")
     server.stop()
-    again = _restart(server, TEST_SETTINGS.model_copy(update={"ladder_bits": 0.5}))
+    again = serve_state(server.home, server.state, TEST_SETTINGS.model_copy(update={"ladder_bits": 0.5}))
     try:
         _climber(again, "after")  # its budget is counted, and the perfect model's climb freezes it
     finally:
