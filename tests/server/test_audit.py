@@ -97,15 +97,15 @@ def test_edited_ground_truth_or_baselines_are_detected(busy_state: State) -> Non
     assert report.action == "state.init" and "datasets.chat.weak_acc is 0.1" in (report.reason or "")
 
 
-def _rehash_after_rewriting_a_score(state: State) -> int:
-    """Rewrite one submission's score, then recompute its payload and every hash with the public algorithm, as
-    someone holding the database could; returns the rewritten record's seq."""
+def _rehash_after_rewriting(state: State, column: str, value: object) -> int:
+    """Rewrite one column of the first submission, then recompute its payload and every hash with the public
+    algorithm, as someone holding the database could; returns the rewritten record's seq."""
     with state.db.writer.begin() as conn:
         sub = conn.execute(select(submissions, agents.c.name).join(agents)
                            .order_by(submissions.c.audit_seq)).mappings().first()
         seq = sub["audit_seq"]
-        conn.execute(update(submissions).where(submissions.c.id == sub["id"]).values(public_transfer_acc=0.99))
-        payload = canonical_json(submission_payload({**sub, "public_transfer_acc": 0.99}, sub["name"]))
+        conn.execute(update(submissions).where(submissions.c.id == sub["id"]).values({column: value}))
+        payload = canonical_json(submission_payload({**sub, column: value}, sub["name"]))
         conn.execute(update(audit_payloads).where(audit_payloads.c.seq == seq).values(payload=payload.decode()))
         conn.execute(update(audit_log).where(audit_log.c.seq == seq).values(payload_sha256=sha256_hex(payload)))
         prev = GENESIS_HASH
@@ -117,10 +117,21 @@ def _rehash_after_rewriting_a_score(state: State) -> int:
     return seq
 
 
+def _rehash_after_rewriting_a_method(state: State) -> int:
+    """A re-hashed rewrite that only the anchor can tell: the method name a submission was stored under."""
+    return _rehash_after_rewriting(state, "method", "someone-elses-idea")
+
+
+def test_a_re_hashed_score_is_caught_without_an_anchor_by_replaying_the_ladder(busy_state: State) -> None:
+    seq = _rehash_after_rewriting(busy_state, "public_transfer_acc", 0.99)
+    report = verify_chain(busy_state.db)
+    assert report.first_broken == seq and "replaying the Ladder" in (report.reason or "")
+
+
 def test_a_re_hashed_chain_passes_alone_but_fails_against_the_exported_head(busy_state: State) -> None:
     anchor = export_anchor(busy_state.db)
     assert verify_chain(busy_state.db, anchor).ok
-    seq = _rehash_after_rewriting_a_score(busy_state)
+    seq = _rehash_after_rewriting_a_method(busy_state)
     assert verify_chain(busy_state.db).ok  # the public algorithm alone cannot tell
     report = verify_chain(busy_state.db, anchor)
     assert (report.first_broken, report.action) == (seq, "submission.create")
@@ -165,7 +176,7 @@ def test_the_cli_exports_a_head_that_verify_then_holds_the_chain_to(busy_state: 
     head.write_text(exported.stdout)
     ok = runner.invoke(app, ["audit", "verify", "--state", state, "--anchor", str(head)])
     assert ok.exit_code == 0 and "consistent with the anchor" in ok.stdout
-    seq = _rehash_after_rewriting_a_score(busy_state)
+    seq = _rehash_after_rewriting_a_method(busy_state)
     assert runner.invoke(app, ["audit", "verify", "--state", state]).exit_code == 0
     broken = runner.invoke(app, ["audit", "verify", "--state", state, "--anchor", str(head)])
     assert broken.exit_code == 1 and f"broken at record {seq} (submission.create)" in broken.stderr
