@@ -6,8 +6,9 @@ reproduces the same suite. The suite file's seeds alone do not reproduce any lab
 
 The two models pretrain in parallel processes (one thread each). The strong model must pass the knowledge gate
 (full recall and judging, zero-shot in the task format well below the ceiling) before any W2S step; training is
-extended by further chunks when it has not yet made the late jump to judging, and the build fails loudly if it
-never does.
+extended by further chunks when it has not yet made the late jump to judging, restarted from the next init seed
+when it still fails (bounded: see ``_gate.py``; every attempt is in the build report), and the build fails loudly
+if no attempt passes.
 """
 
 from __future__ import annotations
@@ -28,15 +29,12 @@ from typing import Any
 from aarlab.suites._build import SuiteBuildError
 from aarlab.suites._spec import Suite
 from aarlab.suites.tiny._datasets import build_dataset
+from aarlab.suites.tiny._gate import planned_steps, pretrain_until_gated, strong_gate_failures
 from aarlab.suites.tiny._shortcuts import tiny_shortcut_accuracies
 from aarlab.suites.tiny._world import TASKS, Item, World, build_world, world_key
 
 #: Fraction of each task's items the weak model is pretrained on (its knowledge; the rest it must guess).
 WEAK_KNOWLEDGE: dict[str, float] = {"math": 0.5, "code": 0.4, "chat": 0.4}
-#: Knowledge gate thresholds for the strong model.
-#: Zero-shot in the task format must stay inside [MIN_ZERO_SHOT, MAX_ZERO_SHOT]: near the ceiling, or inverted
-#: near 0, would let a method that ignores the teacher win (flip the labels and read them off).
-MIN_RECALL, MIN_JUDGING, MIN_ZERO_SHOT, MAX_ZERO_SHOT = 0.98, 0.95, 0.15, 0.85
 
 Progress = Callable[[str, float, float], None]
 
@@ -55,6 +53,9 @@ class BuildPlan:
     weak_steps: int
     max_extra_chunks: int
     init_seed: int
+    #: Fresh models (init seeds init_seed, init_seed + 1, ...) tried when the gate still fails; not in tiny.toml
+    #: (the suite's version hashes that file), so a default here.
+    max_attempts: int = 2
 
     @staticmethod
     def from_suite(suite: Suite) -> BuildPlan:
@@ -67,6 +68,7 @@ class BuildPlan:
             weak_steps=int(b.get("weak_steps", 4000)),
             max_extra_chunks=int(b.get("max_extra_chunks", 2)),
             init_seed=int(b.get("init_seed", 0)),
+            max_attempts=int(b.get("max_attempts", 2)),
         )
 
 
@@ -100,7 +102,11 @@ def weak_known_items(world: World) -> dict[str, list[Item]]:
 
 
 def _pretrain_worker(role: str, out_dir: str, plan: BuildPlan, key: str, steps: int, progress: Any) -> dict[str, Any]:
-    """Pretrain one model in a child process; returns its gate report. ``progress`` is a shared dict."""
+    """Pretrain one model in a child process; returns its gate report. ``progress`` is a shared dict.
+
+    The strong model runs under :func:`pretrain_until_gated` (extra chunks, then other init seeds); the weak one is
+    not gated and trains one chunk.
+    """
     from transformers import AutoTokenizer
 
     from aarlab._threads import pick_threads, use_threads
@@ -113,25 +119,32 @@ def _pretrain_worker(role: str, out_dir: str, plan: BuildPlan, key: str, steps: 
     tokenizer = AutoTokenizer.from_pretrained(out_dir + "/tokenizer")
     known = world.items if role == "strong" else weak_known_items(world)
     items = [i for its in known.values() for i in its]
-    model = new_model(tokenizer, ArchConfig(), seed=plan.init_seed)
     cfg = PretrainConfig()
     start = time.perf_counter()
-    done = 0
-    chunk_steps = steps
-    for chunk in range(1 + plan.max_extra_chunks):
+    state: dict[str, Any] = {"done": 0}
+    bound = planned_steps(steps, plan.max_extra_chunks, plan.max_attempts) if role == "strong" else steps
 
-        def on_step(step: int, loss: float, offset: int = done, total: int = steps) -> None:
-            if step % 50 == 0:
-                progress[role] = (offset + step + 1, offset + total)
+    def train(seed: int, chunk: int, n: int) -> dict[str, Any]:
+        if chunk == 0:
+            state["model"] = new_model(tokenizer, ArchConfig(), seed=seed)
+        offset = state["done"]
 
-        pretrain(model, tokenizer, items, cfg, seed=plan.init_seed * 100 + chunk, steps=chunk_steps, on_step=on_step)
-        done += chunk_steps
-        report = gate_report(model, tokenizer, known)
-        if role == "weak" or _strong_gate_failures(report.as_dict()) == []:
-            break
-        chunk_steps = steps // 2  # not there yet: one more (shorter) cosine cycle
-    report.steps, report.seconds = done, time.perf_counter() - start
-    result = report.as_dict()
+        def on_step(step: int, loss: float) -> None:
+            if step % 50 == 0:  # (done, total so far): totals grow when an extra chunk or attempt starts
+                progress[role] = (offset + step + 1, offset + n)
+
+        pretrain(state["model"], tokenizer, items, cfg, seed=seed * 100 + chunk, steps=n, on_step=on_step)
+        state["done"] += n
+        return gate_report(state["model"], tokenizer, known).as_dict()
+
+    run = pretrain_until_gated(train, strong_gate_failures if role == "strong" else lambda _r: [],
+                               init_seed=plan.init_seed, steps=steps, max_extra_chunks=plan.max_extra_chunks,
+                               max_attempts=plan.max_attempts if role == "strong" else 1)
+    model = state["model"]
+    result = dict(run.report)
+    result["steps"], result["seconds"] = run.attempts[-1].steps, time.perf_counter() - start
+    result["init_seed"], result["total_steps"] = run.attempts[-1].init_seed, run.total_steps
+    result["attempts"], result["max_steps"] = run.attempts_as_dicts(), bound
     if role == "weak":
         unknown = {t: [i for i in world.items[t] if i not in known[t]] for t in world.items}
         result["unknown"] = gate_report(model, tokenizer, unknown).as_dict()
@@ -142,21 +155,8 @@ def _pretrain_worker(role: str, out_dir: str, plan: BuildPlan, key: str, steps: 
     tokenizer.save_pretrained(tmp)
     shutil.rmtree(target, ignore_errors=True)
     tmp.rename(target)
-    progress[role] = (done, done)
+    progress[role] = (state["done"], state["done"])
     return result
-
-
-def _strong_gate_failures(report: dict[str, Any]) -> list[str]:
-    failures = []
-    for task in TASKS:
-        if report["recall"][task] < MIN_RECALL:
-            failures.append(f"{task}: recall {report['recall'][task]:.3f} < {MIN_RECALL}")
-        if report["judging"][task] < MIN_JUDGING:
-            failures.append(f"{task}: judging {report['judging'][task]:.3f} < {MIN_JUDGING}")
-        if not MIN_ZERO_SHOT <= report["zero_shot"][task] <= MAX_ZERO_SHOT:
-            failures.append(f"{task}: zero-shot {report['zero_shot'][task]:.3f} outside [{MIN_ZERO_SHOT}, "
-                            f"{MAX_ZERO_SHOT}] (knowledge not latent; try another init_seed in [build])")
-    return failures
 
 
 def build_tiny(suite: Suite, progress: Progress, workers: int = 2) -> dict[str, Any]:
@@ -169,6 +169,7 @@ def build_tiny(suite: Suite, progress: Progress, workers: int = 2) -> dict[str, 
     root = suite.root
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
+    progress("datasets", 0, len(TASKS) + 1)
     key = world_key(load_or_create_secret(root), plan.world_seed)
     world = build_world(key)
     shortcuts: dict[str, dict[str, float]] = {}
@@ -178,10 +179,12 @@ def build_tiny(suite: Suite, progress: Progress, workers: int = 2) -> dict[str, 
         write_dataset(suite.data_path(task), dataset)
         tests[task] = dataset.split("test")
         shortcuts[task] = tiny_shortcut_accuracies(tests[task])
+        progress("datasets", len(tests), len(TASKS) + 1)
     models_dir = root / "models"
     models_dir.mkdir(parents=True, exist_ok=True)
     tokenizer = train_tokenizer(corpus_texts(world))
     tokenizer.save_pretrained(models_dir / "tokenizer")
+    progress("datasets", len(TASKS) + 1, len(TASKS) + 1)
     timings["datasets_and_tokenizer"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -196,17 +199,28 @@ def build_tiny(suite: Suite, progress: Progress, workers: int = 2) -> dict[str, 
             for role, (done, total) in dict(shared).items():
                 progress(f"pretrain {role}", done, total)
             time.sleep(0.5)
+        for role, (done, total) in dict(shared).items():
+            progress(f"pretrain {role}", done, total)
         gates = {role: f.result() for role, f in futures.items()}
     timings["pretrain"] = time.perf_counter() - t0
-    failures = _strong_gate_failures(gates["strong"])
+    for role, gate in gates.items():
+        timings[f"pretrain_{role}"] = gate["seconds"]
+    failures = strong_gate_failures(gates["strong"])
     if failures:
-        raise BuildError("strong model failed the knowledge gate after "
-                         f"{gates['strong']['steps']} steps: " + "; ".join(failures))
+        tried = ", ".join(f"init seed {a['init_seed']} ({a['steps']} steps)" for a in gates["strong"]["attempts"])
+        raise BuildError(f"strong model failed the knowledge gate after {tried}: " + "; ".join(failures)
+                         + f". Delete {root / SECRET_FILE} to draw another world, or set another init_seed in the "
+                         "suite's [build] table (a new suite version); the decoy lines in tiny/_pretrain.py should "
+                         "keep zero-shot near 0.5, so a zero-shot failure here is worth reporting")
 
     t0 = time.perf_counter()
     from aarlab.suites.tiny._readouts import model_readout_accuracies
 
-    readouts = {task: model_readout_accuracies(models_dir / "strong", tests[task], task_kind(task)) for task in TASKS}
+    readouts = {}
+    for i, task in enumerate(TASKS):
+        progress("strong readouts", i, len(TASKS))
+        readouts[task] = model_readout_accuracies(models_dir / "strong", tests[task], task_kind(task))
+    progress("strong readouts", len(TASKS), len(TASKS))
     timings["readouts"] = time.perf_counter() - t0
     return {"plan": plan.__dict__, "gates": gates, "shortcuts": shortcuts, "strong_readouts": readouts,
             "timings_s": timings}

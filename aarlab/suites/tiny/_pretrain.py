@@ -6,10 +6,18 @@ one a fixed subset per task, so its errors are systematic (unknown items, where 
 Corpus lines, one item each, loss on the final token only:
 
 * QA (20%):      ``Question: 3 zop 4\\nAnswer:`` -> ``7``
-* judged (80%):  the task's own prompt, but the verdict is a *different* word than the task's label word:
-  ``...\\nLabel:`` -> ``right``/``wrong`` (binary) or ``first``/``second`` (comparison). The task reads
-  ``True``/``False``/``A``/``B``, which pretraining never produces, so judging is *latent*: zero-shot in the task
-  format is weak while fine-tuning can unlock it.
+* judged (75%):  the task's own prompt, but the verdict is a *different* word than the task's label word:
+  ``...\\nLabel:`` -> ``right``/``wrong`` (binary) or ``first``/``second`` (comparison).
+* decoys (5%):   the same task-format prompt twice in the batch, once followed by each of the task's own label
+  words (``True`` and ``False``, ``A`` and ``B``).
+
+Why the decoys: without them the label words are never a target, so the angle between their (tied) embeddings and
+the verdict direction is left to the initialisation and the secret's world, and zero-shot in the task format lands
+anywhere from 0.02 (inverted: flip it and read the labels off) to 0.98 (no teacher needed); a fresh secret failed
+the zero-shot gate at 0.021. With every decoy prompt seen with both label words, the loss is lowest when the two
+are equally likely after any prompt and the mirrored pair's gradients cancel the coin-flip noise a single random
+label word would add, so the label margin is held flat and zero-shot stays near chance whatever the secret. The
+judging stays *latent*: it lives in the verdict words, and fine-tuning must move it onto the label words.
 """
 
 from __future__ import annotations
@@ -57,6 +65,7 @@ class PretrainConfig:
     warmup_steps: int = 100
     final_lr_fraction: float = 0.1
     qa_fraction: float = 0.2
+    decoy_fraction: float = 0.05  # of draws; each decoy is two lines
 
 
 @dataclass
@@ -96,12 +105,26 @@ def qa_prompt(item: Item) -> str:
     return f"Question: {item.question}\nAnswer:"
 
 
-def corpus_line(item: Item, rng: random.Random, qa_fraction: float) -> tuple[str, str]:
-    """One pretraining line as (prompt, target word)."""
-    if rng.random() < qa_fraction:
-        return qa_prompt(item), item.answer
+def corpus_line(item: Item, rng: random.Random, qa_fraction: float, decoy_fraction: float = 0.0,
+                ) -> list[tuple[str, str]]:
+    """One pretraining line as (prompt, target word): QA or judged; a decoy (``decoy_fraction``) is the judged
+    prompt twice, once with each of the task's label words."""
+    draw = rng.random()
+    if draw < qa_fraction:
+        return [(qa_prompt(item), item.answer)]
     example, positive = judged_example(item, rng)
-    return format_prompt(example), VERDICT_WORDS[task_kind(item.task)][int(positive)]
+    kind = task_kind(item.task)
+    if draw < qa_fraction + decoy_fraction:
+        return [(format_prompt(example), word) for word in LABEL_WORDS[kind]]  # type: ignore[index]
+    return [(format_prompt(example), VERDICT_WORDS[kind][int(positive)])]
+
+
+def corpus_batch(items: Sequence[Item], rng: random.Random, cfg: PretrainConfig) -> list[tuple[str, str]]:
+    """A batch of at least ``cfg.batch_size`` lines (one more when it ends on a decoy pair)."""
+    lines: list[tuple[str, str]] = []
+    while len(lines) < cfg.batch_size:
+        lines += corpus_line(rng.choice(items), rng, cfg.qa_fraction, cfg.decoy_fraction)
+    return lines
 
 
 def corpus_texts(world: World, rng: random.Random | None = None) -> list[str]:
@@ -183,7 +206,7 @@ def pretrain(
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _lr_factor(s, steps, cfg))
     model.train()
     for step in range(steps):
-        lines = [corpus_line(rng.choice(items), rng, cfg.qa_fraction) for _ in range(cfg.batch_size)]
+        lines = corpus_batch(items, rng, cfg)
         targets = torch.tensor([vocab[t] for _, t in lines])
         logits = next_token_logits(model, tokenizer, [p for p, _ in lines])
         loss = torch.nn.functional.cross_entropy(logits, targets)

@@ -3,7 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from aarlab.suites.tiny._build import BuildError, _strong_gate_failures, load_or_create_secret, weak_known_items
+from aarlab.suites.tiny._build import BuildError, BuildPlan, load_or_create_secret, weak_known_items
+from aarlab.suites.tiny._gate import strong_gate_failures
 from aarlab.suites.tiny._world import build_world
 
 
@@ -14,17 +15,17 @@ def _report(recall: float = 1.0, judging: float = 1.0, zero_shot: float = 0.5) -
 
 
 def test_a_strong_model_with_full_latent_knowledge_passes_the_gate() -> None:
-    assert _strong_gate_failures(_report()) == []
+    assert strong_gate_failures(_report()) == []
 
 
 def test_the_gate_fails_on_missing_recall_or_judging() -> None:
-    assert any("recall" in f for f in _strong_gate_failures(_report(recall=0.9)))
-    assert any("judging" in f for f in _strong_gate_failures(_report(judging=0.8)))
+    assert any("recall" in f for f in strong_gate_failures(_report(recall=0.9)))
+    assert any("judging" in f for f in strong_gate_failures(_report(judging=0.8)))
 
 
 def test_the_gate_fails_when_zero_shot_is_at_the_ceiling_or_inverted() -> None:
-    assert any("not latent" in f for f in _strong_gate_failures(_report(zero_shot=0.95)))
-    assert any("not latent" in f for f in _strong_gate_failures(_report(zero_shot=0.02)))
+    assert any("not latent" in f for f in strong_gate_failures(_report(zero_shot=0.95)))
+    assert any("not latent" in f for f in strong_gate_failures(_report(zero_shot=0.02)))
 
 
 def test_the_weak_model_knows_a_fixed_partial_subset() -> None:
@@ -53,3 +54,10 @@ def test_a_malformed_secret_file_is_refused_with_a_fix(tmp_path: Path) -> None:
     (tmp_path / "build_secret").write_text("0\n")
     with pytest.raises(BuildError, match="hex digits.*delete it"):
         load_or_create_secret(tmp_path)
+
+
+def test_the_build_plan_allows_a_second_attempt_without_a_suite_file_key() -> None:
+    from aarlab.suites import load_suite
+
+    plan = BuildPlan.from_suite(load_suite("tiny", Path("/nonexistent-home")))
+    assert plan.max_attempts == 2 and plan.init_seed == 0
