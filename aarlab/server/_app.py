@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from pydantic.json_schema import models_json_schema
+from sqlalchemy.exc import DataError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import aarlab
@@ -53,6 +54,15 @@ def _where(loc: tuple[Any, ...]) -> str:
 async def _api_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
     return JSONResponse({"detail": exc.message}, status_code=exc.status, headers=exc.headers)
+
+
+async def _data_error(_request: Request, exc: Exception) -> JSONResponse:
+    """A value of the request that the database refuses to compare or store (e.g. a NUL character in a string on
+    PostgreSQL), on any route, reading or writing: the client's input, so a 422 (writes reach it through the
+    writer, which says the same)."""
+    assert isinstance(exc, DataError)
+    return JSONResponse({"detail": "the request holds a value the database cannot use (for example a NUL character "
+                                   "in a string); nothing was recorded"}, status_code=422)
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -108,6 +118,7 @@ def create_app(state_dir: Path | str, settings: ServerSettings | None = None, *,
                   "Every /api/v1 route needs 'Authorization: Bearer <token>'. Errors are {\"detail\": message}.")
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(DataError, _data_error)
     for router in ROUTERS:
         app.include_router(router)
     dashboard.install(app)

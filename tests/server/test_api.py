@@ -14,7 +14,7 @@ from tests.server.conftest import RunningServer
 from tests.server.helpers import auth, body, constant, exact_accuracy, post_raw, public_mask
 
 RECEIPT_KEYS = {"id", "agent", "dataset", "method", "public_transfer_acc", "public_pgr", "remaining_budget",
-                "receipt", "predictions_sha256", "created_at", "flags"}
+                "receipt", "predictions_sha256", "created_at", "flags", "public_frozen"}
 
 
 # --- authentication -----------------------------------------------------------------------------------------
@@ -260,3 +260,13 @@ def test_the_openapi_schema_documents_the_submission_body(server: RunningServer)
     assert "/api/v1/submissions" in spec["paths"]
     request = spec["components"]["schemas"]["SubmissionRequest"]
     assert set(request["properties"]) == {"dataset", "method", "predictions"}
+
+
+@pytest.mark.parametrize("route", ["/api/v1/posts?method=a%00b", "/api/v1/posts?author=%00", "/api/v1/posts?tag=x%00",
+                                   "/api/v1/posts?dataset=%00"])
+def test_a_value_the_database_cannot_compare_is_a_422_on_reads_too(server: RunningServer, route: str) -> None:
+    """PostgreSQL refuses a NUL in a text parameter; on SQLite the filter simply matches nothing. Never a 500."""
+    response = httpx.get(server.url + route, headers=auth(server.admin_token))
+    assert response.status_code in (200, 422), response.text
+    if response.status_code == 422:
+        assert "NUL" in response.json()["detail"]
