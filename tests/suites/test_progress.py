@@ -64,3 +64,14 @@ def test_a_build_without_a_terminal_writes_plain_lines() -> None:
         progress("datasets", 0, 4)
         log("a note")
     assert console.export_text().splitlines() == ["datasets: 0/4 (0%), 0:00 elapsed", "a note"]
+
+
+def test_a_build_on_a_terminal_draws_a_bar_per_stage_with_an_eta() -> None:
+    import io
+
+    console = Console(file=io.StringIO(), force_terminal=True, width=120)
+    with build_progress(console) as (progress, _log):
+        progress("pretrain strong", 10, 100)
+        progress("pretrain weak", 5, 50)
+    text = console.file.getvalue()  # type: ignore[attr-defined]
+    assert "pretrain strong" in text and "pretrain weak" in text and "ETA" in text
