@@ -28,10 +28,9 @@ from typing import Any
 
 from aarlab.suites._build import SuiteBuildError
 from aarlab.suites._spec import Suite
-from aarlab.suites.tiny._datasets import build_dataset
+from aarlab.suites.tiny._draw import draw_world
 from aarlab.suites.tiny._gate import planned_steps, pretrain_until_gated, strong_gate_failures
-from aarlab.suites.tiny._shortcuts import tiny_shortcut_accuracies
-from aarlab.suites.tiny._world import TASKS, Item, World, build_world, world_key
+from aarlab.suites.tiny._world import TASKS, Item, World, build_world
 
 #: Fraction of each task's items the weak model is pretrained on (its knowledge; the rest it must guess).
 WEAK_KNOWLEDGE: dict[str, float] = {"math": 0.5, "code": 0.4, "chat": 0.4}
@@ -170,15 +169,12 @@ def build_tiny(suite: Suite, progress: Progress, workers: int = 2) -> dict[str, 
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     progress("datasets", 0, len(TASKS) + 1)
-    key = world_key(load_or_create_secret(root), plan.world_seed)
-    world = build_world(key)
-    shortcuts: dict[str, dict[str, float]] = {}
+    drawn = draw_world(load_or_create_secret(root), plan.world_seed, plan.data_seed)
+    key, world, shortcuts = drawn.key, drawn.world, drawn.shortcuts
     tests = {}
     for task in TASKS:
-        dataset = build_dataset(world, task, plan.data_seed)
-        write_dataset(suite.data_path(task), dataset)
-        tests[task] = dataset.split("test")
-        shortcuts[task] = tiny_shortcut_accuracies(tests[task])
+        write_dataset(suite.data_path(task), drawn.datasets[task])
+        tests[task] = drawn.datasets[task].split("test")
         progress("datasets", len(tests), len(TASKS) + 1)
     models_dir = root / "models"
     models_dir.mkdir(parents=True, exist_ok=True)
@@ -222,5 +218,6 @@ def build_tiny(suite: Suite, progress: Progress, workers: int = 2) -> dict[str, 
         readouts[task] = model_readout_accuracies(models_dir / "strong", tests[task], task_kind(task))
     progress("strong readouts", len(TASKS), len(TASKS))
     timings["readouts"] = time.perf_counter() - t0
-    return {"plan": plan.__dict__, "gates": gates, "shortcuts": shortcuts, "strong_readouts": readouts,
+    return {"plan": plan.__dict__, "world_draws": drawn.draws, "gates": gates, "shortcuts": shortcuts,
+            "strong_readouts": readouts,
             "timings_s": timings}

@@ -3,7 +3,11 @@
 * ``compute-input``: read the question as real arithmetic (``a OP b`` with OP one of + - * max min ...) or real
   list semantics (``FN ( [ x y z ] )`` with FN one of max min sum sorted[1] first last ...) and call a candidate
   right when it equals the result. The made-up operator's meaning is unknown to a cheat, so the report takes the
-  best real operation per operator/function word *chosen with the labels*: an upper bound on any such cheat.
+  best real operation per operator/function word *chosen with the true labels of another split* (the build passes
+  ``train_unlabel``): more than any cheat has, since no agent sees a true label. Choosing on the test rows
+  themselves (the fallback without ``choose_on``) overfits the ~60 distinct test questions and made the gate
+  depend on the installation's secret (one fresh build in six refused at 0.617 against a 0.611 teacher, while the
+  held-out choice scored 0.48-0.58).
 * ``planted-cue``: call a candidate right when the question shows it (an operand, a list digit, the rumour).
   This is the cue the weak teacher leans on; it must stay below the teacher's accuracy.
 
@@ -46,18 +50,35 @@ def _computed(op: str, args: list[int]) -> int:
     return _LIST_OPS[op](args)
 
 
-def compute_input_accuracy(test: Sequence[Example]) -> float | None:
-    """Accuracy of the best real operation per operator/function word (labels pick the op); None if not parseable."""
+def _by_word(rows: Sequence[Example]) -> dict[str, list[tuple[BinaryExample, list[int]]]] | None:
     groups: dict[str, list[tuple[BinaryExample, list[int]]]] = defaultdict(list)
-    for e in test:
+    for e in rows:
         parsed = _parse(e.question) if isinstance(e, BinaryExample) else None
         if parsed is None:
             return None
         groups[parsed[0]].append((e, parsed[1]))  # type: ignore[arg-type]
+    return groups
+
+
+def _best_op(rows: Sequence[tuple[BinaryExample, list[int]]]) -> str:
+    ops = _ARITHMETIC if len(rows[0][1]) == 2 else _LIST_OPS
+    return max(ops, key=lambda op: sum((e.choice == str(_computed(op, args))) == e.label for e, args in rows))
+
+
+def compute_input_accuracy(test: Sequence[Example], choose_on: Sequence[Example] = ()) -> float | None:
+    """Accuracy on ``test`` of the best real operation per operator/function word; None if not parseable.
+
+    The operation is chosen with the labels of ``choose_on`` (another labelled split); a word it lacks, or no
+    ``choose_on`` at all, falls back to choosing on ``test`` itself (an in-sample upper bound).
+    """
+    groups = _by_word(test)
+    if groups is None:
+        return None
+    chooser = _by_word(choose_on) or {}
     correct = 0
-    for rows in groups.values():
-        ops = _ARITHMETIC if len(rows[0][1]) == 2 else _LIST_OPS
-        correct += max(sum((e.choice == str(_computed(op, args))) == e.label for e, args in rows) for op in ops)
+    for word, rows in groups.items():
+        op = _best_op(chooser.get(word, rows))
+        correct += sum((e.choice == str(_computed(op, args))) == e.label for e, args in rows)
     return correct / len(test)
 
 
@@ -74,12 +95,15 @@ def planted_cue_predictions(test: Sequence[Example]) -> dict[str, float]:
     return out
 
 
-def tiny_shortcut_accuracies(test: Sequence[Example]) -> dict[str, float]:
-    """Accuracy on labeled ``test`` of each tiny-specific shortcut that applies (ties count as negative)."""
+def tiny_shortcut_accuracies(test: Sequence[Example], choose_on: Sequence[Example] = ()) -> dict[str, float]:
+    """Accuracy on labeled ``test`` of each tiny-specific shortcut that applies (ties count as negative).
+
+    ``choose_on``: another labelled split on which compute-input picks its operation per word.
+    """
     from aarlab.w2s.metrics import accuracy
 
     out = {"planted-cue": accuracy(planted_cue_predictions(test), test)}
-    computed = compute_input_accuracy(test)
+    computed = compute_input_accuracy(test, choose_on)
     if computed is not None:
         out["compute-input"] = computed
     return out

@@ -29,3 +29,22 @@ def test_on_the_tiny_world_the_cue_scores_its_strength_and_computing_the_input_s
         scores = tiny_shortcut_accuracies(build_dataset(world, task, 0).split("test"))
         assert abs(scores["planted-cue"] - CUE_STRENGTH) < 0.02
         assert scores.get("compute-input", 0.0) < 0.7  # an upper bound: the op per word is chosen with the labels
+
+
+def _sums(op, word: str) -> list[BinaryExample]:
+    return [BinaryExample(id=f"{word}{a}{b}{c}", question=f"{a} {word} {b}", choice=str(c), label=op(a, b) == c)
+            for a in range(1, 10) for b in range(1, 10) for c in (a + b, a * b) if a + b != a * b]
+
+
+def test_computing_the_input_chooses_its_operation_on_another_split_when_given_one() -> None:
+    # On the test rows "zop" is multiplication; the split the operation is chosen on says addition.
+    test, other = _sums(lambda a, b: a * b, "zop"), _sums(lambda a, b: a + b, "zop")
+    assert compute_input_accuracy(test) == 1.0  # in-sample choice: an upper bound
+    assert compute_input_accuracy(test, choose_on=other) == 0.0
+    # A word the other split lacks falls back to choosing on the test rows.
+    assert compute_input_accuracy(test, choose_on=_sums(lambda a, b: a + b, "blick")) == 1.0
+
+
+def test_the_tiny_build_labels_the_split_it_chooses_operations_on() -> None:
+    train = build_dataset(build_world("k0"), "math", 0).split("train_unlabel")
+    assert {e.label for e in train} == {True, False}
