@@ -4,19 +4,24 @@
 # never pulls a different build through another package's requirement.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# apt_install PKG...: one line says what is installed; apt's and debconf's output go to a log shown only on failure.
-apt_install() {
-  local log
+# quietly WHAT CMD...: one line says WHAT is being done; CMD's own output goes to a log shown only on failure.
+quietly() {
+  local what=$1 log
+  shift
   log=$(mktemp)
-  echo "installing $* with apt-get ..." >&2
-  if DEBIAN_FRONTEND=noninteractive apt-get update -qq >"$log" 2>&1 \
-     && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >>"$log" 2>&1; then
+  echo "$what ..." >&2
+  if "$@" >"$log" 2>&1; then
     rm -f "$log"
     return 0
   fi
   cat "$log" >&2
   rm -f "$log"
   return 1
+}
+# apt_install PKG...: one line says what is installed; apt's and debconf's output only on failure.
+apt_install() {
+  quietly "installing $* with apt-get" bash -c 'DEBIAN_FRONTEND=noninteractive apt-get update -qq \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"' apt_install "$@"
 }
 # Agents' commands run under bubblewrap (aarlab.agents.sandbox); install it when we can, else say how.
 if ! command -v bwrap >/dev/null 2>&1; then
@@ -37,12 +42,12 @@ if [ "${1:-}" = "dev" ] && [ ! -x /usr/bin/chromium ]; then
 fi
 PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
-  "$PY" -m venv .venv
+  quietly "creating .venv (first run: installing packages takes a few minutes)" "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip >/dev/null 2>&1 || true
 if ! .venv/bin/python -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '2.13.0')" 2>/dev/null; then
-  .venv/bin/python -m pip install --quiet "torch==2.13.0"
+  quietly "installing torch 2.13.0 (CPU) into .venv" .venv/bin/python -m pip install --quiet "torch==2.13.0"
 fi
 extra=""
 if [ "${1:-}" = "dev" ]; then extra="[dev]"; fi
-.venv/bin/python -m pip install --quiet -e ".${extra}"
+quietly "installing aarlab${extra} and its dependencies into .venv" .venv/bin/python -m pip install --quiet -e ".${extra}"

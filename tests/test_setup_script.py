@@ -16,7 +16,7 @@ def _apt_install(tmp_path: Path, apt_exit: int) -> subprocess.CompletedProcess[s
     (fake / "apt-get").write_text("#!/bin/sh\necho \"debconf: unable to initialize frontend: Dialog ($*)\"\n"
                                   f"echo \"frontend=$DEBIAN_FRONTEND\" >&2\nexit {apt_exit}\n")
     (fake / "apt-get").chmod(0o755)
-    script = f'eval "$(sed -n \'/^apt_install()/,/^}}/p\' {SETUP})"; apt_install bubblewrap'
+    script = f'eval "$(sed -n \'/^quietly()/,/^}}/p;/^apt_install()/,/^}}/p\' {SETUP})"; apt_install bubblewrap'
     return subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=30,
                           env={**os.environ, "PATH": f"{fake}:{os.environ['PATH']}"})
 
@@ -31,3 +31,13 @@ def test_a_failing_apt_install_shows_apts_output_noninteractive(tmp_path: Path) 
     result = _apt_install(tmp_path, 100)
     assert result.returncode == 1
     assert "debconf: unable to initialize frontend" in result.stderr and "frontend=noninteractive" in result.stderr
+
+
+def test_a_quiet_step_says_what_it_does_first_and_shows_output_only_on_failure() -> None:
+    helper = f'eval "$(sed -n \'/^quietly()/,/^}}/p\' {SETUP})"; '
+    ok = subprocess.run(["bash", "-c", helper + 'quietly "installing things" sh -c "echo noise; echo warn >&2"'],
+                        capture_output=True, text=True, timeout=30)
+    assert ok.returncode == 0 and ok.stdout == "" and ok.stderr == "installing things ...\n"
+    bad = subprocess.run(["bash", "-c", helper + 'quietly "installing things" sh -c "echo why it broke; exit 3"'],
+                         capture_output=True, text=True, timeout=30)
+    assert bad.returncode == 1 and bad.stderr == "installing things ...\nwhy it broke\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,6 +15,9 @@ from aarlab.campaign._state import AgentAssignment, AgentRecord, CampaignError, 
 
 if TYPE_CHECKING:
     from aarlab.agents.prompts import Direction
+
+#: Opens the view of a suite build: yields ``(progress(stage, done, total), log(message))``.
+BuildView = Callable[[], AbstractContextManager[tuple[Callable[[str, float, float], None], Callable[[str], None]]]]
 
 
 def server_dir(state: Path) -> Path:
@@ -50,15 +54,25 @@ def write_visible_data(state: Path, suite_name: str, home: Path, log: Callable[[
     return list(suite.spec.datasets)
 
 
-def ensure_suite(suite_name: str, home: Path, log: Callable[[str], None]) -> None:
-    """Build the suite once if it has a builder and is not built yet."""
+def ensure_suite(suite_name: str, home: Path, log: Callable[[str], None],
+                 build_view: BuildView | None = None) -> None:
+    """Build the suite once if it has a builder and is not built yet.
+
+    ``build_view``: a context manager yielding ``(progress, log)`` for the build (bars with an ETA on a terminal,
+    throttled lines otherwise: :func:`aarlab.suites._progress.build_progress`); without one the build is silent
+    apart from ``log``.
+    """
     from aarlab.suites import SuiteBuildError, build_suite, is_built, load_suite
 
     suite = load_suite(suite_name, home)
     if suite.spec.builder is not None and not is_built(suite):
         log(f"building suite {suite_name} once (cached under {suite.root})")
         try:
-            build_suite(suite, lambda *_: None, log=log)  # log: the wait for a build in another process
+            if build_view is None:
+                build_suite(suite, lambda *_: None, log=log)  # log: the wait for a build in another process
+            else:
+                with build_view() as (progress, build_log):
+                    build_suite(suite, progress, log=build_log)
         except SuiteBuildError as err:
             raise CampaignError(str(err)) from None
 
@@ -113,7 +127,7 @@ def _create_tokens(state: Path, names: list[str], budget: int, datasets: list[st
 def setup_campaign(state: Path, *, suite: str, home: Path, agents: int, kind: str, minutes: float, concurrency: int,
                    budget: int, trial_timeout_s: float, log: Callable[[str], None], llm: LLMOptions | None = None,
                    server: str | None = None, admin_token: str | None = None,
-                   dashboard_port: int | None = None) -> CampaignInfo:
+                   dashboard_port: int | None = None, build_view: BuildView | None = None) -> CampaignInfo:
     """Create a new campaign in ``state`` (which must not hold one) and return its record.
 
     ``kind`` is ``"search"`` or a model string (``llm`` then holds its endpoint, budgets, prices and directions).
@@ -136,7 +150,7 @@ def setup_campaign(state: Path, *, suite: str, home: Path, agents: int, kind: st
                                 "the dashboard of that server instead")
     state.mkdir(parents=True, exist_ok=True)
     os.chmod(state, 0o700)
-    ensure_suite(suite, home, log)
+    ensure_suite(suite, home, log, build_view)
     if server is None:
         try:
             init_state(server_dir(state), suite=suite, home=home).db.dispose()

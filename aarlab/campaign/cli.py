@@ -224,6 +224,7 @@ def run(
     from aarlab.campaign._setup import setup_campaign
     from aarlab.campaign._state import CampaignError
     from aarlab.home import resolve_home
+    from aarlab.suites._progress import build_progress
 
     state = state.expanduser().resolve()
     if admin_token_file is not None:
@@ -240,7 +241,8 @@ def run(
     try:
         setup_campaign(state, suite=suite, home=resolve_home(home), agents=agents, kind=agent, minutes=minutes,
                        concurrency=concurrency, budget=budget, trial_timeout_s=trial_timeout,
-                       log=_say, llm=llm, server=server, admin_token=admin_token, dashboard_port=dashboard_port)
+                       log=_say, llm=llm, server=server, admin_token=admin_token, dashboard_port=dashboard_port,
+                       build_view=lambda: build_progress(err, plain=quiet))
     except CampaignError as e:
         raise fail(str(e)) from None
     _supervise(state, quiet)

@@ -93,9 +93,10 @@ class StageBars:
 
 
 @contextmanager
-def build_progress(console: Console) -> Iterator[tuple[Progress, Log]]:
-    """``(progress, log)`` callbacks for a build: rich bars with an ETA on a terminal, plain lines otherwise."""
-    if not console.is_terminal:
+def build_progress(console: Console, plain: bool = False) -> Iterator[tuple[Progress, Log]]:
+    """``(progress, log)`` callbacks for a build: rich bars with an ETA on a terminal, plain lines otherwise
+    (or when ``plain``, e.g. a command's ``--quiet``)."""
+    if plain or not console.is_terminal:
         def write(message: str) -> None:
             console.print(message, highlight=False, markup=False, soft_wrap=True)
 

@@ -217,3 +217,34 @@ def test_the_campaign_server_also_listens_on_the_dashboard_port(tiny_suite: Suit
     finally:
         server.stop()
     assert load_campaign(state).server_pid is None
+
+
+def test_a_campaign_that_builds_its_suite_shows_the_build_progress(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The on-demand build reports its stages through the view the command gives (issue 18: no silent build)."""
+    import contextlib
+    from types import SimpleNamespace
+
+    import aarlab.suites as suites
+    from aarlab.campaign._setup import ensure_suite
+
+    fake = SimpleNamespace(spec=SimpleNamespace(builder="tiny"), root=Path("/nowhere/tiny"))
+    monkeypatch.setattr(suites, "load_suite", lambda name, home: fake)
+    monkeypatch.setattr(suites, "is_built", lambda suite: False)
+
+    def build(suite: object, progress: object, log: object) -> None:
+        progress("pretrain strong", 10, 100)  # type: ignore[operator]
+        log("a note from the builder")  # type: ignore[operator]
+
+    monkeypatch.setattr(suites, "build_suite", build)
+    seen: list[object] = []
+
+    @contextlib.contextmanager
+    def view() -> Iterator[tuple[object, object]]:
+        seen.append("opened")
+        yield (lambda *a: seen.append(a)), (lambda m: seen.append(m))
+        seen.append("closed")
+
+    said: list[str] = []
+    ensure_suite("tiny", Path("/nowhere"), said.append, view)
+    assert said == ["building suite tiny once (cached under /nowhere/tiny)"]
+    assert seen == ["opened", ("pretrain strong", 10, 100), "a note from the builder", "closed"]

@@ -75,3 +75,12 @@ def test_a_build_on_a_terminal_draws_a_bar_per_stage_with_an_eta() -> None:
         progress("pretrain weak", 5, 50)
     text = console.file.getvalue()  # type: ignore[attr-defined]
     assert "pretrain strong" in text and "pretrain weak" in text and "ETA" in text
+
+
+def test_plain_asks_for_lines_even_on_a_terminal() -> None:
+    import io
+
+    console = Console(file=io.StringIO(), force_terminal=True, width=120)
+    with build_progress(console, plain=True) as (progress, _log):
+        progress("datasets", 0, 4)
+    assert console.file.getvalue() == "datasets: 0/4 (0%), 0:00 elapsed\n"  # type: ignore[attr-defined]
