@@ -56,6 +56,9 @@ def model_readout_accuracies(model_dir: Path, test: Sequence[Example], kind: str
     """Accuracy on labeled ``test`` of the label-free readouts of the model saved in ``model_dir``."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from aarlab.w2s.models import quiet_transformers
+
+    quiet_transformers()  # the build draws its own progress; no per-load bars in its log
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
     label = _paired_accuracy(test, _margins(model, tokenizer, test, LABEL_WORDS[kind]))  # type: ignore[index]
