@@ -8,7 +8,7 @@ Computed server-side when a submission is stored, in the same transaction, and k
 * ``gap-too-small``: the dataset's strong_acc - weak_acc is too small for PGR to mean anything;
 * ``constant-predictions``: (nearly) every hard prediction on one side of 0.5;
 * ``replayed``: the same hard predictions as an earlier submission of another agent;
-* ``score-jump``: public PGR far above the agent's previous best on the dataset.
+* ``score-jump``: public PGR far above the agent's previous best on the dataset, once it has a few earlier scores.
 
 Every flag shown to an agent is a function of label-free quantities (its own predictions, the shortcuts'
 predictions) and of already-public rounded scores; the thresholds and their reasoning are in docs/scoring.md.
@@ -50,8 +50,11 @@ GAP_Z = 2.0
 MAX_PGR_SE = 0.25
 #: Hard predictions on one side of 0.5 this often are constant predictions.
 CONSTANT_SHARE = 0.99
-#: A public PGR this much above the agent's previous best on the dataset is a score jump.
+#: A public PGR this much above the agent's previous best on the dataset is a score jump...
 JUMP_PGR = 0.25
+#: ...once the agent has this many earlier public scores there: a best of one or two tries is no baseline (a
+#: search agent's honest first tries on tiny went 0.66 -> 0.93 as it switched from vanilla to ue_weak).
+JUMP_MIN_HISTORY = 3
 
 
 @dataclass(frozen=True)
@@ -204,15 +207,18 @@ def constant_flag(probs: np.ndarray) -> IntegrityFlag | None:
          "threshold": CONSTANT_SHARE, "p_std": _r(float(np.std(probs)))})
 
 
-def jump_flag(previous_best: float | None, public_pgr: float | None) -> IntegrityFlag | None:
-    """Flag a public PGR at least JUMP_PGR above the agent's previous best on the dataset."""
-    if previous_best is None or public_pgr is None or public_pgr - previous_best < JUMP_PGR:
+def jump_flag(previous_best: float | None, public_pgr: float | None, history: int = JUMP_MIN_HISTORY
+              ) -> IntegrityFlag | None:
+    """Flag a public PGR at least JUMP_PGR above the agent's previous best on the dataset, judged only once it has
+    ``history`` >= JUMP_MIN_HISTORY earlier public scores there."""
+    if (previous_best is None or public_pgr is None or history < JUMP_MIN_HISTORY
+            or public_pgr - previous_best < JUMP_PGR):
         return None
     return IntegrityFlag(
-        "score-jump", f"public PGR {public_pgr:.2f} after a best of {previous_best:.2f} "
-        f"(+{public_pgr - previous_best:.2f}, flagged from +{JUMP_PGR})",
+        "score-jump", f"public PGR {public_pgr:.2f} after a best of {previous_best:.2f} over {history} earlier "
+        f"scores (+{public_pgr - previous_best:.2f}, flagged from +{JUMP_PGR})",
         {"public_pgr": public_pgr, "previous_best": previous_best, "jump": _r(public_pgr - previous_best),
-         "threshold": JUMP_PGR})
+         "history": history, "threshold": JUMP_PGR})
 
 
 def hard_fingerprint(probs: np.ndarray) -> str:
@@ -266,7 +272,7 @@ def import_shortcuts(conn: Connection, home: Path, suite: str) -> dict[str, dict
 # Built once (immutable statements): building a statement per submission cost more than running it.
 _SHORTCUTS = (select(shortcut_references).where(shortcut_references.c.dataset == bindparam("dataset"))
               .order_by(shortcut_references.c.shortcut))
-_PREVIOUS_BEST = (select(func.max(submissions.c.public_pgr))
+_PREVIOUS_BEST = (select(func.max(submissions.c.public_pgr), func.count(submissions.c.public_pgr))
                   .where(submissions.c.agent_id == bindparam("agent_id"), submissions.c.dataset == bindparam("dataset"),
                          submissions.c.id != bindparam("submission_id")))
 _FIRST_SAME = (select(submission_fingerprints.c.submission_id, submissions.c.created_at)
@@ -293,9 +299,9 @@ def compute_flags(conn: Connection, *, submission_id: str, dataset: str, agent_i
     found: list[IntegrityFlag | None] = [constant_flag(probs), gap_flag(base), ceiling_flag(base, public_pgr)]
     for shortcut in load_shortcuts(conn, dataset):
         found.append(shortcut_flag(shortcut, probs, base))
-    previous = conn.execute(_PREVIOUS_BEST, {"agent_id": agent_id, "dataset": dataset,
-                                             "submission_id": submission_id}).scalar()
-    found.append(jump_flag(previous, public_pgr))
+    previous, history = conn.execute(_PREVIOUS_BEST, {"agent_id": agent_id, "dataset": dataset,
+                                                      "submission_id": submission_id}).one()
+    found.append(jump_flag(previous, public_pgr, history))
     if found[0] is None:  # two agents' constant predictions are alike without any copying
         found.append(_replay_flag(conn, dataset, agent_id, hard_fingerprint(probs)))
     return [f for f in found if f is not None]

@@ -174,10 +174,16 @@ def test_any_score_on_a_dataset_with_a_tiny_gap_is_flagged_and_says_why(leaky: R
     assert "PGR on this dataset means nothing" in flag.detail
 
 
-def test_a_jump_from_an_honest_score_to_a_shortcut_is_flagged(leaky: RunningServer) -> None:
+def test_a_jump_from_honest_scores_to_a_shortcut_is_flagged(leaky: RunningServer) -> None:
     client = _agent(leaky)
-    assert "score-jump" not in _kinds(client.submit("math", _honest(leaky, "math", 0.65, 5)).flags)
     test, visible = _visible(leaky, "math")
+    for seed in (5, 6):
+        assert "score-jump" not in _kinds(client.submit("math", _honest(leaky, "math", 0.65, seed)).flags)
+    # Two earlier scores are no baseline yet: a jump after them is not judged.
+    assert "score-jump" not in _kinds(client.submit("math", majority_vote(test, visible)).flags)
+    client = _agent(leaky)
+    for seed in (7, 8, 9):
+        assert "score-jump" not in _kinds(client.submit("math", _honest(leaky, "math", 0.65, seed)).flags)
     jumped = client.submit("math", majority_vote(test, visible))
     assert "score-jump" in _kinds(jumped.flags)
 

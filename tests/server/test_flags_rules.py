@@ -119,3 +119,10 @@ def test_a_jump_is_relative_to_the_previous_best() -> None:
     assert jump_flag(0.30, 0.60) is not None
     assert jump_flag(0.30, 0.50) is None
     assert jump_flag(None, 1.5) is None
+
+
+def test_a_jump_is_judged_only_over_a_few_earlier_scores() -> None:
+    flag = jump_flag(0.30, 0.60, history=3)
+    assert flag is not None and flag.evidence["history"] == 3
+    assert jump_flag(0.30, 0.60, history=2) is None  # honest first tries switch methods and jump
+    assert jump_flag(0.30, 0.60, history=1) is None
