@@ -13,6 +13,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from aarlab.suites._progress import StageBars
+
 if TYPE_CHECKING:
     from rich.progress import Progress
 
@@ -59,23 +61,6 @@ def _progress() -> Iterator[Progress]:
     with Progress(TextColumn("{task.description:<18}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=err, transient=True, disable=not sys.stderr.isatty()) as progress:
         yield progress
-
-
-class _Bars:
-    """Maps (stage, done, total) reports onto rich progress bars, one per stage."""
-
-    def __init__(self, progress: Progress) -> None:
-        self.progress = progress
-        self.tasks: dict[str, Any] = {}
-        self.done: dict[str, float] = {}
-
-    def __call__(self, stage: str, done: float, total: float) -> None:
-        if stage not in self.tasks:
-            self.tasks[stage] = self.progress.add_task(stage, total=total)
-        elif done < self.done[stage]:  # the stage runs again (next seed): restart its bar
-            self.progress.reset(self.tasks[stage], total=total)
-        self.done[stage] = done
-        self.progress.update(self.tasks[stage], completed=done, total=total)
 
 
 def _suite(name: str, home: Path | None, build: bool = True, data_dir: Path | None = None,
@@ -227,7 +212,7 @@ def run_cmd(
     try:
         with _progress() as progress:
             cache = ArtifactCache(None) if no_cache else default_cache(suite)
-            experiment = Experiment(suite, dataset, cache, device=device, report=_Bars(progress), lane=lane)
+            experiment = Experiment(suite, dataset, cache, device=device, report=StageBars(progress), lane=lane)
             result = experiment.run(method, list(range(first_seed, first_seed + seeds)),
                                     log=lambda m: err.print(f"[dim]{method.name}: {m}[/]"), weak_labels=weak_labels)
     except (ModelLoadError, DegenerateGapError, MethodError, DatasetError) as e:
@@ -385,7 +370,7 @@ def readings_cmd(
     try:
         with _progress() as progress:
             results = compare_readings(suite, dataset, layers, poolings or [suite.spec.ref_for(role, dataset).pooling],
-                                       seed_list, role=role, method=method_name, report=_Bars(progress))
+                                       seed_list, role=role, method=method_name, report=StageBars(progress))
     except SuiteError as e:
         raise fail(str(e)) from None
     table = Table(title=f"{suite.name}/{dataset} · {role} readings · {method_name} · probe lane ({seeds} seeds)")
@@ -424,7 +409,7 @@ def export_cmd(
     from aarlab.w2s.pipeline import Experiment, default_cache
 
     with _progress() as progress:
-        experiment = Experiment(suite, dataset, default_cache(suite), report=_Bars(progress), lane=lane)
+        experiment = Experiment(suite, dataset, default_cache(suite), report=StageBars(progress), lane=lane)
         weak = experiment.weak_teacher(seed)
     for path in write_agent_visible(out_dir, experiment.dataset, weak["soft_labels"]):
         typer.echo(str(path))
