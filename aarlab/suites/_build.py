@@ -42,7 +42,24 @@ def _vanilla_worker(suite: Suite, dataset: str) -> dict[str, Any]:
 
     use_threads(pick_threads(workers=2))  # compute_baselines runs two datasets at once (its default workers)
     experiment = Experiment(suite, dataset, default_cache(suite))
-    return experiment.run(resolve_method("vanilla"), suite.spec.baseline_seeds).as_dict()
+    out = experiment.run(resolve_method("vanilla"), suite.spec.baseline_seeds).as_dict()
+    out["strong_zero_shot_acc"] = _write_strong_zero_shot(suite, experiment)
+    return out
+
+
+def _write_strong_zero_shot(suite: Suite, experiment: Any) -> float:
+    """Write the strong model's zero-shot test predictions as the ``strong-zero-shot`` shortcut reference.
+
+    The scoring service imports it at init and flags a submission that copies it (labels read off the strong
+    model without the teacher). A label-free procedure; its accuracy (returned) goes in the build report only.
+    """
+    from aarlab.w2s.methods import resolve_method
+    from aarlab.w2s.shortcuts import STRONG_ZERO_SHOT, write_reference
+
+    seed = suite.spec.baseline_seeds[0]
+    result = experiment.run(resolve_method("zeroshot"), [seed], require_gap=False)
+    write_reference(suite.root, experiment.dataset.name, STRONG_ZERO_SHOT, result.test_predictions[seed])
+    return float(result.transfer_acc)
 
 
 def is_built(suite: Suite) -> bool:

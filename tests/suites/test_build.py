@@ -66,3 +66,17 @@ def test_a_dataset_without_any_gap_stops_the_build_with_a_message_naming_it(
     with pytest.raises(SuiteBuildError, match="dataset 'math' has no weak-to-strong gap"):
         _build.compute_baselines(micro_suite, lambda *_: None, workers=1)
     assert (baselines.read_bytes() if baselines.exists() else None) == before  # nothing half-written
+
+
+def test_the_build_writes_the_strong_models_zero_shot_as_a_shortcut_reference(micro_suite: Suite) -> None:
+    """The scoring service can only flag a copy of the strong model's zero-shot if the build leaves it one."""
+    from aarlab.suites import _build
+    from aarlab.w2s.pipeline import Experiment, default_cache
+    from aarlab.w2s.shortcuts import STRONG_ZERO_SHOT, read_references
+
+    for dataset in micro_suite.spec.datasets:
+        experiment = Experiment(micro_suite, dataset, default_cache(micro_suite))
+        accuracy = _build._write_strong_zero_shot(micro_suite, experiment)
+        reference = read_references(micro_suite.root, dataset)[STRONG_ZERO_SHOT]
+        assert set(reference) == {e.id for e in experiment.dataset.split("test")}
+        assert all(0.0 <= p <= 1.0 for p in reference.values()) and 0.0 <= accuracy <= 1.0
