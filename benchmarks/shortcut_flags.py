@@ -27,6 +27,7 @@ from aarlab.server._integrity import (
     shortcut_flag,
 )
 from aarlab.server._scoring import public_assignment, round_score
+from aarlab.w2s.data import distinct_items
 from aarlab.w2s.metrics import pgr
 from aarlab.w2s.shortcuts import read_references, shortcut_predictions
 
@@ -92,7 +93,8 @@ def main() -> None:
         base = None
         for name in args.methods:
             result = experiment.run(resolve_method(name), list(range(args.seeds)), require_gap=False)
-            base = Baselines(result.weak_acc, result.strong_acc, len(test), int(public.sum()))
+            base = Baselines(result.weak_acc, result.strong_acc, distinct_items(test),  # as the service counts
+                             distinct_items([e for e, p in zip(test, public, strict=True) if p]))
             for seed, by_id in result.test_predictions.items():
                 probs = np.array([by_id[e.id] for e in test])
                 rows.append(_judge(f"{name}/{seed}", probs, positive, public, base, refs))

@@ -77,7 +77,11 @@ class ShortcutReference:
 
 @dataclass(frozen=True)
 class Baselines:
-    """What the absolute checks need about a dataset: fixed baselines and split sizes."""
+    """What the absolute checks need about a dataset: fixed baselines and split sizes.
+
+    ``n_test`` / ``n_public`` count distinct items (label-free contents) where the state knows them: a split that
+    repeats rows has the noise of its distinct items, and counting rows made an honest tiny run "beyond the
+    ceiling" (code: 480 public rows of ~60 items; limit 1.09, honest public PGR 1.16)."""
 
     weak_acc: float
     strong_acc: float
@@ -165,7 +169,7 @@ def ceiling_flag(base: Baselines, public_pgr: float | None) -> IntegrityFlag | N
     return IntegrityFlag(
         "beyond-ceiling",
         f"public PGR {public_pgr:.2f} is above the ceiling by more than noise (limit {limit:.2f} = 1 + "
-        f"{CEILING_Z:g} x {se:.3f} SE of a {base.n_public}-example public part + rounding): a student taught by "
+        f"{CEILING_Z:g} x {se:.3f} SE of a {base.n_public}-item public part + rounding): a student taught by "
         "a weak teacher should not beat one trained on ground truth; look for a shortcut or a leak",
         {"public_pgr": public_pgr, "limit": _r(limit), "pgr_se": _r(se), "n_public": base.n_public,
          "gap": _r(gap)})

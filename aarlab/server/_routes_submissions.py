@@ -116,7 +116,8 @@ def _answer_key(svc: Services, dataset: str) -> AnswerKey:
 
 
 def _baselines(key: AnswerKey) -> Baselines:
-    return Baselines(key.weak_acc, key.strong_acc, key.n_test, int(key.public.sum()))
+    return Baselines(key.weak_acc, key.strong_acc, key.n_test_items or key.n_test,
+                     key.n_public_items or int(key.public.sum()))
 
 
 def _record(svc: Services, caller: Principal, request: SubmissionRequest, key: AnswerKey,

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,10 +29,13 @@ import numpy as np
 from sqlalchemy import Connection, insert, select
 
 from aarlab.server._audit import labels_digest
-from aarlab.server._db import datasets, public_ladder, test_labels
+from aarlab.server._db import datasets, meta, public_ladder, test_labels
 from aarlab.server._errors import ApiError
 from aarlab.server._settings import SCORE_STEP
 from aarlab.w2s.metrics import DegenerateGapError, pgr
+
+#: meta key prefix (+ dataset name): JSON {"test": n, "public": n} of distinct test items, written at import.
+ITEMS_KEY = "items:"
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,10 @@ class AnswerKey:
     public: np.ndarray  # [n_test] bool: in the public part
     noise_key: bytes = b""  # keys the Ladder's perturbation; derived from the secret split and the public labels
     sketch: tuple[int, ...] = ()  # positions whose hard predictions key the perturbation (see ladder_noise)
+    #: Distinct label-free contents in the test split and its public part (None: a state dir from before they
+    #: were counted; the row counts stand in). The noise of a score is that of its distinct items.
+    n_test_items: int | None = None
+    n_public_items: int | None = None
 
     @property
     def n_test(self) -> int:
@@ -94,6 +102,7 @@ def import_ground_truth(conn: Connection, home: Path, suite: str, secret: bytes,
                         fraction: float) -> list[dict[str, Any]]:
     """Copy a built suite's labeled test splits and baselines into the database; returns the dataset rows."""
     from aarlab.suites import load_ground_truth
+    from aarlab.w2s.data import distinct_items
 
     truth = load_ground_truth(home, suite)
     version = _baselines_version(home, suite)
@@ -106,6 +115,9 @@ def import_ground_truth(conn: Connection, home: Path, suite: str, secret: bytes,
                "weak_acc": gt.baseline.weak_acc, "strong_acc": gt.baseline.strong_acc,
                "baseline_version": version, "labels_sha256": labels_digest(labels)}
         conn.execute(insert(datasets).values(**row))
+        items = {"test": distinct_items(gt.test),
+                 "public": distinct_items([e for pos, e in enumerate(gt.test) if public[pos]])}
+        conn.execute(insert(meta).values(key=f"{ITEMS_KEY}{name}", value=json.dumps(items)))
         conn.execute(insert(test_labels), [
             {"dataset": name, "position": p, "example_id": i, "positive": y, "public": pub}
             for p, i, y, pub in labels])
@@ -125,6 +137,8 @@ def _baselines_version(home: Path, suite: str) -> str:
 def load_answer_keys(conn: Connection) -> dict[str, AnswerKey]:
     """Every dataset's answer key, read from the database."""
     keys: dict[str, AnswerKey] = {}
+    items = {r.key[len(ITEMS_KEY):]: json.loads(r.value)
+             for r in conn.execute(select(meta).where(meta.c.key.startswith(ITEMS_KEY)))}
     for d in conn.execute(select(datasets)).mappings():
         rows = conn.execute(select(test_labels.c.example_id, test_labels.c.positive, test_labels.c.public)
                             .where(test_labels.c.dataset == d["name"]).order_by(test_labels.c.position)).all()
@@ -133,7 +147,8 @@ def load_answer_keys(conn: Connection) -> dict[str, AnswerKey]:
             name=d["name"], kind=d["kind"], weak_acc=d["weak_acc"], strong_acc=d["strong_acc"],
             baseline_version=d["baseline_version"], ids=ids, index={i: p for p, i in enumerate(ids)},
             positive=np.array([r.positive for r in rows], dtype=bool),
-            public=np.array([r.public for r in rows], dtype=bool))
+            public=np.array([r.public for r in rows], dtype=bool),
+            n_test_items=items.get(d["name"], {}).get("test"), n_public_items=items.get(d["name"], {}).get("public"))
         keys[d["name"]] = _with_noise_key(keys[d["name"]])
     return keys
 

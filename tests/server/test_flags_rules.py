@@ -126,3 +126,11 @@ def test_a_jump_is_judged_only_over_a_few_earlier_scores() -> None:
     assert flag is not None and flag.evidence["history"] == 3
     assert jump_flag(0.30, 0.60, history=2) is None  # honest first tries switch methods and jump
     assert jump_flag(0.30, 0.60, history=1) is None
+
+
+def test_the_ceiling_judges_the_noise_of_distinct_items_not_of_repeated_rows() -> None:
+    # The fresh demo's code dataset: weak .639, strong .961, 480 public rows of about 60 distinct items.
+    rows, items = Baselines(0.639, 0.961, 960, 480), Baselines(0.639, 0.961, 120, 60)
+    assert ceiling_flag(rows, 1.16) is not None  # what an honest search agent got before
+    assert ceiling_flag(items, 1.16) is None
+    assert ceiling_flag(items, 1.60) is not None

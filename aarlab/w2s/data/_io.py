@@ -62,6 +62,15 @@ def content_id(record: dict[str, object]) -> str:
     return "h" + digest[:16]
 
 
+def distinct_items(examples: Sequence[Example]) -> int:
+    """How many distinct label-free contents ``examples`` hold: the sample size of a score over them.
+
+    A split that repeats rows (tiny's math test: 1,020 rows of 60 questions x candidates) measures an accuracy
+    with the noise of its distinct items, not of its rows.
+    """
+    return len({content_id(e.model_dump()) for e in examples})
+
+
 def _detect_kind(record: dict[str, object]) -> TaskKind | None:
     if "prompt" in record and "first" in record and "second" in record:
         return "comparison"
