@@ -27,7 +27,7 @@ from aarlab.server._integrity import (
     shortcut_flag,
 )
 from aarlab.server._scoring import public_assignment, round_score
-from aarlab.w2s.data import distinct_items
+from aarlab.w2s.data import content_id, distinct_items
 from aarlab.w2s.metrics import pgr
 from aarlab.w2s.shortcuts import read_references, shortcut_predictions
 
@@ -86,7 +86,8 @@ def main() -> None:
         visible = [e.without_label() for e in experiment.dataset.split("train_unlabel")] + \
             [e.without_label() for e in test]
         positive = np.array([bool(e.positive()) for e in test])
-        public = public_assignment([e.id for e in test], dataset, secret, 0.5)
+        public = public_assignment([e.id for e in test], dataset, secret, 0.5,  # whole items, as the service does
+                                   groups=[content_id(e.model_dump()) for e in test])
         refs = _references([e.without_label() for e in test], visible, positive, public,
                            read_references(suite.root, dataset))
         rows = []

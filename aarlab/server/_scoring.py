@@ -89,12 +89,28 @@ class PrivateScore:
     pgr: float | None
 
 
-def public_assignment(ids: Sequence[str], dataset: str, secret: bytes, fraction: float) -> np.ndarray:
-    """Which examples are public: the ``round(n * fraction)`` ids with the smallest keyed hash."""
-    keys = [hmac.new(secret, f"{dataset}\0{i}".encode(), hashlib.sha256).digest() for i in ids]
-    order = sorted(range(len(ids)), key=keys.__getitem__)
+def public_assignment(ids: Sequence[str], dataset: str, secret: bytes, fraction: float,
+                      groups: Sequence[str] | None = None) -> np.ndarray:
+    """Which examples are public: the ids with the smallest keyed hash, ``round(n * fraction)`` of them.
+
+    With ``groups`` (one key per example, e.g. its label-free content), whole groups are assigned in keyed-hash
+    order until the public part holds ``round(n * fraction)`` rows (the last group may overshoot), so copies of one
+    item never sit on both sides: a public label would otherwise be a private one too.
+    """
+    names = list(groups) if groups is not None else list(ids)
+    if len(names) != len(ids):
+        raise ValueError(f"{len(names)} groups for {len(ids)} ids")
+    members: dict[str, list[int]] = {}
+    for pos, name in enumerate(names):
+        members.setdefault(name, []).append(pos)
+    order = sorted(members, key=lambda g: hmac.new(secret, f"{dataset}\0{g}".encode(), hashlib.sha256).digest())
     public = np.zeros(len(ids), dtype=bool)
-    public[order[: round(len(ids) * fraction)]] = True
+    target, taken = round(len(ids) * fraction), 0
+    for group in order:
+        if taken >= target:
+            break
+        public[members[group]] = True
+        taken += len(members[group])
     return public
 
 
@@ -102,14 +118,15 @@ def import_ground_truth(conn: Connection, home: Path, suite: str, secret: bytes,
                         fraction: float) -> list[dict[str, Any]]:
     """Copy a built suite's labeled test splits and baselines into the database; returns the dataset rows."""
     from aarlab.suites import load_ground_truth
-    from aarlab.w2s.data import distinct_items
+    from aarlab.w2s.data import content_id, distinct_items
 
     truth = load_ground_truth(home, suite)
     version = _baselines_version(home, suite)
     rows: list[dict[str, Any]] = []
     for name, gt in sorted(truth.items()):
         ids = [e.id for e in gt.test]
-        public = public_assignment(ids, name, secret, fraction)
+        contents = [content_id(e.model_dump()) for e in gt.test]  # repeated rows go to one side together
+        public = public_assignment(ids, name, secret, fraction, groups=contents)
         labels = [(pos, e.id, bool(e.positive()), bool(public[pos])) for pos, e in enumerate(gt.test)]
         row = {"name": name, "kind": gt.kind, "n_test": len(ids), "n_public": int(public.sum()),
                "weak_acc": gt.baseline.weak_acc, "strong_acc": gt.baseline.strong_acc,

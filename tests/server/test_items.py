@@ -32,3 +32,20 @@ def test_a_state_counts_the_distinct_items_of_each_test_split_and_its_public_par
     assert (math.n_test, math.n_test_items, math.n_public_items) == (200, 20, len(public_contents))
     assert (_baselines(math).n_test, _baselines(math).n_public) == (20, len(public_contents))
     assert chat.n_test_items == chat.n_test == 200  # distinct rows: items and rows agree
+
+
+def test_copies_of_one_item_are_public_or_private_together(tmp_path: Path) -> None:
+    home = write_fake_suite(tmp_path / "home")
+    test_file = home / "suites" / SUITE / "data" / "math" / "test.jsonl"
+    originals = read_split(test_file).examples
+    repeated = [originals[i % 20].model_copy(update={"id": f"math-test-{i:05d}"}) for i in range(200)]
+    write_split(test_file, repeated)
+    state = init_state(tmp_path / "state", suite=SUITE, home=home)
+    with state.db.reader.connect() as conn:
+        key = load_answer_keys(conn)["math"]
+    state.db.dispose()
+    sides: dict[str, set[bool]] = {}
+    for pos, e in enumerate(repeated):
+        sides.setdefault(content_id(e.model_dump()), set()).add(bool(key.public[pos]))
+    assert all(len(s) == 1 for s in sides.values())
+    assert 0 < key.n_public_items < 20 and 90 <= int(key.public.sum()) <= 110  # ~half, in whole items
