@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Quick start 1: set up and run the offline demo campaign: 3 search researchers for 5 minutes on the tiny suite,
 # each in its own bubblewrap sandbox, scored by the scoring service, sharing results on the forum.
-# The first run builds the tiny suite once (~5 min on 2 idle cores, with a progress line per stage). Each run starts a new campaign dir under demo-campaigns/.
+# The first run builds the tiny suite once (~5 min on 2 idle cores, with a progress line per stage).
+# Each run starts a new campaign dir under demo-campaigns/.
 # On a terminal the campaign is shown live; at the end it prints one summary table and writes an HTML report.
 set -euo pipefail
 cd "$(dirname "$0")/.."
