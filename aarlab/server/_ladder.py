@@ -148,6 +148,8 @@ class LadderQuery:
     step: float
     noise_sd: float
     floor: float
+    #: Distinct public items (public rows where the state did not count items): the labels an answer can carry
+    #: information about. Repeated rows share one label, so counting rows would undercharge.
     n_public: int
 
     @classmethod
@@ -156,7 +158,7 @@ class LadderQuery:
         n_public = int(key.public.sum())
         sd = ladder_noise_sd(n_public, rules.ladder_noise)
         return cls(public_accuracy(key, probs), ladder_noise(key, probs) * sd, ladder_step(n_public, rules.ladder_z),
-                   sd, ladder_floor(key, sd, rules.ladder_chance_z), n_public)
+                   sd, ladder_floor(key, sd, rules.ladder_chance_z), key.n_public_items or n_public)
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,21 @@ def test_the_ladder_charges_most_for_a_query_on_the_bar_and_almost_nothing_far_f
     assert ladder_charge(bar, bar, 0.0, n, climbed=True) > 2  # ...and an exact level on top
 
 
+def test_repeated_rows_are_charged_as_the_items_they_are() -> None:
+    """A test split that repeats its items (tiny: ~1,000 rows of 60-120 items) carries information about its items'
+    labels: the charge counts distinct public items, while the step and perturbation stay per row."""
+    rows = _key()
+    items = AnswerKey(**{**vars(rows), "n_public_items": 50})
+    probs = _at(rows, 0.62, 0)
+    rules = LadderRules("ladder", 0.4, 0.7, 0.0, 2.0)
+    by_rows, by_items = LadderQuery.of(rows, probs, rules), LadderQuery.of(items, probs, rules)
+    assert (by_rows.n_public, by_items.n_public) == (500, 50)
+    assert (by_rows.step, by_rows.noise_sd, by_rows.floor) == (by_items.step, by_items.noise_sd, by_items.floor)
+    bar = by_rows.acc + by_rows.step
+    assert ladder_charge(bar, bar, by_items.noise_sd, by_items.n_public, climbed=True) > \
+        ladder_charge(bar, bar, by_rows.noise_sd, by_rows.n_public, climbed=True)
+
+
 def test_an_answer_that_would_pass_the_budget_freezes_the_score_and_later_answers_stay_frozen() -> None:
     key, rules = _key(), LadderRules("ladder", 0.4, 0.7, 0.0, 1.0)
     state, spent, answers = None, LadderBudget(), []
