@@ -70,16 +70,19 @@ def _limits() -> SandboxLimits:
 
 
 @needs_bwrap
-def test_writing_twice_the_quota_in_many_files_is_stopped_and_the_host_keeps_its_disk(make_sandbox: Make,
-                                                                                         host: Host) -> None:
-    code = f"for i in range({2 * QUOTA_MB}):\n    open(f'chunk{{i}}', 'wb').write(b'x' * {MiB})\nprint('all written')"
+def test_writing_without_end_in_many_files_is_stopped_and_the_host_keeps_its_disk(make_sandbox: Make,
+                                                                                      host: Host) -> None:
+    # The writer never stops on its own (a bounded one could finish inside the watcher's latency on a fast disk:
+    # a fresh clone's run wrote twice the quota before the kill): only the quota can end it, well before wall_s.
+    code = f"i = 0\nwhile True:\n    open(f'chunk{{i}}', 'wb').write(b'x' * {MiB})\n    i += 1"
     result = make_sandbox(_limits()).exec(["python", "-c", code])
     assert result.killed_reason == "disk" and "disk_mb" in result.limits_hit
-    assert "all written" not in result.stdout
     assert f"over its disk quota of {QUOTA_MB} MiB" in result.stderr and "delete" in result.stderr
     assert result.enforced_by["disk_mb"] == "supervisor"
-    # the slack is write throughput x the watcher's latency (a few MiB on an idle machine, more under heavy load)
-    assert workspace_usage(host.workspace) <= 2 * QUOTA_MB * MiB
+    # the slack is write throughput x the watcher's latency (a few MiB on an idle machine, up to ~38 MiB measured
+    # under heavy load: docs/sandbox.md); an unwatched writer would fill the host's disk
+    usage = workspace_usage(host.workspace)
+    assert QUOTA_MB * MiB < usage <= 4 * QUOTA_MB * MiB
 
 
 @needs_bwrap
