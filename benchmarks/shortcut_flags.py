@@ -27,7 +27,7 @@ from aarlab.server._integrity import (
     shortcut_flag,
 )
 from aarlab.server._scoring import public_assignment, round_score
-from aarlab.w2s.data import content_id, distinct_items
+from aarlab.w2s.data import distinct_items, item_key
 from aarlab.w2s.metrics import pgr
 from aarlab.w2s.shortcuts import read_references, shortcut_predictions
 
@@ -87,7 +87,7 @@ def main() -> None:
             [e.without_label() for e in test]
         positive = np.array([bool(e.positive()) for e in test])
         public = public_assignment([e.id for e in test], dataset, secret, 0.5,  # whole items, as the service does
-                                   groups=[content_id(e.model_dump()) for e in test])
+                                   groups=[item_key(e) for e in test])
         refs = _references([e.without_label() for e in test], visible, positive, public,
                            read_references(suite.root, dataset))
         rows = []

@@ -118,22 +118,22 @@ def import_ground_truth(conn: Connection, home: Path, suite: str, secret: bytes,
                         fraction: float) -> list[dict[str, Any]]:
     """Copy a built suite's labeled test splits and baselines into the database; returns the dataset rows."""
     from aarlab.suites import load_ground_truth
-    from aarlab.w2s.data import content_id, distinct_items
+    from aarlab.w2s.data import item_key
 
     truth = load_ground_truth(home, suite)
     version = _baselines_version(home, suite)
     rows: list[dict[str, Any]] = []
     for name, gt in sorted(truth.items()):
         ids = [e.id for e in gt.test]
-        contents = [content_id(e.model_dump()) for e in gt.test]  # repeated rows go to one side together
+        contents = [item_key(e) for e in gt.test]  # repeated rows go to one side together
         public = public_assignment(ids, name, secret, fraction, groups=contents)
         labels = [(pos, e.id, bool(e.positive()), bool(public[pos])) for pos, e in enumerate(gt.test)]
         row = {"name": name, "kind": gt.kind, "n_test": len(ids), "n_public": int(public.sum()),
                "weak_acc": gt.baseline.weak_acc, "strong_acc": gt.baseline.strong_acc,
                "baseline_version": version, "labels_sha256": labels_digest(labels)}
         conn.execute(insert(datasets).values(**row))
-        items = {"test": distinct_items(gt.test),
-                 "public": distinct_items([e for pos, e in enumerate(gt.test) if public[pos]])}
+        items = {"test": len(set(contents)),
+                 "public": len({c for c, p in zip(contents, public, strict=True) if p})}
         conn.execute(insert(meta).values(key=f"{ITEMS_KEY}{name}", value=json.dumps(items)))
         conn.execute(insert(test_labels), [
             {"dataset": name, "position": p, "example_id": i, "positive": y, "public": pub}

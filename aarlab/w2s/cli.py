@@ -467,13 +467,13 @@ def suites_build_cmd(
         raise fail(str(e)) from None
     from aarlab.suites._progress import build_progress
 
-    if is_built(suite) and not force:
-        pass  # nothing to build: the table below is the stored result
-    elif suite.spec.builder == "tiny":
-        err.print("estimate: ~4-6 min pretraining on 2 idle cores (two processes; longer on busy cores) + ~1 min "
-                  "baselines; ~3 MB")
-    elif suite.spec.builder == "cpu":
-        err.print("estimate: ~2 min model conversion (1.1 GB) + ~10-20 min feature extraction on 2 cores; ~1.3 GB")
+    if force or not is_built(suite):  # the estimate only when there is something to build
+        if suite.spec.builder == "tiny":
+            err.print("estimate: ~4-6 min pretraining on 2 idle cores (two processes; longer on busy cores) + ~1 min "
+                      "baselines; ~3 MB")
+        elif suite.spec.builder == "cpu":
+            err.print("estimate: ~2 min model conversion (1.1 GB) + ~10-20 min feature extraction on 2 cores; "
+                      "~1.3 GB")
     try:
         with build_progress(err) as (progress, log):
             report = build_suite(suite, progress, force=force, log=log)
