@@ -1,13 +1,16 @@
-"""Shared fixtures: a *micro* suite (random tiny models, seconds) and the real tiny suite (built once, cached)."""
+"""Shared fixtures: a *micro* suite (random tiny models, seconds), the real tiny suite (built once, cached) and a
+throwaway PostgreSQL cluster."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from aarlab.suites import Suite, SuiteSpec, build_suite, load_suite
+from tests.server.pg import PostgresCluster, PostgresUnavailable, start_cluster
 
 MICRO_SIZES = {"train_label": 48, "train_unlabel": 96, "test": 64}
 
@@ -55,6 +58,19 @@ def _write_micro_suite(root: Path) -> Suite:
 
 
 @pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresCluster]:
+    """A throwaway PostgreSQL cluster (initdb in a temp dir, free port); skips when it cannot be started."""
+    try:
+        cluster = start_cluster()
+    except PostgresUnavailable as err:
+        pytest.skip(f"PostgreSQL tests skipped: {err}")
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
 def micro_suite(tmp_path_factory: pytest.TempPathFactory) -> Suite:
     """Two random (untrained) tiny Qwen3 models and small math/chat datasets: the full code path in seconds."""
     return _write_micro_suite(tmp_path_factory.mktemp("micro"))
@@ -78,7 +94,7 @@ def tiny_suite(tiny_home: Path) -> Suite:
 
 # In CI the real components must be there: a test skipped because bubblewrap, chromium or PostgreSQL is missing
 # fails the run instead of passing silently (locally such skips stay skips).
-REQUIRED_IN_CI = ("bubblewrap", "bwrap", "chromium", "PostgreSQL", "playwright")
+REQUIRED_IN_CI = ("bubblewrap", "bwrap", "chromium", "PostgreSQL", "playwright", "Ray", "S3")
 _missing_in_ci: list[str] = []
 
 

@@ -96,10 +96,15 @@ def live_view(status: CampaignStatus, name: str = "campaign") -> RenderableType:
     table.add_column("promoted", justify="right", no_wrap=True)
     table.add_column("flags", justify="right", no_wrap=True)
     table.add_column("budget left", no_wrap=True, overflow="ellipsis", max_width=22)
+    cluster = any(a.node for a in status.agents)
+    if cluster:
+        table.add_column("node (moves)", no_wrap=True, overflow="ellipsis", max_width=22)
     for a in status.agents:
         flags = Text(str(a.flags), style="bold yellow" if a.flags else "")
         row: list[RenderableType] = [Text(a.name), _state(a), _experiment(a), str(a.submissions),
                                      _pgr(a.best_public_pgr), _pgr(a.promoted_pgr), flags, budget_left(a)]
+        if cluster:
+            row.append(Text(f"{a.node or '-'}" + (f" ({a.moves})" if a.moves else "")))
         table.add_row(*row)
     head = Text.assemble((Text(name, style="bold")), "  ", headline(status))
     lines: list[RenderableType] = [head, table]
@@ -154,7 +159,8 @@ def agent_line(agent: AgentStatus) -> str:
         f"{agent.experiment}{' (running)' if agent.experiment_running else ''}"
     return (f"{agent.name}: {agent.state}; experiment {experiment}; {_n(agent.submissions, 'submission')}, "
             f"best public {_pgr(agent.best_public_pgr)}, promoted {_pgr(agent.promoted_pgr)}, "
-            f"{_n(agent.flags, 'flag')}; left {budget_left(agent)}")
+            f"{_n(agent.flags, 'flag')}; left {budget_left(agent)}"
+            + (f"; node {agent.node}" + (f" (moved {agent.moves}x)" if agent.moves else "") if agent.node else ""))
 
 
 def change_lines(before: CampaignStatus | None, after: CampaignStatus) -> list[str]:
@@ -162,7 +168,7 @@ def change_lines(before: CampaignStatus | None, after: CampaignStatus) -> list[s
     scores or flags changed (every agent on the first reading)."""
     def key(a: AgentStatus) -> tuple[object, ...]:
         return (a.state, a.experiment, a.experiment_running, a.submissions, a.best_public_pgr, a.promoted_pgr,
-                a.flags)
+                a.flags, a.node, a.moves)
 
     seen = {a.name: key(a) for a in before.agents} if before is not None else {}
     return [agent_line(a) for a in after.agents if seen.get(a.name) != key(a)]

@@ -11,7 +11,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from aarlab._threads import pick_threads, thread_env
 from aarlab.campaign._external import SocketForwarder, link_socket
@@ -29,6 +29,8 @@ from aarlab.campaign._state import (
 
 #: Restarts granted to an agent process that exits with an error.
 MAX_RESTARTS = 1
+#: Cluster campaigns: times an agent is started on another node after losing its node.
+MAX_MOVES = 5
 #: Seconds past the deadline after which agents still running are stopped.
 GRACE_S = 60.0
 
@@ -81,7 +83,12 @@ class ScoringServer:
         self._log = open(self.state / "logs" / "server.log", "ab")  # noqa: SIM115 - closed in stop()
         argv = [sys.executable, "-m", "aarlab", "server", "start", "--state", str(server_dir(self.state)),
                 "--suite", self.info.suite, "--home", self.info.home, "--uds", str(sock), "--config", str(config)]
-        if self.info.dashboard_port is not None:
+        if self.info.cluster is not None:  # agents on every node reach it over TCP
+            from urllib.parse import urlsplit
+
+            url = urlsplit(self.info.cluster.service_url)
+            argv += ["--host", str(url.hostname), "--port", str(url.port)]
+        elif self.info.dashboard_port is not None:
             argv += ["--host", "127.0.0.1", "--port", str(self.info.dashboard_port)]
         self.process = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
         self.info.server_pid = self.process.pid
@@ -114,8 +121,40 @@ class ScoringServer:
             self._log = None
 
 
+class _LocalAgent:
+    """An agent process on this machine."""
+
+    def __init__(self, process: subprocess.Popen[bytes], log: IO[bytes]) -> None:
+        self.process = process
+        self.log = log
+        self.node: str | None = None
+
+    def poll(self) -> tuple[str, int | None]:
+        code = self.process.poll()
+        return ("running", None) if code is None else ("exited", code)
+
+    def placed(self) -> str | None:
+        return None
+
+    @property
+    def error(self) -> str | None:
+        return None
+
+    def stop(self) -> int | None:
+        _stop(self.process)
+        return self.process.returncode
+
+    def close(self) -> None:
+        self.log.close()
+
+
 class Supervisor:
-    """Runs the unfinished agents of a campaign until they are done; ``on_tick`` is called about once a second."""
+    """Runs the unfinished agents of a campaign until they are done; ``on_tick`` is called about once a second.
+
+    On one machine each agent is a process; with ``info.cluster`` each is a Ray actor on some node
+    (:mod:`aarlab.cluster`), its files mirrored back from the campaign storage, and an agent whose node is lost is
+    started again on another node from its last checkpoint (a *move*, not one of its restarts).
+    """
 
     def __init__(self, state: Path, on_tick: Callable[[CampaignInfo], None] = lambda _i: None,
                  log: Callable[[str], None] = lambda _m: None) -> None:
@@ -123,29 +162,84 @@ class Supervisor:
         self.info = load_campaign(state)
         self.on_tick = on_tick
         self.log = log
-        self.processes: dict[str, subprocess.Popen[bytes]] = {}
-        self._logs: dict[str, IO[bytes]] = {}
-        #: CPU threads of each agent's experiments: the cores divided among the agents that run at once.
-        self.threads = pick_threads(workers=max(1, min(self.info.concurrency, len(self.info.agents))))
+        self.processes: dict[str, Any] = {}
+        #: CPU threads of each agent's experiments: the cores divided among the agents that run at once (on a
+        #: cluster: the CPUs an agent asks for).
+        if self.info.cluster is not None:
+            self.threads = max(1, int(self.info.cluster.request.get("CPU", 1)))
+        else:
+            self.threads = pick_threads(workers=max(1, min(self.info.concurrency, len(self.info.agents))))
+        self._store: Any = None
+        self._mirrored_at = 0.0
 
     def _save(self) -> None:
         save_campaign(self.state, self.info)
 
+    def _cluster_store(self) -> Any:
+        if self._store is None:
+            from aarlab.cluster import CampaignStore, Storage
+
+            assert self.info.cluster is not None
+            self._store = CampaignStore(Storage(self.info.cluster.storage), self.info.cluster.campaign_id)
+        return self._store
+
     def _launch(self, name: str) -> None:
-        log = open(self.state / "logs" / f"{name}.log", "ab")  # noqa: SIM115 - closed when the process ends
-        argv = [sys.executable, "-m", agent_module(self.info.agent_kind), "--state", str(self.state), "--agent", name]
-        self.processes[name] = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                                env={**os.environ, **thread_env(self.threads)})
-        self._logs[name] = log
         record = self.info.agent(name)
-        record.state, record.pid = "running", self.processes[name].pid
+        if self.info.cluster is not None:
+            from aarlab.cluster import HostSpec
+            from aarlab.cluster._ray import launch
+
+            cluster = self.info.cluster
+            self._cluster_store().publish_setup(self.state, name)  # a resume's new deadline
+            spec = HostSpec(name=name, agent_kind=self.info.agent_kind, suite=self.info.suite,
+                            storage_url=cluster.storage, campaign_id=cluster.campaign_id,
+                            service_url=cluster.service_url, threads=self.threads,
+                            checkpoint_s=cluster.checkpoint_s, node_dir=cluster.node_dir)
+            self.processes[name] = launch(spec, cluster.request)
+            record.state, record.pid = "running", None
+        else:
+            log = open(self.state / "logs" / f"{name}.log", "ab")  # noqa: SIM115 - closed when the process ends
+            argv = [sys.executable, "-m", agent_module(self.info.agent_kind), "--state", str(self.state),
+                    "--agent", name]
+            process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                       env={**os.environ, **thread_env(self.threads)})
+            self.processes[name] = _LocalAgent(process, log)
+            record.state, record.pid = "running", process.pid
         self._save()
 
-    def _reap(self, name: str, code: int) -> None:
-        self.processes.pop(name)
-        self._logs.pop(name).close()
+    def _mirror(self, names: list[str], force: bool = False) -> None:
+        """Cluster campaigns: copy the agents' latest checkpoints here (every few seconds, and when one ends)."""
+        if self.info.cluster is None or not names or (not force and time.monotonic() - self._mirrored_at < 5):
+            return
+        from aarlab.cluster import StorageError
+
+        self._mirrored_at = time.monotonic()
+        for name in names:
+            try:
+                self._cluster_store().mirror(self.state, name)
+            except StorageError as err:
+                self.log(f"{name}: its checkpoint could not be read back ({err}); will retry")
+
+    def _reap(self, name: str, outcome: str, code: int | None) -> None:
+        handle = self.processes.pop(name)
+        handle.close()  # the log file; on a cluster, the actor and the resources it holds
+        self._mirror([name], force=True)
         record = self.info.agent(name)
-        record.exit_code, record.pid = code, None
+        record.pid = None
+        if outcome == "lost":
+            if record.moves < MAX_MOVES and now() < self.info.deadline:
+                record.moves += 1
+                record.state = "pending"
+                self.log(f"{name}: its node {record.node or '?'} was lost; starting it on another node from its "
+                         f"last checkpoint (move {record.moves})")
+            else:
+                record.state = "crashed"
+                self.log(f"{name}: its node was lost and it has moved {record.moves} times; not moving it again")
+            self._save()
+            return
+        record.exit_code = code
+        if handle.error:
+            self.log(f"{name} failed on its node: {handle.error}")
         if code == 0:
             record.state = "done"
         elif record.restarts < MAX_RESTARTS and now() < self.info.deadline:
@@ -162,9 +256,14 @@ class Supervisor:
         (self.state / "logs").mkdir(exist_ok=True)
         try:
             while True:
-                for name, process in list(self.processes.items()):
-                    if (code := process.poll()) is not None:
-                        self._reap(name, code)
+                for name, handle in list(self.processes.items()):
+                    outcome, code = handle.poll()
+                    if outcome != "running":
+                        self._reap(name, outcome, code)
+                    elif (node := handle.placed()) and self.info.agent(name).node != node:
+                        self.info.agent(name).node = node
+                        self._save()
+                self._mirror(list(self.processes))
                 pending = [a.name for a in self.info.agents if a.state == "pending"]
                 for name in pending[: max(0, self.info.concurrency - len(self.processes))]:
                     self._launch(name)
@@ -186,13 +285,14 @@ class Supervisor:
         return self.info
 
     def _stop_all(self) -> None:
-        """Stop every running agent process and mark it ``stopped`` (``campaign resume`` continues it)."""
-        for name, process in list(self.processes.items()):
-            _stop(process)
+        """Stop every running agent and mark it ``stopped`` (``campaign resume`` continues it)."""
+        for name, handle in list(self.processes.items()):
+            code = handle.stop()
             self.processes.pop(name)
-            self._logs.pop(name).close()
+            handle.close()
+            self._mirror([name], force=True)
             record = self.info.agent(name)
-            record.state, record.pid, record.exit_code = "stopped", None, process.returncode
+            record.state, record.pid, record.exit_code = "stopped", None, code
         self._save()
 
 
@@ -312,6 +412,13 @@ def _supervise_with_service(state: Path, info: CampaignInfo, on_tick: Callable[[
         service = ExternalService(state, info.server)
     else:
         service = ScoringServer(state, info, server_settings(info.budget))
+    if info.cluster is not None:
+        from aarlab.cluster._ray import ClusterError, connect
+
+        try:
+            log(connect(info.cluster.address))
+        except ClusterError as err:
+            raise CampaignError(str(err)) from None
     service.start()
     if info.dashboard_port is not None:
         log(f"dashboard: http://127.0.0.1:{info.dashboard_port}/ (log in with the admin token: `aarlab server "
@@ -322,6 +429,10 @@ def _supervise_with_service(state: Path, info: CampaignInfo, on_tick: Callable[[
         return info
     finally:
         service.stop()
+        if info.cluster is not None:
+            from aarlab.cluster._ray import disconnect
+
+            disconnect()
 
 
 def queue_promotions(state: Path, log: Callable[[str], None]) -> list[str]:

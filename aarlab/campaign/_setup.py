@@ -15,6 +15,7 @@ from aarlab.campaign._state import AgentAssignment, AgentRecord, CampaignError, 
 
 if TYPE_CHECKING:
     from aarlab.agents.prompts import Direction
+    from aarlab.campaign._cluster import ClusterOptions
 
 #: Opens the view of a suite build: yields ``(progress(stage, done, total), log(message))``.
 BuildView = Callable[[], AbstractContextManager[tuple[Callable[[str, float, float], None], Callable[[str], None]]]]
@@ -127,13 +128,15 @@ def _create_tokens(state: Path, names: list[str], budget: int, datasets: list[st
 def setup_campaign(state: Path, *, suite: str, home: Path, agents: int, kind: str, minutes: float, concurrency: int,
                    budget: int, trial_timeout_s: float, log: Callable[[str], None], llm: LLMOptions | None = None,
                    server: str | None = None, admin_token: str | None = None,
-                   dashboard_port: int | None = None, build_view: BuildView | None = None) -> CampaignInfo:
+                   dashboard_port: int | None = None, build_view: BuildView | None = None,
+                   cluster: ClusterOptions | None = None, db_url: str | None = None) -> CampaignInfo:
     """Create a new campaign in ``state`` (which must not hold one) and return its record.
 
     ``kind`` is ``"search"`` or a model string (``llm`` then holds its endpoint, budgets, prices and directions).
-    With ``server``, agents are created on that existing scoring service (``admin_token``) instead of a new one.
+    With ``server``, agents are created on that existing scoring service (``admin_token``) instead of a new one;
+    otherwise ``db_url`` (SQLAlchemy URL, e.g. PostgreSQL) holds the new service's database (default: SQLite in it).
     Everything that can be checked (model, API key, prices, directions, admin token) is checked before anything
-    is written.
+    is written; with ``cluster`` (agents as Ray actors) also the storage, the cluster and its resources.
     """
     from aarlab.server import StateError, init_state
 
@@ -148,12 +151,21 @@ def setup_campaign(state: Path, *, suite: str, home: Path, agents: int, kind: st
         if dashboard_port is not None:
             raise CampaignError("--dashboard-port starts the campaign's own server's dashboard; with --server, open "
                                 "the dashboard of that server instead")
+        if db_url is not None:
+            raise CampaignError("--db is the database of the campaign's own server; --server has its own")
+    settings = None
+    if cluster is not None:
+        from aarlab.campaign._cluster import check_cluster
+
+        settings = check_cluster(state, cluster, server)
+        if dashboard_port is not None:
+            settings = settings.model_copy(update={"service_url": _with_port(settings.service_url, dashboard_port)})
     state.mkdir(parents=True, exist_ok=True)
     os.chmod(state, 0o700)
     ensure_suite(suite, home, log, build_view)
     if server is None:
         try:
-            init_state(server_dir(state), suite=suite, home=home).db.dispose()
+            init_state(server_dir(state), suite=suite, home=home, db_url=db_url).db.dispose()
         except StateError as err:
             raise CampaignError(str(err)) from None
     else:
@@ -184,6 +196,19 @@ def setup_campaign(state: Path, *, suite: str, home: Path, agents: int, kind: st
         records.append(AgentRecord(name=name, direction=direction))
     info = CampaignInfo(suite=suite, home=str(home), agent_kind=kind, minutes=minutes, concurrency=concurrency,
                         budget=budget, server=server, dashboard_port=dashboard_port, started_at=started,
-                        deadline=started + minutes * 60, agents=records)
+                        deadline=started + minutes * 60, agents=records, cluster=settings)
     save_campaign(state, info)
+    if settings is not None:
+        from aarlab.campaign._cluster import publish
+
+        publish(state, info)
     return info
+
+
+def _with_port(url: str, port: int) -> str:
+    """``url`` with its port replaced (the dashboard port doubles as the service's port on a cluster)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    host = f"[{parts.hostname}]" if parts.hostname and ":" in parts.hostname else parts.hostname
+    return f"{parts.scheme}://{host}:{port}"

@@ -67,8 +67,24 @@ class AgentRecord(BaseModel):
     direction: str
     state: AgentState = "pending"
     restarts: int = 0
-    pid: int | None = Field(None, description="The agent process while it runs")
+    pid: int | None = Field(None, description="The agent process while it runs (on this machine)")
     exit_code: int | None = None
+    node: str | None = Field(None, description="Cluster campaigns: the node it runs (or last ran) on, ip/node-id")
+    moves: int = Field(0, description="Cluster campaigns: restarts on another node after its node was lost")
+
+
+class ClusterSettings(BaseModel):
+    """How a campaign runs across machines: the Ray cluster, the storage its nodes share, the service's address."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    address: str = Field(description="Ray address (HOST:PORT, ray://HOST:PORT, auto) or 'local' (in-process)")
+    storage: str = Field(description="fsspec URL of the shared state (a directory, or s3://bucket/prefix)")
+    campaign_id: str = Field(description="Prefix of this campaign's keys in the storage")
+    service_url: str = Field(description="Where agents on any node reach the scoring service (http(s)://host:port)")
+    request: dict[str, float] = Field(description="Ray resources one agent asks for (CPU, GPU, memory, custom)")
+    checkpoint_s: float = Field(15.0, description="Seconds between an agent's checkpoints to the storage")
+    node_dir: str | None = Field(None, description="Where nodes put agents' local dirs (default: the temp dir)")
 
 
 class CampaignInfo(BaseModel):
@@ -92,6 +108,7 @@ class CampaignInfo(BaseModel):
     server_pid: int | None = Field(None, description="The campaign's scoring service process while it runs")
     ended_at: float | None = None
     agents: list[AgentRecord]
+    cluster: ClusterSettings | None = Field(None, description="Set when agents run as Ray actors (--cluster)")
 
     def agent(self, name: str) -> AgentRecord:
         """The record of agent ``name``."""

@@ -51,6 +51,8 @@ class AgentStatus(BaseModel):
     evaluations_left: int | None = Field(None, description="scoring evaluations left on its own dataset")
     experiments_left: int | None = Field(None, description="experiments left under --max-experiments")
     usd_left: float | None = Field(None, description="LLM spend left under --usd")
+    node: str | None = Field(None, description="cluster campaigns: the node it runs (or last ran) on")
+    moves: int = Field(0, description="cluster campaigns: times it was started on another node after losing one")
 
 
 class CampaignStatus(BaseModel):
@@ -253,6 +255,7 @@ def campaign_status(state: Path) -> CampaignStatus:
                                 submissions=stored["submissions"], final=stored.get("final", []),
                                 experiment=experiment, experiment_running=running and record.state == "running",
                                 promoted_pgr=stored.get("promoted_pgr"), flags=stored.get("flags", 0),
+                                node=record.node, moves=record.moves,
                                 **_budget_left(state, record.name, stored, info)))
     bests = [r.best_public_pgr for r in rows if r.best_public_pgr is not None]
     running = info.ended_at is None and info.stopped_at is None

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 if TYPE_CHECKING:
+    from aarlab.campaign._cluster import ClusterOptions
     from aarlab.campaign._state import CampaignInfo
     from aarlab.campaign._status import CampaignStatus
 
@@ -183,7 +184,9 @@ def run(
                                        "openai-api/local/llama-3")] = "search",
     minutes: Annotated[float, typer.Option("--minutes", min=0.1, help="Wall-clock length of the campaign (every "
                                            "agent's wall budget)")] = 10.0,
-    concurrency: Annotated[int, typer.Option("--concurrency", min=1, help="Agent processes at once")] = 3,
+    concurrency: Annotated[int | None, typer.Option("--concurrency", min=1, help="Agents at once (default 3; with "
+                                                    "--cluster every agent: Ray places them as resources "
+                                                    "allow)")] = None,
     budget: Annotated[int, typer.Option("--budget", min=1, help="Evaluations per agent per dataset")] = 50,
     trial_timeout: Annotated[float, typer.Option("--trial-timeout", min=1, help="Seconds one experiment may "
                                                  "run in the sandbox")] = 300.0,
@@ -213,12 +216,38 @@ def run(
                                                        "the campaign's server (and dashboard) on "
                                                        "127.0.0.1:PORT")] = None,
     quiet: QuietOpt = False,
+    db: Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL of the campaign's own server's database, "
+                                           "e.g. postgresql+psycopg://u@host/db (default: SQLite in STATE/server)")
+                  ] = None,
+    cluster: Annotated[str | None, typer.Option("--cluster", help="Run the agents as Ray actors on this cluster: "
+                                                "HOST:PORT of its head, ray://HOST:PORT, auto, or 'local' (an "
+                                                "in-process one); default: processes on this machine, no Ray",
+                                                rich_help_panel="Cluster")] = None,
+    storage: Annotated[str | None, typer.Option("--storage", help="fsspec URL of the state shared with the nodes "
+                                                "(s3://bucket/prefix; endpoint and keys from the AWS_* environment); "
+                                                "default STATE/storage", rich_help_panel="Cluster")] = None,
+    agent_cpus: Annotated[float, typer.Option("--agent-cpus", min=0.01, help="CPUs one agent asks Ray for",
+                                              rich_help_panel="Cluster")] = 1.0,
+    agent_gpus: Annotated[float, typer.Option("--agent-gpus", min=0, help="GPUs one agent asks Ray for",
+                                              rich_help_panel="Cluster")] = 0.0,
+    agent_memory: Annotated[str | None, typer.Option("--agent-memory", help="Memory one agent asks Ray for "
+                                                     "(e.g. 8GiB)", rich_help_panel="Cluster")] = None,
+    agent_resource: Annotated[list[str] | None, typer.Option("--agent-resource", help="Custom Ray resource one "
+                                                             "agent asks for, NAME=AMOUNT (repeatable)",
+                                                             rich_help_panel="Cluster")] = None,
+    service_host: Annotated[str | None, typer.Option("--service-host", help="Address of this machine where the "
+                                                     "nodes reach the scoring service (default: this machine's "
+                                                     "address as Ray sees it; 127.0.0.1 for --cluster local)",
+                                                     rich_help_panel="Cluster")] = None,
+    checkpoint_every: Annotated[float, typer.Option("--checkpoint-every", min=1, help="Seconds between an agent's "
+                                                    "checkpoints to the storage", rich_help_panel="Cluster")] = 15.0,
 ) -> None:
     """Start a campaign: scoring service, agents with tokens and sandboxes, a live view until the deadline, then one
     summary table and the report (STATE/report.html).
 
     Examples: aarlab campaign run --state runs/demo --agents 3 --minutes 5;
-    aarlab campaign run --state runs/llm --agent anthropic/claude-sonnet-4-5 --agents 2 --usd 5 --minutes 60
+    aarlab campaign run --state runs/llm --agent anthropic/claude-sonnet-4-5 --agents 2 --usd 5 --minutes 60;
+    aarlab campaign run --state runs/ray --cluster 10.0.0.5:6379 --storage s3://bucket/aarlab --agent-gpus 1
     """
     from aarlab.campaign._llm import LLMOptions
     from aarlab.campaign._setup import setup_campaign
@@ -239,13 +268,40 @@ def run(
     llm = LLMOptions(model=agent, base_url=base_url, budget_usd=usd, budget_tokens=tokens,
                      budget_experiments=max_experiments, prices_file=prices, directions_file=directions)
     try:
+        options = _cluster_options(cluster, storage, agent_cpus, agent_gpus, agent_memory, agent_resource or [],
+                                   service_host, checkpoint_every)
+    except CampaignError as e:
+        raise fail(str(e)) from None
+    try:
         setup_campaign(state, suite=suite, home=resolve_home(home), agents=agents, kind=agent, minutes=minutes,
-                       concurrency=concurrency, budget=budget, trial_timeout_s=trial_timeout,
+                       concurrency=concurrency or (agents if cluster else 3), budget=budget,
+                       trial_timeout_s=trial_timeout,
                        log=_say, llm=llm, server=server, admin_token=admin_token, dashboard_port=dashboard_port,
-                       build_view=lambda: build_progress(err, plain=quiet))
+                       build_view=lambda: build_progress(err, plain=quiet), cluster=options,
+                       db_url=db)
     except CampaignError as e:
         raise fail(str(e)) from None
     _supervise(state, quiet)
+
+
+def _cluster_options(cluster: str | None, storage: str | None, cpus: float, gpus: float, memory: str | None,
+                     resources: list[str], service_host: str | None, checkpoint_s: float) -> ClusterOptions | None:
+    """The ``--cluster`` options, or None for a single-machine campaign (where the cluster flags are refused)."""
+    from aarlab.campaign._cluster import ClusterOptions, parse_memory, parse_resources
+    from aarlab.campaign._state import CampaignError
+
+    if cluster is None:
+        given = [flag for flag, value in (("--storage", storage), ("--agent-memory", memory),
+                                          ("--agent-resource", resources or None), ("--service-host", service_host),
+                                          ("--agent-gpus", gpus or None), ("--agent-cpus", None if cpus == 1 else cpus),
+                                          ("--checkpoint-every", None if checkpoint_s == 15 else checkpoint_s))
+                 if value is not None]
+        if given:
+            raise CampaignError(f"{', '.join(given)} only apply with --cluster (agents as Ray actors)")
+        return None
+    return ClusterOptions(address=cluster.strip(), storage=storage, cpus=cpus, gpus=gpus,
+                          memory=parse_memory(memory) if memory else None, resources=parse_resources(resources),
+                          service_host=service_host, checkpoint_s=checkpoint_s)
 
 
 @campaign_app.command("resume")

@@ -127,7 +127,8 @@ def test_status_json_has_exactly_the_documented_keys_and_counts_stored_submissio
     for agent in status["agents"]:
         assert set(agent) == {"name", "direction", "state", "best_public_pgr", "cost_usd", "submissions", "final",
                               "experiment", "experiment_running", "experiments", "promoted_pgr", "flags",
-                              "evaluations_left", "experiments_left", "usd_left"}
+                              "evaluations_left", "experiments_left", "usd_left", "node", "moves"}
+        assert agent["node"] is None and agent["moves"] == 0  # set for --cluster campaigns only
         assert agent["submissions"] >= 1 and agent["cost_usd"] == 0.0 and agent["state"] == "done"
     assert status["best_public_pgr"] == max(a["best_public_pgr"] for a in status["agents"])
 

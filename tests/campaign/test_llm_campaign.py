@@ -170,7 +170,7 @@ def test_transcript_usage_and_status_record_the_cost(budget_run: Run) -> None:
     agent = json.loads(status.stdout)["agents"][0]
     assert set(agent) == {"name", "direction", "state", "best_public_pgr", "cost_usd", "submissions", "final",
                           "experiment", "experiment_running", "experiments", "promoted_pgr", "flags",
-                          "evaluations_left", "experiments_left", "usd_left"}
+                          "evaluations_left", "experiments_left", "usd_left", "node", "moves"}
     assert agent["experiments"] == 2 and agent["experiments_left"] == 0
     assert agent["cost_usd"] == pytest.approx(usage["cost_usd"]) and agent["submissions"] == 1
     assert agent["best_public_pgr"] is not None

@@ -21,7 +21,7 @@ import pytest
 from aarlab.client import ScoringClient
 from aarlab.server import ServerSettings, add_agent, init_state, listen, read_admin_token
 from tests.server.fakesuite import SUITE, fake_labels, fake_test_ids, write_fake_suite
-from tests.server.pg import PostgresCluster, PostgresUnavailable, start_cluster
+from tests.server.pg import PostgresCluster
 
 #: Settings for the shared servers: budgets and rates that tests lower per agent or per server where they matter.
 #: The Ladder is the deterministic one (a wide step, no perturbation) so that tests of other things can predict
@@ -35,19 +35,6 @@ TEST_SETTINGS = ServerSettings(default_budget=20, rate_per_s=1000, rate_burst=10
 def fake_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An aarlab home with the fake suite built: math (binary) and chat (comparison), 200 test examples each."""
     return write_fake_suite(tmp_path_factory.mktemp("home"))
-
-
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[PostgresCluster]:
-    """A throwaway PostgreSQL cluster (initdb in a temp dir, free port); skips when it cannot be started."""
-    try:
-        cluster = start_cluster()
-    except PostgresUnavailable as err:
-        pytest.skip(f"PostgreSQL tests skipped: {err}")
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

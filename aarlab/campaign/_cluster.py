@@ -1,0 +1,142 @@
+"""``campaign run --cluster``: checks made before anything is written, and the publication of the shared state.
+
+Order matters for "fail fast, leave nothing half-started": the storage is probed (a write, read and delete) and the
+cluster joined and asked whether any node can hold one agent's request *before* the campaign dir is touched. Only
+then is the campaign set up as on one machine, and its suite models, visible data and agent set-ups are published to
+the storage for the nodes. Ground truth never leaves the head: the server's state dir is not published.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aarlab.campaign._state import CampaignError, CampaignInfo, ClusterSettings
+
+_MEMORY = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*([KMGT]i?B?|B)?\s*$", re.IGNORECASE)
+_UNITS = {"": 1, "B": 1, "K": 1e3, "KB": 1e3, "KIB": 2**10, "M": 1e6, "MB": 1e6, "MIB": 2**20, "G": 1e9, "GB": 1e9,
+          "GIB": 2**30, "T": 1e12, "TB": 1e12, "TIB": 2**40}
+
+
+def parse_memory(text: str) -> float:
+    """``"4GiB"``, ``"512MB"``, ``"2e9"``... as bytes; :class:`CampaignError` on anything else."""
+    match = _MEMORY.match(text)
+    if match is None:
+        try:
+            value = float(text)
+        except ValueError:
+            raise CampaignError(f"--agent-memory {text!r}: expected bytes or a size like 4GiB, 512MB") from None
+        if value <= 0:
+            raise CampaignError(f"--agent-memory {text!r}: must be positive")
+        return value
+    value = float(match.group(1)) * _UNITS[(match.group(2) or "").upper()]
+    if value <= 0:
+        raise CampaignError(f"--agent-memory {text!r}: must be positive")
+    return value
+
+
+def parse_resources(items: list[str]) -> dict[str, float]:
+    """``NAME=AMOUNT`` pairs (``--agent-resource``) as a dict; :class:`CampaignError` naming a bad one."""
+    out: dict[str, float] = {}
+    for item in items:
+        name, sep, amount = item.partition("=")
+        name = name.strip()
+        try:
+            value = float(amount)
+        except ValueError:
+            value = -1.0
+        if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.:-]*", name) or value <= 0:
+            raise CampaignError(f"--agent-resource {item!r}: expected NAME=AMOUNT with a positive amount, e.g. "
+                                "gpu_node=1")
+        if name in ("CPU", "GPU", "memory"):
+            raise CampaignError(f"--agent-resource {item!r}: use --agent-cpus/--agent-gpus/--agent-memory for {name}")
+        out[name] = value
+    return out
+
+
+@dataclass
+class ClusterOptions:
+    """What ``campaign run --cluster`` was given."""
+
+    address: str
+    storage: str | None = None
+    cpus: float = 1.0
+    gpus: float = 0.0
+    memory: float | None = None
+    resources: dict[str, float] = field(default_factory=dict)
+    service_host: str | None = None
+    service_port: int | None = None
+    checkpoint_s: float = 15.0
+    node_dir: str | None = None
+
+
+def _free_port(host: str) -> int:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, 0))
+        except OSError as err:
+            raise CampaignError(f"--service-host {host}: cannot listen there ({err.strerror}); give an address of "
+                                "this machine that the cluster's nodes can reach") from None
+        return int(sock.getsockname()[1])
+
+
+def check_cluster(state: Path, options: ClusterOptions, server: str | None = None) -> ClusterSettings:
+    """Probe the storage, join the cluster and check the request; the settings the campaign will run with.
+
+    With ``server`` (an existing service) the agents reach it at that URL. Writes nothing under ``state``;
+    :class:`CampaignError` naming the problem otherwise.
+    """
+    from aarlab.cluster import Storage, StorageError
+    from aarlab.cluster._ray import ClusterError, check_fits, connect, disconnect, resource_request
+
+    storage_url = options.storage or (state / "storage").as_uri()
+    if options.storage is not None:  # the default directory is made with the campaign dir
+        try:
+            Storage(storage_url).check()
+        except StorageError as err:
+            raise CampaignError(f"--storage: {err}") from None
+    request = resource_request(options.cpus, options.memory, options.gpus, options.resources)
+    try:
+        connect(options.address)
+        check_fits(request)
+        if server is not None:
+            if not server.startswith(("http://", "https://")):
+                raise ClusterError(f"--server {server}: agents on other nodes need a TCP address (http(s)://host:port)")
+            service_url = server.rstrip("/")
+        else:
+            host = options.service_host or _service_host(options.address)
+            shown = f"[{host}]" if ":" in host else host
+            service_url = f"http://{shown}:{options.service_port or _free_port(host)}"
+    except (ClusterError, CampaignError) as err:
+        disconnect()  # nothing left started: an in-process cluster stops, a remote one is left as it was
+        raise CampaignError(str(err)) from None
+    return ClusterSettings(address=options.address, storage=storage_url,
+                           campaign_id=f"{state.name}-{uuid.uuid4().hex[:8]}", service_url=service_url,
+                           request=request, checkpoint_s=options.checkpoint_s, node_dir=options.node_dir)
+
+
+def _service_host(address: str) -> str:
+    """Where the scoring service listens for the nodes: loopback for an in-process cluster, else this machine's
+    address as Ray sees it."""
+    if address == "local":
+        return "127.0.0.1"
+    import ray
+
+    return str(ray.util.get_node_ip_address())
+
+
+def publish(state: Path, info: CampaignInfo) -> None:
+    """Store the suite's models, the visible data and every agent's set-up for the nodes."""
+    from aarlab.cluster import CampaignStore, Storage, StorageError
+    from aarlab.suites import load_suite
+
+    assert info.cluster is not None
+    store = CampaignStore(Storage(info.cluster.storage), info.cluster.campaign_id)
+    try:
+        store.publish(state, load_suite(info.suite, Path(info.home)).root, [a.name for a in info.agents])
+    except StorageError as err:
+        raise CampaignError(f"publishing the campaign to its storage failed: {err}") from None
