@@ -114,9 +114,12 @@ def main() -> None:
     if "local" in rows and "ray 3 nodes" in rows:
         local, ray = rows["local"], rows["ray 3 nodes"]
         extra = ray["overhead_per_experiment_s"] - local["overhead_per_experiment_s"]
+        start = (ray["mean_start_latency_s"] - local["mean_start_latency_s"]) / max(1, ray["experiments"] / args.agents)
+        total = 100 * (extra + start) / ray["mean_experiment_s"]
         print(f"cluster / local experiments: {ray['experiments'] / max(1, local['experiments']):.2f}; scheduling "
-              f"overhead the cluster adds per experiment: {extra:.2f} s ({100 * extra / ray['mean_experiment_s']:.1f}% "
-              "of an experiment)")
+              f"overhead the cluster adds per experiment: {extra:.2f} s between experiments "
+              f"({100 * extra / ray['mean_experiment_s']:.1f}% of an experiment), {extra + start:.2f} s with its "
+              f"slower start spread over an agent's experiments ({total:.1f}%)")
 
 
 if __name__ == "__main__":

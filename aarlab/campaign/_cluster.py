@@ -71,6 +71,8 @@ class ClusterOptions:
     service_port: int | None = None
     checkpoint_s: float = 15.0
     node_dir: str | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
 
 
 def _free_port(host: str) -> int:
@@ -93,6 +95,7 @@ def check_cluster(state: Path, options: ClusterOptions, server: str | None = Non
     from aarlab.cluster import Storage, StorageError
     from aarlab.cluster._ray import ClusterError, check_fits, connect, disconnect, resource_request
 
+    _check_tls(options, server)
     storage_url = options.storage or (state / "storage").as_uri()
     if options.storage is not None:  # the default directory is made with the campaign dir
         try:
@@ -110,13 +113,33 @@ def check_cluster(state: Path, options: ClusterOptions, server: str | None = Non
         else:
             host = options.service_host or _service_host(options.address)
             shown = f"[{host}]" if ":" in host else host
-            service_url = f"http://{shown}:{options.service_port or _free_port(host)}"
+            scheme = "https" if options.tls_cert is not None else "http"
+            service_url = f"{scheme}://{shown}:{options.service_port or _free_port(host)}"
     except (ClusterError, CampaignError) as err:
         disconnect()  # nothing left started: an in-process cluster stops, a remote one is left as it was
         raise CampaignError(str(err)) from None
     return ClusterSettings(address=options.address, storage=storage_url,
                            campaign_id=f"{state.name}-{uuid.uuid4().hex[:8]}", service_url=service_url,
-                           request=request, checkpoint_s=options.checkpoint_s, node_dir=options.node_dir)
+                           request=request, checkpoint_s=options.checkpoint_s, node_dir=options.node_dir,
+                           tls_cert=str(options.tls_cert) if options.tls_cert else None,
+                           tls_key=str(options.tls_key) if options.tls_key else None)
+
+
+def _check_tls(options: ClusterOptions, server: str | None) -> None:
+    """Both TLS files or neither, readable PEM, and only for the campaign's own service."""
+    if (options.tls_cert is None) != (options.tls_key is None):
+        raise CampaignError("give --tls-cert and --tls-key together")
+    if options.tls_cert is None or options.tls_key is None:
+        return
+    if server is not None:
+        raise CampaignError("--tls-cert/--tls-key are for the campaign's own service; --server has its own TLS")
+    for flag, path in (("--tls-cert", options.tls_cert), ("--tls-key", options.tls_key)):
+        try:
+            text = path.read_text()
+        except (OSError, UnicodeDecodeError) as err:
+            raise CampaignError(f"{flag} {path}: cannot read it ({err})") from None
+        if "-----BEGIN " not in text:
+            raise CampaignError(f"{flag} {path}: not a PEM file")
 
 
 def _service_host(address: str) -> str:

@@ -63,16 +63,20 @@ def create_agents(server: str, admin_token: str, names: list[str], budget: int, 
 
 
 class SocketForwarder:
-    """Serves a Unix socket and forwards every connection to an ``http(s)://host:port`` server (TLS for https)."""
+    """Serves a Unix socket and forwards every connection to an ``http(s)://host:port`` server (TLS for https,
+    with the server's certificate checked against the system's trust store or ``cadata``)."""
 
-    def __init__(self, socket_path: Path, url: str) -> None:
+    def __init__(self, socket_path: Path, url: str, cadata: str | None = None) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise CampaignError(f"expected a server URL like http://host:8765, found {url!r}")
         self.socket_path = socket_path
         self.host = parts.hostname
         self.port = parts.port or (443 if parts.scheme == "https" else 80)
+        # https: the system's trust store, plus ``cadata`` (PEM) -- a campaign's own, possibly self-signed, certificate
         self.tls = ssl.create_default_context() if parts.scheme == "https" else None
+        if self.tls is not None and cadata:
+            self.tls.load_verify_locations(cadata=cadata)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="scoring-socket-forwarder", daemon=True)
         self._server: asyncio.AbstractServer | None = None

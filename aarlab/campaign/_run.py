@@ -73,7 +73,6 @@ class ScoringServer:
 
     def start(self, timeout_s: float = 60.0) -> None:
         """Start the server and wait until it answers on the socket."""
-        import httpx
 
         config = self.state / "server.toml"
         config.write_text("".join(f"{k} = {v}\n" for k, v in self.settings.items()))
@@ -82,12 +81,18 @@ class ScoringServer:
         (self.state / "logs").mkdir(exist_ok=True)
         self._log = open(self.state / "logs" / "server.log", "ab")  # noqa: SIM115 - closed in stop()
         argv = [sys.executable, "-m", "aarlab", "server", "start", "--state", str(server_dir(self.state)),
-                "--suite", self.info.suite, "--home", self.info.home, "--uds", str(sock), "--config", str(config)]
-        if self.info.cluster is not None:  # agents on every node reach it over TCP
+                "--suite", self.info.suite, "--home", self.info.home, "--config", str(config)]
+        cluster = self.info.cluster
+        tls = cluster is not None and cluster.tls_cert is not None
+        if not tls:  # TLS is served on every socket of the server: then the head checks it over TCP
+            argv += ["--uds", str(sock)]
+        if cluster is not None:  # agents on every node reach it over TCP
             from urllib.parse import urlsplit
 
-            url = urlsplit(self.info.cluster.service_url)
+            url = urlsplit(cluster.service_url)
             argv += ["--host", str(url.hostname), "--port", str(url.port)]
+            if cluster.tls_cert and cluster.tls_key:
+                argv += ["--tls-cert", cluster.tls_cert, "--tls-key", cluster.tls_key]
         elif self.info.dashboard_port is not None:
             argv += ["--host", "127.0.0.1", "--port", str(self.info.dashboard_port)]
         self.process = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -98,16 +103,32 @@ class ScoringServer:
             if self.process.poll() is not None:
                 raise CampaignError(f"the scoring service exited with {self.process.returncode}; see "
                                     f"{self.state / 'logs' / 'server.log'}")
-            if sock.exists():
-                try:
-                    with httpx.Client(transport=httpx.HTTPTransport(uds=str(sock)), timeout=2) as client:
-                        if client.get("http://aarlab/openapi.json").status_code == 200:
-                            return
-                except httpx.HTTPError:
-                    pass
+            if self._answers(sock, tls):
+                return
             time.sleep(0.1)
         self.stop()
-        raise CampaignError(f"the scoring service did not answer on {sock} within {timeout_s:.0f} s")
+        where = self.info.cluster.service_url if tls and self.info.cluster else sock
+        raise CampaignError(f"the scoring service did not answer on {where} within {timeout_s:.0f} s; see "
+                            f"{self.state / 'logs' / 'server.log'}")
+
+    def _answers(self, sock: Path, tls: bool) -> bool:
+        """Whether the service answers: on its Unix socket, or (TLS) on its HTTPS port, certificate checked."""
+        import ssl
+
+        import httpx
+
+        try:
+            if tls and self.info.cluster is not None and self.info.cluster.tls_cert:
+                context = ssl.create_default_context()
+                context.load_verify_locations(cafile=self.info.cluster.tls_cert)
+                with httpx.Client(verify=context, timeout=2) as client:
+                    return client.get(f"{self.info.cluster.service_url}/openapi.json").status_code == 200
+            if not sock.exists():
+                return False
+            with httpx.Client(transport=httpx.HTTPTransport(uds=str(sock)), timeout=2) as client:
+                return client.get("http://aarlab/openapi.json").status_code == 200
+        except httpx.HTTPError:
+            return False
 
     def stop(self) -> None:
         """Stop the server (SIGTERM: uvicorn shuts down cleanly)."""
@@ -194,7 +215,8 @@ class Supervisor:
             spec = HostSpec(name=name, agent_kind=self.info.agent_kind, suite=self.info.suite,
                             storage_url=cluster.storage, campaign_id=cluster.campaign_id,
                             service_url=cluster.service_url, threads=self.threads,
-                            checkpoint_s=cluster.checkpoint_s, node_dir=cluster.node_dir)
+                            checkpoint_s=cluster.checkpoint_s, node_dir=cluster.node_dir,
+                            ca_pem=Path(cluster.tls_cert).read_text() if cluster.tls_cert else None)
             self.processes[name] = launch(spec, cluster.request)
             record.state, record.pid = "running", None
         else:

@@ -85,6 +85,8 @@ class ClusterSettings(BaseModel):
     request: dict[str, float] = Field(description="Ray resources one agent asks for (CPU, GPU, memory, custom)")
     checkpoint_s: float = Field(15.0, description="Seconds between an agent's checkpoints to the storage")
     node_dir: str | None = Field(None, description="Where nodes put agents' local dirs (default: the temp dir)")
+    tls_cert: str | None = Field(None, description="PEM certificate the service serves HTTPS with (nodes trust it)")
+    tls_key: str | None = Field(None, description="Its private key (stays on the head)")
 
 
 class CampaignInfo(BaseModel):

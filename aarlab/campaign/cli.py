@@ -241,6 +241,11 @@ def run(
                                                      rich_help_panel="Cluster")] = None,
     checkpoint_every: Annotated[float, typer.Option("--checkpoint-every", min=1, help="Seconds between an agent's "
                                                     "checkpoints to the storage", rich_help_panel="Cluster")] = 15.0,
+    tls_cert: Annotated[Path | None, typer.Option("--tls-cert", help="Serve the scoring service over HTTPS with "
+                                                  "this PEM certificate (nodes trust it; its names must cover "
+                                                  "--service-host)", rich_help_panel="Cluster")] = None,
+    tls_key: Annotated[Path | None, typer.Option("--tls-key", help="The PEM private key of --tls-cert",
+                                                 rich_help_panel="Cluster")] = None,
 ) -> None:
     """Start a campaign: scoring service, agents with tokens and sandboxes, a live view until the deadline, then one
     summary table and the report (STATE/report.html).
@@ -269,7 +274,7 @@ def run(
                      budget_experiments=max_experiments, prices_file=prices, directions_file=directions)
     try:
         options = _cluster_options(cluster, storage, agent_cpus, agent_gpus, agent_memory, agent_resource or [],
-                                   service_host, checkpoint_every)
+                                   service_host, checkpoint_every, (tls_cert, tls_key))
     except CampaignError as e:
         raise fail(str(e)) from None
     try:
@@ -285,7 +290,8 @@ def run(
 
 
 def _cluster_options(cluster: str | None, storage: str | None, cpus: float, gpus: float, memory: str | None,
-                     resources: list[str], service_host: str | None, checkpoint_s: float) -> ClusterOptions | None:
+                     resources: list[str], service_host: str | None, checkpoint_s: float,
+                     tls: tuple[Path | None, Path | None] = (None, None)) -> ClusterOptions | None:
     """The ``--cluster`` options, or None for a single-machine campaign (where the cluster flags are refused)."""
     from aarlab.campaign._cluster import ClusterOptions, parse_memory, parse_resources
     from aarlab.campaign._state import CampaignError
@@ -294,14 +300,17 @@ def _cluster_options(cluster: str | None, storage: str | None, cpus: float, gpus
         given = [flag for flag, value in (("--storage", storage), ("--agent-memory", memory),
                                           ("--agent-resource", resources or None), ("--service-host", service_host),
                                           ("--agent-gpus", gpus or None), ("--agent-cpus", None if cpus == 1 else cpus),
-                                          ("--checkpoint-every", None if checkpoint_s == 15 else checkpoint_s))
+                                          ("--checkpoint-every", None if checkpoint_s == 15 else checkpoint_s),
+                                          ("--tls-cert", tls[0]), ("--tls-key", tls[1]))
                  if value is not None]
         if given:
             raise CampaignError(f"{', '.join(given)} only apply with --cluster (agents as Ray actors)")
         return None
     return ClusterOptions(address=cluster.strip(), storage=storage, cpus=cpus, gpus=gpus,
                           memory=parse_memory(memory) if memory else None, resources=parse_resources(resources),
-                          service_host=service_host, checkpoint_s=checkpoint_s)
+                          service_host=service_host, checkpoint_s=checkpoint_s,
+                          tls_cert=tls[0].expanduser().resolve() if tls[0] else None,
+                          tls_key=tls[1].expanduser().resolve() if tls[1] else None)
 
 
 @campaign_app.command("resume")

@@ -38,6 +38,8 @@ class HostSpec:
     checkpoint_s: float = 15.0
     node_dir: str | None = None
     env: dict[str, str] = field(default_factory=dict)
+    #: PEM certificate(s) the node trusts for an ``https://`` service (the service's own, when self-signed).
+    ca_pem: str | None = None
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
@@ -82,7 +84,7 @@ class AgentHost:
         from aarlab.campaign._run import agent_module
 
         state = self.prepare()
-        forwarder = SocketForwarder(state / "scoring.sock", self.spec.service_url)
+        forwarder = SocketForwarder(state / "scoring.sock", self.spec.service_url, cadata=self.spec.ca_pem)
         forwarder.start()
         log = open(state / "agents" / self.spec.name / NODE_LOG, "ab")  # noqa: SIM115 - closed below
         try:

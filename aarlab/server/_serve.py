@@ -73,10 +73,14 @@ def app_from_environment() -> object:
 
 
 def listen(state_dir: Path, settings: ServerSettings, *, host: str = "127.0.0.1", port: int | None = 8765,
-           uds: Path | None = None, workers: int = 1, campaign: Path | None = None) -> Listener:
+           uds: Path | None = None, workers: int = 1, campaign: Path | None = None,
+           tls: tuple[Path, Path] | None = None) -> Listener:
     """Bind the sockets and build the server; ``port=None`` serves only the Unix socket, ``port=0`` a free port.
 
     ``campaign`` is the campaign dir the dashboard reads (default: the state dir's parent if it is one).
+
+    ``tls`` (certificate chain, private key; PEM files) serves HTTPS on the TCP port; uvicorn applies it to every
+    socket, so it cannot be combined with a Unix socket.
 
     With ``workers > 1`` that many processes share the sockets (and the database: each has its own group-commit
     writer; the write lock keeps the chain and budgets consistent). Rate limits are then per worker process.
@@ -85,6 +89,12 @@ def listen(state_dir: Path, settings: ServerSettings, *, host: str = "127.0.0.1"
 
     if port is None and uds is None:
         raise StateError("nothing to listen on: give a --port, a --uds path, or both")
+    if tls is not None:
+        if uds is not None or port is None:
+            raise StateError("TLS (--tls-cert/--tls-key) is served on the TCP --port only; drop --uds")
+        for path in tls:
+            if not Path(path).is_file():
+                raise StateError(f"TLS file {path} does not exist (give a PEM certificate chain and its key)")
     sockets = []
     if port is not None:
         sockets.append(_tcp_socket(host, port))
@@ -93,7 +103,8 @@ def listen(state_dir: Path, settings: ServerSettings, *, host: str = "127.0.0.1"
     for sock in sockets:
         sock.listen(2048)
         sock.setblocking(False)
-    urls = [f"http://{host}:{s.getsockname()[1]}" for s in sockets if s.family != socket.AF_UNIX]
+    scheme = "https" if tls is not None else "http"
+    urls = [f"{scheme}://{host}:{s.getsockname()[1]}" for s in sockets if s.family != socket.AF_UNIX]
     urls += [f"unix://{uds}"] if uds is not None else []
     if workers > 1:
         os.environ[_STATE_ENV], os.environ[_SETTINGS_ENV] = str(state_dir), settings.model_dump_json()
@@ -102,16 +113,26 @@ def listen(state_dir: Path, settings: ServerSettings, *, host: str = "127.0.0.1"
         app: Any = f"{__name__}:app_from_environment"
     else:
         app = create_app(state_dir, settings, campaign_dir=campaign)
+    ssl: dict[str, Any] = {} if tls is None else {"ssl_certfile": str(tls[0]), "ssl_keyfile": str(tls[1])}
     config = uvicorn.Config(app, factory=workers > 1, workers=workers, lifespan="on", access_log=False,
-                            log_level="warning", timeout_graceful_shutdown=5, backlog=2048)
+                            log_level="warning", timeout_graceful_shutdown=5, backlog=2048, **ssl)
+    if tls is not None:
+        try:
+            config.load()  # reads the certificate and key now: a bad pair is a clear error, not a dead server
+        except (OSError, ValueError) as err:
+            for sock in sockets:
+                sock.close()
+            raise StateError(f"cannot use the TLS certificate {tls[0]} with key {tls[1]}: {err}") from None
     return Listener(uvicorn.Server(config), sockets, urls)
 
 
 def serve(state_dir: Path, settings: ServerSettings, *, host: str = "127.0.0.1", port: int | None = 8765,
-          uds: Path | None = None, workers: int = 1, campaign: Path | None = None) -> None:
+          uds: Path | None = None, workers: int = 1, campaign: Path | None = None,
+          tls: tuple[Path, Path] | None = None) -> None:
     """Serve until interrupted, holding the state dir's lock (one server per state dir)."""
     with ServerLock(state_dir):
-        listener = listen(state_dir, settings, host=host, port=port, uds=uds, workers=workers, campaign=campaign)
+        listener = listen(state_dir, settings, host=host, port=port, uds=uds, workers=workers, campaign=campaign,
+                          tls=tls)
         print(f"aarlab scoring service on {' and '.join(listener.urls)} (state {state_dir})", file=sys.stderr,
               flush=True)
         listener.run()

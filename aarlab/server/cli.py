@@ -96,6 +96,9 @@ def start(
     init_new: Annotated[bool, typer.Option("--init", help="Initialize the state dir first if it is new (as "
                                            "`aarlab server init` does); without it a missing or uninitialized "
                                            "--state is refused")] = False,
+    tls_cert: Annotated[Path | None, typer.Option("--tls-cert", help="Serve HTTPS on --port with this PEM "
+                                                  "certificate chain (with --tls-key; not with --uds)")] = None,
+    tls_key: Annotated[Path | None, typer.Option("--tls-key", help="The PEM private key of --tls-cert")] = None,
 ) -> None:
     """Serve the scoring API and the dashboard of an initialized state dir (`aarlab server init`, or --init).
 
@@ -115,6 +118,8 @@ def start(
     if not init_new and not initialized:  # a typo in --state must not create a campaign with a fresh secret split
         raise fail(f"--state {state}: not an initialized aarlab state dir. Initialize it with `aarlab server init "
                    f"--state {state} --suite {suite}` (or pass --init to start), or check the path")
+    if (tls_cert is None) != (tls_key is None):
+        raise fail("give --tls-cert and --tls-key together")
     opened = _init(state, suite, home, db, public_fraction)
     opened.db.dispose()
     if port is None and uds is None:
@@ -124,7 +129,8 @@ def start(
                    "(the one `aarlab campaign run --state` made)")
     try:
         serve(opened.path, settings, host=host, port=port, uds=uds.expanduser().resolve() if uds else None,
-              workers=workers, campaign=campaign.expanduser().resolve() if campaign else None)
+              workers=workers, campaign=campaign.expanduser().resolve() if campaign else None,
+              tls=(tls_cert.expanduser().resolve(), tls_key.expanduser().resolve()) if tls_cert and tls_key else None)
     except StateError as e:
         raise fail(str(e)) from None
 
