@@ -158,6 +158,9 @@ def setup_campaign(state: Path, *, suite: str, home: Path, agents: int, kind: st
         from aarlab.campaign._cluster import check_cluster
 
         settings = check_cluster(state, cluster, server)
+        if cluster.storage is None and cluster.address != "local":
+            log(f"storage: {settings.storage} (a directory of this machine: every node must see it at that path; "
+                "give --storage s3://BUCKET/PREFIX otherwise)")
         if dashboard_port is not None:
             settings = settings.model_copy(update={"service_url": _with_port(settings.service_url, dashboard_port)})
     state.mkdir(parents=True, exist_ok=True)

@@ -14,12 +14,11 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-from aarlab.cluster._storage import Storage
+from aarlab.cluster._storage import Storage, StorageError
 from aarlab.cluster._store import NODE_LOG, CampaignStore
 
 
@@ -57,7 +56,6 @@ class AgentHost:
         self.spec = spec
         self.store = CampaignStore(Storage(spec.storage_url, spec.storage_options), spec.campaign_id)
         self.process: subprocess.Popen[bytes] | None = None
-        self._stopping = threading.Event()
         self.workdir: Path | None = None
         self.resumed = False
 
@@ -83,11 +81,13 @@ class AgentHost:
         from aarlab.campaign._external import SocketForwarder
         from aarlab.campaign._run import agent_module
 
-        state = self.prepare()
-        forwarder = SocketForwarder(state / "scoring.sock", self.spec.service_url, cadata=self.spec.ca_pem)
-        forwarder.start()
-        log = open(state / "agents" / self.spec.name / NODE_LOG, "ab")  # noqa: SIM115 - closed below
+        forwarder: SocketForwarder | None = None
+        log: IO[bytes] | None = None
         try:
+            state = self.prepare()
+            forwarder = SocketForwarder(state / "scoring.sock", self.spec.service_url, cadata=self.spec.ca_pem)
+            forwarder.start()
+            log = open(state / "agents" / self.spec.name / NODE_LOG, "ab")  # noqa: SIM115 - closed below
             argv = [sys.executable, "-m", agent_module(self.spec.agent_kind), "--state", str(state),
                     "--agent", self.spec.name]
             env = {**os.environ, **thread_env(self.spec.threads), **self.spec.env}
@@ -98,14 +98,20 @@ class AgentHost:
                     code = self.process.wait(self.spec.checkpoint_s)
                     break
                 except subprocess.TimeoutExpired:
-                    self.store.checkpoint(state, self.spec.name)
+                    try:
+                        self.store.checkpoint(state, self.spec.name)
+                    except StorageError as err:  # a storage hiccup: the next checkpoint tries again
+                        log.write(f"[host] checkpoint failed, will retry: {err}\n".encode())
+                        log.flush()
             log.flush()
             self.store.checkpoint(state, self.spec.name)
             return code
         finally:
             self._terminate()
-            log.close()
-            forwarder.stop()
+            if log is not None:
+                log.close()
+            if forwarder is not None:
+                forwarder.stop()
             if self.workdir is not None:
                 shutil.rmtree(self.workdir, ignore_errors=True)
 
@@ -124,5 +130,4 @@ class AgentHost:
 
     def stop(self) -> None:
         """Stop the agent (SIGTERM to its group, SIGKILL after 15 s); :meth:`run` then checkpoints and returns."""
-        self._stopping.set()
         self._terminate()
