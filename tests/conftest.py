@@ -94,7 +94,7 @@ def tiny_suite(tiny_home: Path) -> Suite:
 
 # In CI the real components must be there: a test skipped because bubblewrap, chromium or PostgreSQL is missing
 # fails the run instead of passing silently (locally such skips stay skips).
-REQUIRED_IN_CI = ("bubblewrap", "bwrap", "chromium", "PostgreSQL", "playwright", "Ray", "S3")
+REQUIRED_IN_CI = ("bubblewrap", "bwrap", "chromium", "PostgreSQL", "playwright", "Ray cluster", "S3 tests")
 _missing_in_ci: list[str] = []
 
 
