@@ -114,7 +114,8 @@ def check_cluster(state: Path, options: ClusterOptions, server: str | None = Non
             host = options.service_host or _service_host(options.address)
             shown = f"[{host}]" if ":" in host else host
             scheme = "https" if options.tls_cert is not None else "http"
-            service_url = f"{scheme}://{shown}:{options.service_port or _free_port(host)}"
+            free = _free_port(host)  # also checks that the service can listen on that host at all
+            service_url = f"{scheme}://{shown}:{options.service_port or free}"
     except (ClusterError, CampaignError) as err:
         disconnect()  # nothing left started: an in-process cluster stops, a remote one is left as it was
         raise CampaignError(str(err)) from None

@@ -73,7 +73,6 @@ class ScoringServer:
 
     def start(self, timeout_s: float = 60.0) -> None:
         """Start the server and wait until it answers on the socket."""
-
         config = self.state / "server.toml"
         config.write_text("".join(f"{k} = {v}\n" for k, v in self.settings.items()))
         sock = socket_path(self.state)
@@ -148,7 +147,6 @@ class _LocalAgent:
     def __init__(self, process: subprocess.Popen[bytes], log: IO[bytes]) -> None:
         self.process = process
         self.log = log
-        self.node: str | None = None
 
     def poll(self) -> tuple[str, int | None]:
         code = self.process.poll()

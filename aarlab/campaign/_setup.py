@@ -3,6 +3,7 @@ agents with their tokens and assignments."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -157,12 +158,12 @@ def setup_campaign(state: Path, *, suite: str, home: Path, agents: int, kind: st
     if cluster is not None:
         from aarlab.campaign._cluster import check_cluster
 
+        if dashboard_port is not None:  # on a cluster the dashboard port is the service's one TCP port
+            cluster = dataclasses.replace(cluster, service_port=dashboard_port)
         settings = check_cluster(state, cluster, server)
         if cluster.storage is None and cluster.address != "local":
             log(f"storage: {settings.storage} (a directory of this machine: every node must see it at that path; "
                 "give --storage s3://BUCKET/PREFIX otherwise)")
-        if dashboard_port is not None:
-            settings = settings.model_copy(update={"service_url": _with_port(settings.service_url, dashboard_port)})
     state.mkdir(parents=True, exist_ok=True)
     os.chmod(state, 0o700)
     ensure_suite(suite, home, log, build_view)
@@ -207,11 +208,3 @@ def setup_campaign(state: Path, *, suite: str, home: Path, agents: int, kind: st
         publish(state, info)
     return info
 
-
-def _with_port(url: str, port: int) -> str:
-    """``url`` with its port replaced (the dashboard port doubles as the service's port on a cluster)."""
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    host = f"[{parts.hostname}]" if parts.hostname and ":" in parts.hostname else parts.hostname
-    return f"{parts.scheme}://{host}:{port}"

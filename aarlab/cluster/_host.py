@@ -57,7 +57,6 @@ class AgentHost:
         self.store = CampaignStore(Storage(spec.storage_url, spec.storage_options), spec.campaign_id)
         self.process: subprocess.Popen[bytes] | None = None
         self.workdir: Path | None = None
-        self.resumed = False
 
     def prepare(self) -> Path:
         """Restore the node-local campaign dir; returns its state dir (``WORKDIR/state``)."""
@@ -68,7 +67,7 @@ class AgentHost:
             base.mkdir(parents=True, exist_ok=True)
         self.workdir = Path(tempfile.mkdtemp(prefix=f"aarlab-{self.spec.name}-", dir=base))
         state, home = self.workdir / "state", self.workdir / "home"
-        self.resumed = self.store.restore(state, home / "suites" / self.spec.suite, self.spec.name)
+        self.store.restore(state, home / "suites" / self.spec.suite, self.spec.name)
         path = state / "agents" / self.spec.name / "agent.json"
         assignment = AgentAssignment.model_validate_json(path.read_text())
         path.write_text(assignment.model_copy(update={"home": str(home)}).model_dump_json(indent=2))

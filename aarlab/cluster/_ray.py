@@ -65,8 +65,12 @@ def connect(address: str) -> str:
     return _describe(ray)
 
 
+def _live_nodes(ray: Any) -> list[dict[str, Any]]:
+    return [n for n in ray.nodes() if n.get("Alive")]
+
+
 def _describe(ray: Any) -> str:
-    nodes = [n for n in ray.nodes() if n.get("Alive")]
+    nodes = _live_nodes(ray)
     return f"Ray cluster: {len(nodes)} node(s), {ray.cluster_resources().get('CPU', 0):g} CPUs"
 
 
@@ -91,8 +95,7 @@ def resource_request(cpus: float, memory_bytes: float | None, gpus: float,
 
 def check_fits(request: dict[str, float]) -> None:
     """:class:`ClusterError` naming the resource when no live node could ever hold one agent's ``request``."""
-    ray = _ray()
-    nodes = [n for n in ray.nodes() if n.get("Alive")]
+    nodes = _live_nodes(_ray())
     if not nodes:
         raise ClusterError("the Ray cluster has no live node")
     if any(all(n["Resources"].get(k, 0.0) >= v for k, v in request.items()) for n in nodes):

@@ -19,7 +19,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aarlab.cluster._storage import PackReport, Storage
+from aarlab.cluster._storage import PackReport, Storage, StorageError
 
 #: Files of an agent dir that are the head's, never taken back from a node.
 HEAD_FILES = ("agent.json", "token")
@@ -64,8 +64,6 @@ class CampaignStore:
         agent_dir = state / "agents" / name
         resumed = self.storage.get_tree(self.key("agents", name, "checkpoint.tar.gz"), agent_dir)
         if not self.storage.get_tree(self.key("agents", name, "setup.tar.gz"), agent_dir):
-            from aarlab.cluster._storage import StorageError
-
             raise StorageError(f"storage {self.storage.url}: no set-up of agent {name!r} under "
                                f"{self.key('agents', name)}; was the campaign published?")
         (agent_dir / "workspace").mkdir(parents=True, exist_ok=True)
