@@ -21,25 +21,26 @@ _UNITS = {"": 1, "B": 1, "K": 1e3, "KB": 1e3, "KIB": 2**10, "M": 1e6, "MB": 1e6,
           "GIB": 2**30, "T": 1e12, "TB": 1e12, "TIB": 2**40}
 
 
-def parse_memory(text: str) -> float:
-    """``"4GiB"``, ``"512MB"``, ``"2e9"``... as bytes; :class:`CampaignError` on anything else."""
+def parse_memory(text: str, flag: str = "--agent-memory") -> float:
+    """``"4GiB"``, ``"512MB"``, ``"2e9"``... as bytes; :class:`CampaignError` (naming ``flag``) on anything else."""
     match = _MEMORY.match(text)
     if match is None:
         try:
             value = float(text)
         except ValueError:
-            raise CampaignError(f"--agent-memory {text!r}: expected bytes or a size like 4GiB, 512MB") from None
+            raise CampaignError(f"{flag} {text!r}: expected bytes or a size like 4GiB, 512MB") from None
         if value <= 0:
-            raise CampaignError(f"--agent-memory {text!r}: must be positive")
+            raise CampaignError(f"{flag} {text!r}: must be positive")
         return value
     value = float(match.group(1)) * _UNITS[(match.group(2) or "").upper()]
     if value <= 0:
-        raise CampaignError(f"--agent-memory {text!r}: must be positive")
+        raise CampaignError(f"{flag} {text!r}: must be positive")
     return value
 
 
-def parse_resources(items: list[str]) -> dict[str, float]:
-    """``NAME=AMOUNT`` pairs (``--agent-resource``) as a dict; :class:`CampaignError` naming a bad one."""
+def parse_resources(items: list[str], what: str = "agent") -> dict[str, float]:
+    """``NAME=AMOUNT`` pairs (``--agent-resource``, ``--experiment-resource``) as a dict; :class:`CampaignError`
+    naming a bad one."""
     out: dict[str, float] = {}
     for item in items:
         name, sep, amount = item.partition("=")
@@ -49,10 +50,11 @@ def parse_resources(items: list[str]) -> dict[str, float]:
         except ValueError:
             value = -1.0
         if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.:-]*", name) or value <= 0:
-            raise CampaignError(f"--agent-resource {item!r}: expected NAME=AMOUNT with a positive amount, e.g. "
+            raise CampaignError(f"--{what}-resource {item!r}: expected NAME=AMOUNT with a positive amount, e.g. "
                                 "gpu_node=1")
         if name in ("CPU", "GPU", "memory"):
-            raise CampaignError(f"--agent-resource {item!r}: use --agent-cpus/--agent-gpus/--agent-memory for {name}")
+            raise CampaignError(f"--{what}-resource {item!r}: use --{what}-cpus/--{what}-gpus/--{what}-memory for "
+                                f"{name}")
         out[name] = value
     return out
 
@@ -73,6 +75,8 @@ class ClusterOptions:
     node_dir: str | None = None
     tls_cert: Path | None = None
     tls_key: Path | None = None
+    #: What one experiment asks for when an agent fans its seeds out as Ray tasks (CPU, GPU, memory, custom).
+    experiment: dict[str, float] = field(default_factory=lambda: {"CPU": 1.0})
 
 
 def _free_port(host: str) -> int:
@@ -106,6 +110,7 @@ def check_cluster(state: Path, options: ClusterOptions, server: str | None = Non
     try:
         connect(options.address)
         check_fits(request)
+        check_fits(options.experiment, "experiment")
         if server is not None:
             if not server.startswith(("http://", "https://")):
                 raise ClusterError(f"--server {server}: agents on other nodes need a TCP address (http(s)://host:port)")
@@ -121,7 +126,8 @@ def check_cluster(state: Path, options: ClusterOptions, server: str | None = Non
         raise CampaignError(str(err)) from None
     return ClusterSettings(address=options.address, storage=storage_url,
                            campaign_id=f"{state.name}-{uuid.uuid4().hex[:8]}", service_url=service_url,
-                           request=request, checkpoint_s=options.checkpoint_s, node_dir=options.node_dir,
+                           request=request, experiment_request=options.experiment,
+                           checkpoint_s=options.checkpoint_s, node_dir=options.node_dir,
                            tls_cert=str(options.tls_cert) if options.tls_cert else None,
                            tls_key=str(options.tls_key) if options.tls_key else None)
 

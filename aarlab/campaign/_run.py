@@ -206,15 +206,21 @@ class Supervisor:
         record = self.info.agent(name)
         if self.info.cluster is not None:
             from aarlab.cluster import HostSpec
-            from aarlab.cluster._ray import launch
+            from aarlab.cluster._fanout import FANOUT_ENV, FanoutSpec
+            from aarlab.cluster._ray import gcs_address, launch
 
             cluster = self.info.cluster
+            fanout = FanoutSpec(address=gcs_address(), storage_url=cluster.storage, campaign_id=cluster.campaign_id,
+                                suite=self.info.suite, request=cluster.experiment_request,
+                                threads=max(1, int(cluster.experiment_request.get("CPU", 1))),
+                                node_dir=cluster.node_dir)
             self._cluster_store().publish_setup(self.state, name)  # a resume's new deadline
             spec = HostSpec(name=name, agent_kind=self.info.agent_kind, suite=self.info.suite,
                             storage_url=cluster.storage, campaign_id=cluster.campaign_id,
                             service_url=cluster.service_url, threads=self.threads,
                             checkpoint_s=cluster.checkpoint_s, node_dir=cluster.node_dir,
-                            ca_pem=Path(cluster.tls_cert).read_text() if cluster.tls_cert else None)
+                            ca_pem=Path(cluster.tls_cert).read_text() if cluster.tls_cert else None,
+                            env={FANOUT_ENV: fanout.to_env()})
             self.processes[name] = launch(spec, cluster.request)
             record.state, record.pid = "running", None
         else:

@@ -83,6 +83,9 @@ class ClusterSettings(BaseModel):
     campaign_id: str = Field(description="Prefix of this campaign's keys in the storage")
     service_url: str = Field(description="Where agents on any node reach the scoring service (http(s)://host:port)")
     request: dict[str, float] = Field(description="Ray resources one agent asks for (CPU, GPU, memory, custom)")
+    experiment_request: dict[str, float] = Field(
+        default_factory=lambda: {"CPU": 1.0},
+        description="Ray resources each seed of an agent's experiment asks for when it fans out as a task")
     checkpoint_s: float = Field(15.0, description="Seconds between an agent's checkpoints to the storage")
     node_dir: str | None = Field(None, description="Where nodes put agents' local dirs (default: the temp dir)")
     tls_cert: str | None = Field(None, description="PEM certificate the service serves HTTPS with (nodes trust it)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -235,6 +236,18 @@ def run(
     agent_resource: Annotated[list[str] | None, typer.Option("--agent-resource", help="Custom Ray resource one "
                                                              "agent asks for, NAME=AMOUNT (repeatable)",
                                                              rich_help_panel="Cluster")] = None,
+    experiment_cpus: Annotated[float, typer.Option("--experiment-cpus", min=0.01, help="CPUs each seed of an "
+                                                   "agent's experiment asks Ray for when its seeds fan out as tasks "
+                                                   "(w2s_run with several seeds)", rich_help_panel="Cluster")] = 1.0,
+    experiment_gpus: Annotated[float, typer.Option("--experiment-gpus", min=0, help="GPUs each fanned-out seed "
+                                                   "asks for", rich_help_panel="Cluster")] = 0.0,
+    experiment_memory: Annotated[str | None, typer.Option("--experiment-memory", help="Memory each fanned-out "
+                                                          "seed asks for (e.g. 8GiB)", rich_help_panel="Cluster")
+                                 ] = None,
+    experiment_resource: Annotated[list[str] | None, typer.Option("--experiment-resource", help="Custom Ray "
+                                                                  "resource each fanned-out seed asks for, "
+                                                                  "NAME=AMOUNT (repeatable)",
+                                                                  rich_help_panel="Cluster")] = None,
     service_host: Annotated[str | None, typer.Option("--service-host", help="Address of this machine where the "
                                                      "nodes reach the scoring service (default: this machine's "
                                                      "address as Ray sees it; 127.0.0.1 for --cluster local)",
@@ -273,8 +286,11 @@ def run(
     llm = LLMOptions(model=agent, base_url=base_url, budget_usd=usd, budget_tokens=tokens,
                      budget_experiments=max_experiments, prices_file=prices, directions_file=directions)
     try:
-        options = _cluster_options(cluster, storage, agent_cpus, agent_gpus, agent_memory, agent_resource or [],
-                                   service_host, checkpoint_every, (tls_cert, tls_key))
+        options = _cluster_options(cluster, storage,
+                                   Request(agent_cpus, agent_gpus, agent_memory, agent_resource or []),
+                                   service_host, checkpoint_every, (tls_cert, tls_key),
+                                   Request(experiment_cpus, experiment_gpus, experiment_memory,
+                                           experiment_resource or []))
     except CampaignError as e:
         raise fail(str(e)) from None
     try:
@@ -289,28 +305,53 @@ def run(
     _supervise(state, quiet)
 
 
-def _cluster_options(cluster: str | None, storage: str | None, cpus: float, gpus: float, memory: str | None,
-                     resources: list[str], service_host: str | None, checkpoint_s: float,
-                     tls: tuple[Path | None, Path | None] = (None, None)) -> ClusterOptions | None:
+@dataclass(frozen=True)
+class Request:
+    """One ``--agent-*`` or ``--experiment-*`` group of flags as given."""
+
+    cpus: float = 1.0
+    gpus: float = 0.0
+    memory: str | None = None
+    resources: list[str] = field(default_factory=list)
+
+    def given(self, what: str) -> list[str]:
+        """The flags set away from their defaults."""
+        return [f"--{what}-{flag}" for flag, value in (("cpus", None if self.cpus == 1 else self.cpus),
+                                                        ("gpus", self.gpus or None), ("memory", self.memory),
+                                                        ("resource", self.resources or None)) if value is not None]
+
+    def parse(self, what: str) -> dict[str, float]:
+        """Ray resource names and amounts (:class:`CampaignError` naming a bad value)."""
+        from aarlab.campaign._cluster import parse_memory, parse_resources
+        from aarlab.cluster._ray import resource_request
+
+        memory = parse_memory(self.memory, f"--{what}-memory") if self.memory else None
+        return resource_request(self.cpus, memory, self.gpus, parse_resources(self.resources, what))
+
+
+def _cluster_options(cluster: str | None, storage: str | None, agent: Request, service_host: str | None,
+                     checkpoint_s: float, tls: tuple[Path | None, Path | None] = (None, None),
+                     experiment: Request | None = None) -> ClusterOptions | None:
     """The ``--cluster`` options, or None for a single-machine campaign (where the cluster flags are refused)."""
     from aarlab.campaign._cluster import ClusterOptions, parse_memory, parse_resources
     from aarlab.campaign._state import CampaignError
 
+    experiment = experiment or Request()
     if cluster is None:
-        given = [flag for flag, value in (("--storage", storage), ("--agent-memory", memory),
-                                          ("--agent-resource", resources or None), ("--service-host", service_host),
-                                          ("--agent-gpus", gpus or None), ("--agent-cpus", None if cpus == 1 else cpus),
+        given = [flag for flag, value in (("--storage", storage), ("--service-host", service_host),
                                           ("--checkpoint-every", None if checkpoint_s == 15 else checkpoint_s),
                                           ("--tls-cert", tls[0]), ("--tls-key", tls[1]))
-                 if value is not None]
+                 if value is not None] + agent.given("agent") + experiment.given("experiment")
         if given:
             raise CampaignError(f"{', '.join(given)} only apply with --cluster (agents as Ray actors)")
         return None
-    return ClusterOptions(address=cluster.strip(), storage=storage, cpus=cpus, gpus=gpus,
-                          memory=parse_memory(memory) if memory else None, resources=parse_resources(resources),
+    return ClusterOptions(address=cluster.strip(), storage=storage, cpus=agent.cpus, gpus=agent.gpus,
+                          memory=parse_memory(agent.memory) if agent.memory else None,
+                          resources=parse_resources(agent.resources),
                           service_host=service_host, checkpoint_s=checkpoint_s,
                           tls_cert=tls[0].expanduser().resolve() if tls[0] else None,
-                          tls_key=tls[1].expanduser().resolve() if tls[1] else None)
+                          tls_key=tls[1].expanduser().resolve() if tls[1] else None,
+                          experiment=experiment.parse("experiment"))
 
 
 @campaign_app.command("resume")

@@ -1,5 +1,6 @@
 """Campaign agents as Ray actors: connecting to a cluster (failing fast), checking that a resource request fits
-some node, and launching / polling / stopping agents on whichever node Ray places them.
+some node, launching / polling / stopping agents on whichever node Ray places them, and an agent's experiments
+fanned out as Ray tasks (:class:`RayFanout`).
 
 Ray is imported only here and only when a campaign runs with ``--cluster``: a single-machine campaign never needs it.
 """
@@ -11,6 +12,7 @@ import socket
 from dataclasses import dataclass
 from typing import Any
 
+from aarlab.cluster._fanout import ExperimentJob, FanoutSpec, JobResult, run_job
 from aarlab.cluster._host import AgentHost, HostSpec
 
 #: Seconds the TCP pre-check waits for a cluster's head before saying it cannot be reached (``ray.init`` itself
@@ -93,8 +95,9 @@ def resource_request(cpus: float, memory_bytes: float | None, gpus: float,
     return request
 
 
-def check_fits(request: dict[str, float]) -> None:
-    """:class:`ClusterError` naming the resource when no live node could ever hold one agent's ``request``."""
+def check_fits(request: dict[str, float], what: str = "agent") -> None:
+    """:class:`ClusterError` naming the resource when no live node could ever hold one ``what``'s ``request``
+    (``what``: ``agent`` or ``experiment``, which also names the flags to change)."""
     nodes = _live_nodes(_ray())
     if not nodes:
         raise ClusterError("the Ray cluster has no live node")
@@ -106,8 +109,9 @@ def check_fits(request: dict[str, float]) -> None:
         if best < amount:
             short.append(f"{key}={amount:g} (largest on any node: {best:g})")
     detail = "; ".join(short) or "no single node has all of them at once"
-    raise ClusterError(f"no node of the Ray cluster can hold one agent's request {request}: {detail}. Lower the "
-                       "--agent-cpus/--agent-gpus/--agent-memory/--agent-resource request or add nodes")
+    flags = "/".join(f"--{what}-{k}" for k in ("cpus", "gpus", "memory", "resource"))
+    raise ClusterError(f"no node of the Ray cluster can hold one {what}'s request {request}: {detail}. Lower the "
+                       f"{flags} request or add nodes")
 
 
 _REMOTE_HOST: Any = None
@@ -121,8 +125,7 @@ def _remote_host() -> Any:
 
         class RayAgentHost(AgentHost):
             def node(self) -> str:
-                context = ray.get_runtime_context()
-                return f"{ray.util.get_node_ip_address()}/{context.get_node_id()[:8]}"
+                return _node_name(ray)
 
         _REMOTE_HOST = ray.remote(max_restarts=0, max_task_retries=0, max_concurrency=2)(RayAgentHost)
     return _REMOTE_HOST
@@ -185,9 +188,9 @@ class RayAgent:
         return code
 
 
-def launch(spec: HostSpec, request: dict[str, float]) -> RayAgent:
-    """Place agent ``spec.name`` on a node that has ``request`` free and start it."""
-    # SPREAD: agents go to different nodes while they can (each wants a machine's cores or GPU to itself)
+def _placement(request: dict[str, float]) -> dict[str, Any]:
+    """Ray ``.options()`` asking for ``request``; SPREAD: agents (and an agent's seeds) go to different nodes while
+    they can (each wants a machine's cores or GPU to itself)."""
     options: dict[str, Any] = {"num_cpus": request.get("CPU", 1.0), "scheduling_strategy": "SPREAD"}
     if "GPU" in request:
         options["num_gpus"] = request["GPU"]
@@ -196,5 +199,82 @@ def launch(spec: HostSpec, request: dict[str, float]) -> RayAgent:
     custom = {k: v for k, v in request.items() if k not in ("CPU", "GPU", "memory")}
     if custom:
         options["resources"] = custom
-    actor = _remote_host().options(**options).remote(spec)
+    return options
+
+
+def launch(spec: HostSpec, request: dict[str, float]) -> RayAgent:
+    """Place agent ``spec.name`` on a node that has ``request`` free and start it."""
+    actor = _remote_host().options(**_placement(request)).remote(spec)
     return RayAgent(actor=actor, result=actor.run.remote(), node_ref=actor.node.remote())
+
+
+def gcs_address() -> str:
+    """The address this process's cluster is reachable at from its nodes (what an agent's fan-out joins)."""
+    return str(_ray().get_runtime_context().gcs_address)
+
+
+def _node_name(ray: Any) -> str:
+    return f"{ray.util.get_node_ip_address()}/{ray.get_runtime_context().get_node_id()[:8]}"
+
+
+_REMOTE_JOB: Any = None
+#: Seconds a fan-out waits beyond an experiment's own time limit for a node with the resources to free up.
+SCHEDULE_SLACK_S = 300.0
+
+
+def _remote_job() -> Any:
+    """:func:`aarlab.cluster._fanout.run_job` as a Ray task (retried once when its node is lost)."""
+    global _REMOTE_JOB
+    if _REMOTE_JOB is None:
+        ray = _ray()
+
+        def run_experiment_job(spec: FanoutSpec, job: ExperimentJob, workspace: bytes) -> JobResult:
+            return run_job(spec, job, workspace, _node_name(ray))
+
+        _REMOTE_JOB = ray.remote(max_retries=1)(run_experiment_job)
+    return _REMOTE_JOB
+
+
+class RayFanout:
+    """Runs each seed of an agent's experiment as a Ray task asking for the campaign's per-experiment resources
+    (``spec.request``), in a sandbox on whichever node Ray places it."""
+
+    def __init__(self, spec: FanoutSpec) -> None:
+        self.spec = spec
+
+    def _connect(self) -> Any:
+        ray = _ray()
+        if not ray.is_initialized():
+            ray.init(address=self.spec.address, logging_level="ERROR", log_to_driver=False, namespace="aarlab",
+                     configure_logging=True)
+        return ray
+
+    def run(self, jobs: list[ExperimentJob], workspace: bytes) -> list[JobResult]:
+        """One result per job, in order; every task is started before the first is awaited."""
+        import time
+
+        def failed(job: ExperimentJob, why: str) -> JobResult:
+            return JobResult(job.seed, -1, "", "", 0.0, error=why)
+
+        try:
+            ray = self._connect()
+        except Exception as err:  # noqa: BLE001 - whatever Ray raises, the agent hears why its seeds did not run
+            return [failed(job, f"cannot reach the cluster at {self.spec.address}: {err}") for job in jobs]
+        archive = ray.put(workspace)  # once for all seeds
+        task = _remote_job().options(**_placement(self.spec.request))
+        refs = [task.remote(self.spec, job, archive) for job in jobs]
+        deadline = time.monotonic() + max(job.timeout_s for job in jobs) + SCHEDULE_SLACK_S
+        results = []
+        for job, ref in zip(jobs, refs, strict=True):
+            try:
+                results.append(ray.get(ref, timeout=max(1.0, deadline - time.monotonic())))
+            except ray.exceptions.GetTimeoutError:
+                with contextlib.suppress(ray.exceptions.RayError):
+                    ray.cancel(ref, force=True)
+                results.append(failed(job, f"not finished {SCHEDULE_SLACK_S:.0f} s past its time limit (no node "
+                                           f"free with {self.spec.request}?); cancelled"))
+            except ray.exceptions.RayError as err:
+                cause = err.cause if isinstance(getattr(err, "cause", None), BaseException) else err
+                first = f"{type(cause).__name__}: {cause}".splitlines()[0][:500]
+                results.append(failed(job, f"the task failed on the cluster: {first}"))
+        return results

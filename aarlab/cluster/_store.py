@@ -57,10 +57,18 @@ class CampaignStore:
             self.storage.put_tree(self.key("agents", name, "setup.tar.gz"), Path(tmp))
 
     # -- on a node ----------------------------------------------------------------------------------------
+    def restore_shared(self, home_suite: Path, visible: Path) -> None:
+        """The suite's models (into ``home_suite/models``) and the visible data (into ``visible``): what every
+        agent and experiment of the campaign reads, nothing with labels. :class:`StorageError` when the campaign
+        was never published there."""
+        self.storage.get_tree(self.key("suite.tar.gz"), home_suite / "models")
+        if not self.storage.get_tree(self.key("visible.tar.gz"), visible):
+            raise StorageError(f"storage {self.storage.url}: no visible data under {self.key('visible.tar.gz')}; "
+                               "was the campaign published?")
+
     def restore(self, state: Path, home_suite: Path, name: str) -> bool:
         """Lay out a node-local campaign dir for agent ``name``; True when a checkpoint was restored."""
-        self.storage.get_tree(self.key("suite.tar.gz"), home_suite / "models")
-        self.storage.get_tree(self.key("visible.tar.gz"), state / "visible")
+        self.restore_shared(home_suite, state / "visible")
         agent_dir = state / "agents" / name
         resumed = self.storage.get_tree(self.key("agents", name, "checkpoint.tar.gz"), agent_dir)
         if not self.storage.get_tree(self.key("agents", name, "setup.tar.gz"), agent_dir):

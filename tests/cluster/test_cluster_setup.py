@@ -35,11 +35,16 @@ def _ray_processes() -> list[str]:
 
 @pytest.mark.parametrize(("args", "message"), [
     (["--storage", "s3://b/x"], "--storage only apply with --cluster"),
-    (["--agent-gpus", "1", "--agent-resource", "a=1"], "--agent-resource, --agent-gpus only apply with --cluster"),
+    (["--agent-gpus", "1", "--agent-resource", "a=1"], "--agent-gpus, --agent-resource only apply with --cluster"),
     (["--cluster", "nonsense"], "expected HOST:PORT of a Ray head"),
     (["--cluster", "local", "--agent-memory", "12XB"], "--agent-memory '12XB': expected bytes or a size"),
     (["--cluster", "local", "--agent-resource", "slot"], "--agent-resource 'slot': expected NAME=AMOUNT"),
     (["--cluster", "local", "--agent-resource", "GPU=1"], "use --agent-cpus/--agent-gpus/--agent-memory for GPU"),
+    (["--experiment-cpus", "2", "--experiment-resource", "a=1"],
+     "--experiment-cpus, --experiment-resource only apply with --cluster"),
+    (["--cluster", "local", "--experiment-memory", "lots"], "--experiment-memory 'lots': expected bytes or a size"),
+    (["--cluster", "local", "--experiment-resource", "CPU=1"],
+     "use --experiment-cpus/--experiment-gpus/--experiment-memory for CPU"),
 ])
 def test_bad_cluster_options_are_refused_before_anything_is_written(tmp_path: Path, args: list[str],
                                                                      message: str) -> None:
@@ -68,6 +73,15 @@ def test_a_request_no_node_can_hold_is_refused_and_the_local_cluster_stopped(tmp
     assert not (tmp_path / "c").exists()
     time.sleep(2)
     assert _ray_processes() == before  # the in-process cluster started for the check is gone
+
+
+def test_an_experiment_request_no_node_can_hold_is_refused(tmp_path: Path) -> None:
+    result = _run(tmp_path / "c", "--cluster", "local", "--experiment-gpus", "1", "--experiment-resource", "big=2")
+    assert result.returncode == 2, result.stderr
+    text = " ".join(result.stderr.split())
+    assert "no node of the Ray cluster can hold one experiment's request" in text
+    assert "GPU=1 (largest on any node: 0)" in text and "--experiment-cpus/--experiment-gpus" in text
+    assert not (tmp_path / "c").exists()
 
 
 def test_bad_storage_credentials_are_named_before_the_cluster_is_joined(tmp_path: Path, s3: S3Server) -> None:

@@ -185,3 +185,53 @@ def test_no_label_ever_reaches_the_storage(scenario: Scenario, s3: S3Server) -> 
                     text = tar.extractfile(member).read().decode()  # type: ignore[union-attr]
                     assert all("label" not in json.loads(line) for line in text.splitlines() if line.strip()), \
                         (key, member.name)
+
+
+FANOUT_SCRIPT = """
+import json, sys
+from pathlib import Path
+from aarlab.cluster._fanout import ExperimentJob, FanoutSpec, pack_workspace
+from aarlab.cluster._ray import RayFanout
+
+args = json.loads(sys.argv[1])
+workspace = Path(args["workspace"])
+(workspace / "methods").mkdir(parents=True)
+(workspace / "methods" / "mine.py").write_text(args["method"])
+archive, _ = pack_workspace(workspace)
+spec = FanoutSpec(**args["spec"])
+jobs = [ExperimentJob(agent="fan", dataset="math", method="/workspace/methods/mine.py", seed=seed,
+                      out=f"predictions/math-mine-s{seed}.jsonl", timeout_s=180, memory_mb=4096) for seed in (0, 1)]
+results = RayFanout(spec).run(jobs, archive)
+print(json.dumps([{"ok": r.ok, "node": r.node, "error": r.error, "exit": r.exit_code, "stderr": r.stderr[-2000:],
+                   "lines": len((r.predictions or b"").splitlines())} for r in results]))
+"""
+
+FANOUT_METHOD = '''"""mine: hard weak labels."""
+from aarlab.w2s.methods import MethodContext, method
+
+
+@method("mine", "Train on rounded weak labels")
+def run(ctx: MethodContext):
+    return ctx.strong.train(ctx.unlabeled, ctx.weak_targets(hard=True), seed=ctx.seed).predict(ctx.test)
+'''
+
+
+def test_an_experiments_seeds_fan_out_as_ray_tasks_where_their_resources_are(scenario: Scenario,
+                                                                             ray_cluster: RayCluster,
+                                                                             tmp_path: Path) -> None:
+    """Two seeds of a method file, as Ray tasks asking for ``node_b`` (the surviving worker): each runs in a
+    sandbox there from the campaign's storage and brings its predictions back."""
+    cluster = _campaign(scenario.state)["cluster"]
+    spec = {"address": ray_cluster.address, "storage_url": scenario.storage, "campaign_id": cluster["campaign_id"],
+            "suite": "tiny", "request": {"CPU": 1.0, "node_b": 0.5}, "threads": 1,
+            "node_dir": str(tmp_path / "node")}
+    args = {"workspace": str(tmp_path / "ws"), "method": FANOUT_METHOD, "spec": spec}
+    result = subprocess.run([sys.executable, "-c", FANOUT_SCRIPT, json.dumps(args)], capture_output=True,
+                            text=True, timeout=600, env=scenario.env)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    runs = json.loads(result.stdout.strip().splitlines()[-1])
+    node_b = ray_cluster.node_ids()["node_b"][:8]
+    assert [r["ok"] for r in runs] == [True, True], runs
+    assert all(r["node"].endswith(node_b) and r["lines"] > 10 for r in runs), runs
+    test_rows = (scenario.state / "visible" / "math" / "test.jsonl").read_text().count("\n")
+    assert all(r["lines"] == test_rows for r in runs), (runs, test_rows)

@@ -41,7 +41,7 @@ class ToolResultLike(Protocol):
     @property
     def is_error(self) -> bool: ...
     @property
-    def experiment(self) -> bool: ...
+    def experiment(self) -> int: ...
 
 
 class ToolBoxLike(Protocol):
@@ -250,9 +250,9 @@ class AgentRun:
             started = time.monotonic()
             reason = self.ledger.exhausted()
             if reason is not None:
-                output, is_error, experiment = f"not run: {reason}", True, False
+                output, is_error, experiment = f"not run: {reason}", True, 0
             elif call.parse_error:
-                output, is_error, experiment = f"could not parse the arguments: {call.parse_error}", True, False
+                output, is_error, experiment = f"could not parse the arguments: {call.parse_error}", True, 0
             else:
                 output, is_error, experiment = self._call_tool(call.function, call.arguments)
             duration = time.monotonic() - started
@@ -263,7 +263,7 @@ class AgentRun:
             u.submissions += int(call.function == "submit" and not is_error)
             self.ledger.save()
 
-    def _call_tool(self, name: str, arguments: dict[str, Any]) -> tuple[str, bool, bool]:
+    def _call_tool(self, name: str, arguments: dict[str, Any]) -> tuple[str, bool, int]:
         try:
             result = self.toolbox.call(name, arguments)
         except Terminated:
@@ -271,7 +271,7 @@ class AgentRun:
         except Exception as err:  # a tool bug, not the agent's mistake: the model hears of it, the log keeps it
             self.log(f"tool {name} raised:\n{traceback.format_exc()}")
             return f"the tool failed inside the harness ({type(err).__name__}: {err}); try something else", True, \
-                False
+                0
         return result.output, result.is_error, result.experiment
 
     # -- operator control ---------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@ validated against them before anything runs."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -48,6 +48,9 @@ class W2sRunArgs(Args):
     method: str = Field(description="A built-in method name (vanilla, soft, confident, ...) or a workspace path to "
                         "a method file such as 'methods/mine.py' written with the @method plug-in API")
     seed: int = Field(0, ge=0, le=1_000_000)
+    seeds: list[Annotated[int, Field(ge=0, le=1_000_000)]] | None = Field(
+        None, min_length=1, max_length=8, description="Several seeds in one call instead of `seed` (one experiment "
+        "each; on a cluster they run in parallel), e.g. [0, 1, 2]")
     lane: Literal["finetune", "probe"] | None = Field(
         None, description="finetune: train the strong model; probe: heads on frozen features (seconds); "
         "default: the suite's lane")

@@ -20,11 +20,12 @@ class ToolSpec:
 
 @dataclass
 class ToolResult:
-    """What a tool call gave back. ``experiment`` marks a call that ran a W2S experiment (counted in budgets)."""
+    """What a tool call gave back. ``experiment``: how many W2S experiments the call ran (counted in budgets; a
+    ``w2s_run`` over several seeds runs one per seed)."""
 
     output: str
     is_error: bool = False
-    experiment: bool = False
+    experiment: int = 0
 
 
 class ToolBox(Protocol):

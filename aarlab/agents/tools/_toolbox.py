@@ -3,6 +3,7 @@ workspace and token."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +13,7 @@ from pydantic import ValidationError
 
 from aarlab.agents.tools import _args as a
 from aarlab.agents.tools._base import ToolError, ToolResult, ToolSpec, clip
-from aarlab.agents.tools._sandboxed import SHELL_TIMEOUT_S, ExperimentSetup, SandboxedTools
+from aarlab.agents.tools._sandboxed import SHELL_TIMEOUT_S, ExperimentSetup, Fanout, SandboxedTools
 from aarlab.agents.tools._service import ServiceTools
 from aarlab.agents.tools._workspace import NOTEBOOK, Workspace
 
@@ -55,7 +56,8 @@ class AgentToolBox:
             tool("edit_file", "Replace one exact, unique occurrence of `old` by `new` in a workspace file.",
                  a.EditFileArgs, self._edit_file),
             tool("w2s_run", "Run a W2S method label-free in your sandbox on one dataset and write its test "
-                 "predictions to predictions/<dataset>-<method>-s<seed>.jsonl. Counts as one experiment.",
+                 "predictions to predictions/<dataset>-<method>-s<seed>.jsonl. Counts as one experiment per seed "
+                 "(`seeds` runs several in one call, in parallel on a cluster).",
                  a.W2sRunArgs, s.w2s_run),
             tool("submit", "Submit a predictions file to the scoring service; returns the receipt with rounded "
                  "public accuracy and PGR. Uses one evaluation of your budget.", a.SubmitArgs, svc.submit),
@@ -168,4 +170,17 @@ def build_toolbox(state: Path, assignment: AgentAssignment, token: str, *,
     setup = ExperimentSetup(suite=assignment.suite, home=assignment.home, datasets=list(assignment.datasets),
                             deadline=assignment.deadline, timeout_s=assignment.trial_timeout_s)
     service = ServiceTools(workspace, f"unix://{layout.scoring_socket}", token)
-    return AgentToolBox(workspace, SandboxedTools(workspace, sandbox, setup), service)
+    return AgentToolBox(workspace, SandboxedTools(workspace, sandbox, setup, agent=assignment.name,
+                                                  fanout=fanout_from_env()), service)
+
+
+def fanout_from_env() -> Fanout | None:
+    """The cluster's fan-out when a cluster campaign started this agent (``$AARLAB_FANOUT``), else None."""
+    from aarlab.cluster._fanout import FANOUT_ENV, FanoutSpec
+
+    value = os.environ.get(FANOUT_ENV)
+    if not value:
+        return None
+    from aarlab.cluster._ray import RayFanout
+
+    return RayFanout(FanoutSpec.from_env(value))

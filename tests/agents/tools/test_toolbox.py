@@ -10,6 +10,7 @@ import pytest
 from aarlab.agents.tools import TOOL_NAMES, ToolResult, build_toolbox
 from aarlab.campaign._setup import server_dir
 from aarlab.campaign._state import AgentAssignment
+from aarlab.cluster._fanout import ExperimentJob, FanoutSpec, JobResult, run_job
 from tests.agents.sandbox.conftest import needs_bwrap
 from tests.agents.tools.conftest import AgentEnv
 
@@ -193,3 +194,63 @@ def test_submit_refuses_paths_outside_the_workspace_and_malformed_files(agent_en
     out = error(tb.call("submit", {"dataset": "math", "predictions": "bad.jsonl", "method": "x"}), "invalid JSON")
     assert str(agent_env.workspace) not in out
     error(tb.call("submit", {"dataset": "math", "predictions": "nothing.jsonl", "method": "x"}), "no such")
+
+
+def test_several_seeds_run_one_after_another_and_count_one_experiment_each(agent_env: AgentEnv) -> None:
+    tb = agent_env.toolbox
+    run = tb.call("w2s_run", {"dataset": "math", "method": "vanilla", "lane": "probe", "seeds": [3, 4]})
+    out = ok(run)
+    assert run.experiment == 2 and out.startswith("2 of 2 seeds done")
+    for seed in (3, 4):
+        assert f"(seed {seed}, lane probe): done" in out
+        assert (agent_env.workspace / "predictions" / f"math-vanilla-s{seed}.jsonl").stat().st_size > 0
+    error(tb.call("w2s_run", {"dataset": "math", "method": "vanilla", "seeds": [1, 1]}), "repeat a seed")
+    error(tb.call("w2s_run", {"dataset": "math", "method": "vanilla", "seeds": list(range(9))}), "seeds")
+    error(tb.call("w2s_run", {"dataset": "math", "method": "vanilla", "seeds": []}), "seeds")
+
+
+class _InProcessFanout:
+    """The cluster fan-out without Ray: each job runs through the node-side code (restore from storage, fresh
+    workspace copy, bubblewrap sandbox) in this process."""
+
+    def __init__(self, spec: FanoutSpec) -> None:
+        self.spec = spec
+        self.jobs: list[ExperimentJob] = []
+
+    def run(self, jobs: list[ExperimentJob], workspace: bytes) -> list[JobResult]:
+        self.jobs += jobs
+        return [run_job(self.spec, job, workspace, node="test-node") for job in jobs]
+
+
+def test_seeds_fan_out_to_fresh_sandboxes_and_come_back_into_the_workspace(agent_env: AgentEnv,
+                                                                            tmp_path: Path) -> None:
+    from aarlab.cluster import CampaignStore, Storage
+    from aarlab.suites import load_suite
+
+    store = CampaignStore(Storage((tmp_path / "storage").as_uri()), "c1")
+    store.storage.put_tree(store.key("suite.tar.gz"), load_suite("tiny", Path(agent_env.assignment.home)).root
+                           / "models")
+    store.storage.put_tree(store.key("visible.tar.gz"), agent_env.state / "visible")
+    fanout = _InProcessFanout(FanoutSpec(address="unused", storage_url=store.storage.url, campaign_id="c1",
+                                         suite="tiny", request={"CPU": 1.0}, node_dir=str(tmp_path / "node")))
+    tb = agent_env.toolbox
+    tb.sandboxed.fanout = fanout
+    try:
+        ok(tb.call("write_file", {"path": "methods/mine.py", "content": METHOD}))
+        # a link planted where a seed's predictions go: the write-back refuses it instead of following it
+        outside = tmp_path / "outside.jsonl"
+        ok(tb.call("shell", {"command": f"mkdir -p predictions && ln -sfn {outside} "
+                                        "predictions/math-mine-s6.jsonl"}))
+        run = tb.call("w2s_run", {"dataset": "math", "method": "methods/mine.py", "lane": "probe", "seeds": [5, 6]})
+    finally:
+        tb.sandboxed.fanout = None
+    out = error(run, "1 of 2 seeds done", "[node test-node]", "could not be written back")
+    assert run.experiment == 2 and [j.seed for j in fanout.jobs] == [5, 6]
+    assert fanout.jobs[0].method == "/workspace/methods/mine.py"  # the file travelled in the workspace archive
+    lines = (agent_env.workspace / "predictions" / "math-mine-s5.jsonl").read_text().splitlines()
+    assert len(lines) > 10 and set(json.loads(lines[0])) == {"id", "p"}
+    assert not outside.exists() and "math-mine-s5" in out
+    # the node kept the agent's feature cache (label-free) for its next task, and no task directory
+    node = tmp_path / "node" / "aarlab-experiments" / "c1"
+    assert any((node / "features" / agent_env.assignment.name).rglob("*"))
+    assert not [p.name for p in node.iterdir() if p.name.startswith(f"{agent_env.assignment.name}-s")]
