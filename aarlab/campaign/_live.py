@@ -104,7 +104,7 @@ def live_view(status: CampaignStatus, name: str = "campaign") -> RenderableType:
         row: list[RenderableType] = [Text(a.name), _state(a), _experiment(a), str(a.submissions),
                                      _pgr(a.best_public_pgr), _pgr(a.promoted_pgr), flags, budget_left(a)]
         if cluster:
-            row.append(Text(f"{a.node or '-'}" + (f" ({a.moves})" if a.moves else "")))
+            row.append(Text(_node(a)))
         table.add_row(*row)
     head = Text.assemble((Text(name, style="bold")), "  ", headline(status))
     lines: list[RenderableType] = [head, table]
@@ -118,28 +118,48 @@ def _final(agent: AgentStatus) -> str:
     return ", ".join(f"{f.dataset} {_pgr(f.private_pgr)}" for f in agent.final) or "-"
 
 
+def _node(agent: AgentStatus, short: bool = False) -> str:
+    """The node an agent runs (or ran) on, with its moves when it moved; ``short``: the node id alone (IPs repeat
+    when several nodes share a machine; ``campaign status --json`` has both)."""
+    node = agent.node or "-"
+    if short:
+        node = node.rpartition("/")[2]
+    return node + (f" ({agent.moves})" if agent.moves else "")
+
+
 def summary_table(status: CampaignStatus) -> RenderableType:
     """ONE table for the end of a campaign (and ``campaign status``), at most :data:`SUMMARY_WIDTH` columns wide
     on any terminal (long cells end in an ellipsis): per agent its direction, state, submissions, best public and
-    promoted PGR, flags, LLM spend, and once the campaign is finalized its selected submissions' private PGR."""
+    promoted PGR, flags, LLM spend (when any), on a cluster its node and moves, and once the campaign is finalized
+    its selected submissions' private PGR."""
     final = status.finalized_at is not None
     table = Table(title=f"{SUMMARY_TITLE} · {headline(status)}", title_justify="left", box=box.ROUNDED,
                   caption="PGR: public = best stored public score; promoted = private score of the clean re-run"
                   + ("; final = private score of the selected submission" if final else ""),
                   caption_justify="left")
     table.add_column("agent", no_wrap=True, overflow="ellipsis", max_width=14)
-    table.add_column("direction", no_wrap=True, overflow="ellipsis", max_width=14 if final else 30)
+    cluster = any(a.node for a in status.agents)
+    width = 8 if final and cluster else 14 if final or cluster else 30
+    table.add_column("direction", no_wrap=True, overflow="ellipsis", max_width=width)
     table.add_column("state", no_wrap=True)
     table.add_column("subs", justify="right", no_wrap=True)
     table.add_column("public", justify="right", no_wrap=True)
     table.add_column("promoted", justify="right", no_wrap=True)
     table.add_column("flags", justify="right", no_wrap=True)
-    table.add_column("cost $", justify="right", no_wrap=True)
+    spend = any(a.cost_usd for a in status.agents)  # search agents spend nothing: no column of zeros
+    if spend:
+        table.add_column("cost $", justify="right", no_wrap=True)
+    if cluster:  # where each agent ended and how often it moved
+        table.add_column("node (moves)", no_wrap=True, overflow="ellipsis", max_width=14)
     if final:
         table.add_column("final", no_wrap=True, overflow="ellipsis", max_width=18)
     for a in status.agents:
         row: list[RenderableType] = [Text(a.name), Text(a.direction), _state(a), str(a.submissions),
-                                     _pgr(a.best_public_pgr), _pgr(a.promoted_pgr), str(a.flags), f"{a.cost_usd:.2f}"]
+                                     _pgr(a.best_public_pgr), _pgr(a.promoted_pgr), str(a.flags)]
+        if spend:
+            row.append(f"{a.cost_usd:.2f}")
+        if cluster:
+            row.append(Text(_node(a, short=True)))
         table.add_row(*row, *((_final(a),) if final else ()))
     return Constrain(table, SUMMARY_WIDTH)
 

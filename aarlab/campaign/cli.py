@@ -254,6 +254,9 @@ def run(
                                                      rich_help_panel="Cluster")] = None,
     checkpoint_every: Annotated[float, typer.Option("--checkpoint-every", min=1, help="Seconds between an agent's "
                                                     "checkpoints to the storage", rich_help_panel="Cluster")] = 15.0,
+    node_dir: Annotated[str | None, typer.Option("--node-dir", help="Directory on every node for the agents' "
+                                                 "local campaign dirs and the experiments' inputs (default: the "
+                                                 "node's temp dir)", rich_help_panel="Cluster")] = None,
     tls_cert: Annotated[Path | None, typer.Option("--tls-cert", help="Serve the scoring service over HTTPS with "
                                                   "this PEM certificate (nodes trust it; its names must cover "
                                                   "--service-host)", rich_help_panel="Cluster")] = None,
@@ -290,7 +293,7 @@ def run(
                                    Request(agent_cpus, agent_gpus, agent_memory, agent_resource or []),
                                    service_host, checkpoint_every, (tls_cert, tls_key),
                                    Request(experiment_cpus, experiment_gpus, experiment_memory,
-                                           experiment_resource or []))
+                                           experiment_resource or []), node_dir)
     except CampaignError as e:
         raise fail(str(e)) from None
     try:
@@ -331,7 +334,7 @@ class Request:
 
 def _cluster_options(cluster: str | None, storage: str | None, agent: Request, service_host: str | None,
                      checkpoint_s: float, tls: tuple[Path | None, Path | None] = (None, None),
-                     experiment: Request | None = None) -> ClusterOptions | None:
+                     experiment: Request | None = None, node_dir: str | None = None) -> ClusterOptions | None:
     """The ``--cluster`` options, or None for a single-machine campaign (where the cluster flags are refused)."""
     from aarlab.campaign._cluster import ClusterOptions, parse_memory, parse_resources
     from aarlab.campaign._state import CampaignError
@@ -340,7 +343,7 @@ def _cluster_options(cluster: str | None, storage: str | None, agent: Request, s
     if cluster is None:
         given = [flag for flag, value in (("--storage", storage), ("--service-host", service_host),
                                           ("--checkpoint-every", None if checkpoint_s == 15 else checkpoint_s),
-                                          ("--tls-cert", tls[0]), ("--tls-key", tls[1]))
+                                          ("--tls-cert", tls[0]), ("--tls-key", tls[1]), ("--node-dir", node_dir))
                  if value is not None] + agent.given("agent") + experiment.given("experiment")
         if given:
             raise CampaignError(f"{', '.join(given)} only apply with --cluster (agents as Ray actors)")
@@ -351,7 +354,18 @@ def _cluster_options(cluster: str | None, storage: str | None, agent: Request, s
                           service_host=service_host, checkpoint_s=checkpoint_s,
                           tls_cert=tls[0].expanduser().resolve() if tls[0] else None,
                           tls_key=tls[1].expanduser().resolve() if tls[1] else None,
-                          experiment=experiment.parse("experiment"))
+                          experiment=experiment.parse("experiment"), node_dir=_node_dir(node_dir))
+
+
+def _node_dir(value: str | None) -> str | None:
+    """``--node-dir``: an absolute path (it names a directory on every node, not only here)."""
+    from aarlab.campaign._state import CampaignError
+
+    if value is None:
+        return None
+    if not value.startswith("/") or "\x00" in value:
+        raise CampaignError(f"--node-dir {value!r}: give an absolute path (the same directory on every node)")
+    return value
 
 
 @campaign_app.command("resume")

@@ -85,6 +85,20 @@ def test_the_summary_is_one_table_that_fits_100_columns_even_on_a_wide_terminal(
     assert "search-1" in text and "math -0.38" in text and "0.33" in text and "1.50" in text
 
 
+def test_on_a_cluster_the_summary_names_each_agents_node_and_moves_in_100_columns() -> None:
+    status = campaign(agent("search-1", "done", node="10.0.0.5/1a2b3c4d", moves=2),
+                      agent("search-2", "done", node="10.0.0.6/9f8e7d6c"), finalized=True)
+    for width in (100, 240):
+        lines = rendered(summary_table(status), width)
+        assert max(len(line) for line in lines) <= 100, lines
+    text = "\n".join(rendered(summary_table(status)))
+    assert "node (moves)" in text
+    row1 = next(line for line in text.splitlines() if "search-1" in line)
+    row2 = next(line for line in text.splitlines() if "search-2" in line)
+    assert "1a2b3c4d" in row1 and "(2)" in row1 and "9f8e7d6c" in row2 and "(" not in row2.split("9f8e7d6c")[1][:6]
+    assert "node (moves)" not in "\n".join(rendered(summary_table(campaign(agent("local-1", "done")))))
+
+
 def test_agent_text_is_shown_literally_never_as_markup() -> None:
     status = campaign(agent("search-1", experiment="[bold red]x[/] on math"))
     assert "[bold red]x[/] on math" in "\n".join(rendered(live_view(status)))

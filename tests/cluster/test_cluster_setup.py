@@ -42,6 +42,8 @@ def _ray_processes() -> list[str]:
     (["--cluster", "local", "--agent-resource", "GPU=1"], "use --agent-cpus/--agent-gpus/--agent-memory for GPU"),
     (["--experiment-cpus", "2", "--experiment-resource", "a=1"],
      "--experiment-cpus, --experiment-resource only apply with --cluster"),
+    (["--node-dir", "/srv/aarlab"], "--node-dir only apply with --cluster"),
+    (["--cluster", "local", "--node-dir", "rel/dir"], "--node-dir 'rel/dir': give an absolute path"),
     (["--cluster", "local", "--experiment-memory", "lots"], "--experiment-memory 'lots': expected bytes or a size"),
     (["--cluster", "local", "--experiment-resource", "CPU=1"],
      "use --experiment-cpus/--experiment-gpus/--experiment-memory for CPU"),

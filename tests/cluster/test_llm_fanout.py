@@ -33,7 +33,8 @@ def test_an_llm_agents_seeds_run_as_ray_tasks_and_come_back(tiny_suite: Suite) -
                 [sys.executable, "-m", "aarlab", "campaign", "run", "--suite", "tiny", "--home", str(tiny_suite.home),
                  "--state", str(state), "--agents", "1", "--agent", MODEL, "--base-url", llm.base_url,
                  "--minutes", "2.5", "--max-experiments", "2", "--usd", "5", "--trial-timeout", "90", "--quiet",
-                 "--cluster", "local", "--agent-cpus", "0.5", "--experiment-cpus", "0.5", "--checkpoint-every", "2"],
+                 "--cluster", "local", "--agent-cpus", "0.5", "--experiment-cpus", "0.5", "--checkpoint-every", "2",
+                 "--node-dir", str(root / "nodes")],
                 capture_output=True, text=True, env=llm_env(), timeout=400)
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
         log = events(state)
@@ -47,5 +48,10 @@ def test_an_llm_agents_seeds_run_as_ray_tasks_and_come_back(tiny_suite: Suite) -
         for seed in (0, 1):
             rows = (workspace / "predictions" / f"{dataset}-mine-s{seed}.jsonl").read_text().splitlines()
             assert len(rows) > 10 and set(json.loads(rows[0])) == {"id", "p"}
+        # the node kept the experiments' inputs (models, visible data) under --node-dir; the agent's own dir is gone
+        campaign_id = json.loads((state / "campaign.json").read_text())["cluster"]["campaign_id"]
+        inputs = root / "nodes" / "aarlab-experiments" / campaign_id
+        assert (inputs / "home" / "suites" / "tiny" / "models").is_dir() and (inputs / "visible" / dataset).is_dir()
+        assert not list((root / "nodes").glob("aarlab-agent-1-*"))
     finally:
         shutil.rmtree(root, ignore_errors=True)
