@@ -86,7 +86,8 @@ def test_report_marks_cells_not_run_experimental_datasets_and_appends_notes(suit
     assert "1 of 4 method x dataset cells run" in finetune
     assert "not run" in finetune
     assert "4 of 4" in text[text.index("## probe lane"):text.index("## finetune lane")]
-    assert "Experimental datasets" in text and "math" in text.split("Experimental datasets")[1].splitlines()[0]
+    declared = next(line for line in text.splitlines() if line.startswith("Declared experimental"))
+    assert declared.endswith(": math.")
     assert text.rstrip().endswith("Math: two tries.")
     assert "| chat | 0.490 | 0.500 |" in text  # question-blind row: strong then weak features
 
@@ -113,3 +114,18 @@ def test_render_only_writes_the_report_from_the_json_cells(tiny_suite: Suite, tm
                              capture_output=True, text=True, env=env)
     assert refused.returncode == 2 and "not a results file" in " ".join(refused.stderr.split())  # before training
     assert corrupt.read_text() == "[1]"
+
+
+def test_the_acceptance_bar_is_measured_from_the_vanilla_numbers_not_taken_from_the_suite_file(suite: Suite) -> None:
+    lane = suite.spec.lane
+    rows = [_row(lane, "chat", "vanilla", 0.5), _row(lane, "math", "vanilla", 1.06), _row(lane, "code", "vanilla", 0.5)]
+    rows[2].update(weak_acc=0.6, strong_acc=0.65)  # a gap under the bar
+    rows.append(_row("other-lane" if lane != "probe" else "finetune", "chat", "vanilla", -0.2))  # not the suite's lane
+    text = markdown_table(suite, rows, [0, 1, 2])
+    measured = next(line for line in text.splitlines() if line.startswith("Measured here against the acceptance bar"))
+    met, missed = measured.split("misses it:")
+    assert "chat (gap 0.200, vanilla PGR 0.50)" in met and "math" not in met and "code" not in met
+    assert "math (gap 0.200, vanilla PGR 1.06)" in missed and "code (gap 0.050, vanilla PGR 0.50)" in missed
+    assert "Declared experimental in the suite file (not held to the acceptance bar when building): math." in text
+    only_methods = markdown_table(suite, [_row(lane, "chat", "soft", 0.5)], [0])
+    assert "Measured here" not in only_methods  # no vanilla run: nothing measured, nothing claimed
