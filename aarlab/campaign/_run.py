@@ -18,6 +18,7 @@ from aarlab.campaign._external import SocketForwarder, link_socket
 from aarlab.campaign._llm import check_model
 from aarlab.campaign._setup import assignment_file, server_dir
 from aarlab.campaign._state import (
+    OFFLINE_KINDS,
     UNFINISHED,
     AgentAssignment,
     CampaignError,
@@ -57,8 +58,8 @@ def _stop(process: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
 
 
 def agent_module(kind: str) -> str:
-    """The module an agent process runs: the offline search researcher, or the LLM runtime for a model."""
-    return "aarlab.agents.search" if kind == "search" else "aarlab.agents.runtime"
+    """The module an agent process runs: an offline researcher (search, evolve), or the LLM runtime for a model."""
+    return OFFLINE_KINDS.get(kind, "aarlab.agents.runtime")
 
 
 class ScoringServer:
@@ -355,7 +356,7 @@ def _stop_leftovers(state: Path, info: CampaignInfo) -> None:
 def prepare_resume(state: Path, minutes: float | None) -> CampaignInfo:
     """Give the unfinished agents of a stopped campaign a new deadline (the time it had left, or ``minutes``)."""
     info = load_campaign(state)
-    if info.agent_kind != "search":
+    if info.agent_kind not in OFFLINE_KINDS:
         check_model(info.agent_kind)
     _stop_leftovers(state, info)
     unfinished = [a for a in info.agents if a.state in UNFINISHED]

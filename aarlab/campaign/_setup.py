@@ -12,7 +12,15 @@ from typing import TYPE_CHECKING
 
 from aarlab.campaign._external import admin_client, create_agents
 from aarlab.campaign._llm import LLMOptions, check_options
-from aarlab.campaign._state import AgentAssignment, AgentRecord, CampaignError, CampaignInfo, now, save_campaign
+from aarlab.campaign._state import (
+    OFFLINE_KINDS,
+    AgentAssignment,
+    AgentRecord,
+    CampaignError,
+    CampaignInfo,
+    now,
+    save_campaign,
+)
 
 if TYPE_CHECKING:
     from aarlab.agents.prompts import Direction
@@ -86,6 +94,8 @@ def direction_of(kind: str, index: int, datasets: list[str]) -> tuple[str, list[
     seed = 1000 + index
     if kind == "search":
         return f"optuna TPE seed {seed} on {own}, then exploit forum results", order, seed
+    if kind == "evolve":
+        return f"evolve method programs (seed {seed}) on {own}, building on forum programs", order, seed
     return f"{kind} researcher on {own}", order, seed
 
 
@@ -93,13 +103,13 @@ def _check_kind(kind: str, llm: LLMOptions | None) -> list[Direction]:
     """Validate the agents' kind and LLM options before anything is created; the directions of LLM agents."""
     from aarlab.agents.prompts import DirectionError, load_directions
 
-    if kind == "search":
+    if kind in OFFLINE_KINDS:
         if llm is not None:
             given = [flag for flag, value in (("--usd", llm.budget_usd), ("--tokens", llm.budget_tokens),
                                               ("--prices", llm.prices_file), ("--directions", llm.directions_file),
                                               ("--base-url", llm.base_url)) if value is not None]
             if given:
-                raise CampaignError(f"{', '.join(given)} only apply to LLM agents (--agent MODEL); the search "
+                raise CampaignError(f"{', '.join(given)} only apply to LLM agents (--agent MODEL); the {kind} "
                                     "agent takes --max-experiments")
         return []
     check_options(llm or LLMOptions(model=kind))
@@ -175,7 +185,7 @@ def setup_campaign(state: Path, *, suite: str, home: Path, agents: int, kind: st
     else:
         _write_private(state / "admin.token", f"{admin_token}\n")
     datasets = write_visible_data(state, suite, home, log)
-    names = [f"search-{i + 1}" if kind == "search" else f"agent-{i + 1}" for i in range(agents)]
+    names = [f"{kind}-{i + 1}" if kind in OFFLINE_KINDS else f"agent-{i + 1}" for i in range(agents)]
     tokens = _create_tokens(state, names, budget, datasets, server, admin_token)
     started = now()
     records = []
@@ -184,7 +194,7 @@ def setup_campaign(state: Path, *, suite: str, home: Path, agents: int, kind: st
         extra: dict[str, object] = {}
         if llm is not None:
             extra = {"budget_experiments": llm.budget_experiments}
-        if kind != "search" and llm is not None:
+        if kind not in OFFLINE_KINDS and llm is not None:
             chosen = directions[index % len(directions)]
             direction = chosen.title
             extra.update(model=kind, base_url=llm.base_url, direction_name=chosen.name, direction_text=chosen.text,

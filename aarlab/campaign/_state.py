@@ -29,6 +29,11 @@ AgentState = Literal["pending", "running", "done", "crashed", "stopped"]
 UNFINISHED: tuple[AgentState, ...] = ("pending", "running", "crashed", "stopped")
 
 
+#: Agent kinds that need no LLM, and the module each runs: optuna over the method library, and evolution over
+#: method programs (``--agent search`` / ``--agent evolve``). Any other kind is a model string.
+OFFLINE_KINDS: dict[str, str] = {"search": "aarlab.agents.search", "evolve": "aarlab.agents.evolve"}
+
+
 class CampaignError(RuntimeError):
     """The campaign cannot be set up, run or read; the message says what to do."""
 

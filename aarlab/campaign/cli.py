@@ -172,6 +172,10 @@ def _finish(state: Path) -> None:
     except (CampaignError, OSError) as e:
         _say(f"the report was not written: {e}")
         report = None
+    from aarlab.agents.evolve._agent import findings
+
+    for line in findings(state):  # an evolve campaign: what it found
+        shown.print(line, highlight=False, markup=False, soft_wrap=True)
     shown.print(report_line(state, report, status.dashboard_url), highlight=False, markup=False, soft_wrap=True)
 
 
@@ -180,9 +184,10 @@ def run(
     state: StateOpt,
     suite: Annotated[str, typer.Option("--suite", help="Built-in suite (built once if needed)")] = "tiny",
     agents: Annotated[int, typer.Option("--agents", min=1, help="Number of agents")] = 3,
-    agent: Annotated[str, typer.Option("--agent", help="'search' (offline researcher, no LLM) or a model string "
-                                       "such as anthropic/claude-sonnet-4-5, openai/gpt-4.1, "
-                                       "openai-api/local/llama-3")] = "search",
+    agent: Annotated[str, typer.Option("--agent", help="'search' (offline: optuna over the method library), "
+                                       "'evolve' (offline: writes new methods as programs of W2S building blocks "
+                                       "and evolves them) or a model string such as anthropic/claude-sonnet-4-5, "
+                                       "openai/gpt-4.1, openai-api/local/llama-3")] = "search",
     minutes: Annotated[float, typer.Option("--minutes", min=0.1, help="Wall-clock length of the campaign (every "
                                            "agent's wall budget)")] = 10.0,
     concurrency: Annotated[int | None, typer.Option("--concurrency", min=1, help="Agents at once (default 3; with "

@@ -154,36 +154,43 @@ class SearchAgent:
 
     def run_in_sandbox(self, config: TrialConfig, timeout_s: float) -> Path | None:
         """Run one trial in the sandbox; the predictions file, or None when it failed (logged)."""
+        return self.exec_trial(["--config", config.model_dump_json()], config.describe(), timeout_s,
+                               {"method": config.method, "lane": "finetune",
+                                "overrides": {"lr_mult": config.lr_mult, "epochs_mult": config.epochs_mult}})
+
+    def exec_trial(self, what: list[str], described: str, timeout_s: float,
+                   call_args: dict[str, object]) -> Path | None:
+        """Run the trial runner with ``what`` (``--config ...`` or ``--method ...``) on this agent's dataset, seed 0,
+        in the sandbox; the predictions file, or None when it failed (logged)."""
         from aarlab.agents.sandbox._bwrap import WORKSPACE, sandbox_python
 
         if self._sandbox is None:  # one sandbox for all trials: its cgroups and launcher are reused
             self._sandbox = self.sandbox(self.assignment.trial_timeout_s)
-        argv = [sandbox_python(), "-m", "aarlab.agents.search.trial", "--config", config.model_dump_json(),
+        argv = [sandbox_python(), "-m", "aarlab.agents.search.trial", *what,
                 "--suite", self.assignment.suite, "--home", self.assignment.home, "--dataset", self.dataset,
                 "--seed", "0", "--out", f"{WORKSPACE}/predictions.jsonl"]
-        call = self.journal.call("w2s_run", {"dataset": self.dataset, "method": config.method, "seed": 0,
-                                             "lane": "finetune", "overrides": {"lr_mult": config.lr_mult,
-                                                                               "epochs_mult": config.epochs_mult}})
+        call = self.journal.call("w2s_run", {"dataset": self.dataset, "seed": 0, **call_args})
         result = self._sandbox.exec(argv, timeout_s=max(1.0, timeout_s))  # threads: the sandbox's share
         self.journal.count(experiments=1)
         self.write_workspace("last_trial.log", (result.stdout + result.stderr).encode()[-MAX_TRIAL_LOG_BYTES:])
         if not result.ok:
             tail = result.stderr.strip().splitlines()[-1:] or ["(no output)"]
-            message = (f"trial {config.describe()} failed in the sandbox (exit {result.exit_code}, "
+            message = (f"trial {described} failed in the sandbox (exit {result.exit_code}, "
                        f"{result.killed_reason or 'no limit hit'}): {tail[0]}")
             self.journal.result(call, "w2s_run", message, is_error=True, duration_s=result.duration_s)
             self.log(message)
             return None
-        self.journal.result(call, "w2s_run", f"{config.describe()}: predictions in /workspace/predictions.jsonl",
+        self.journal.result(call, "w2s_run", f"{described}: predictions in /workspace/predictions.jsonl",
                             duration_s=result.duration_s)
         return self.layout.workspace / "predictions.jsonl"
 
-    def submit(self, client: ForumClient, config: TrialConfig, predictions: Path) -> SubmissionReceipt:
-        """Submit predictions; :class:`BudgetExhausted` when the service says the budget is used up."""
+    def submit(self, client: ForumClient, config: TrialConfig | str, predictions: Path) -> SubmissionReceipt:
+        """Submit predictions under a configuration's label (or ``config`` itself when it is a label);
+        :class:`BudgetExhausted` when the service says the budget is used up."""
         from aarlab.client import ScoringError, read_predictions
 
         records, _ = read_predictions(predictions, within=self.layout.workspace)
-        label = method_label(config)
+        label = config if isinstance(config, str) else method_label(config)
         call = self.journal.call("submit", {"dataset": self.dataset, "predictions": "predictions.jsonl",
                                             "method": label})
         started = time.monotonic()
@@ -212,35 +219,39 @@ class SearchAgent:
 
     def publish(self, client: ForumClient, config: TrialConfig, receipt: SubmissionReceipt) -> None:
         """Snapshot the workspace (config + predictions) and post the result citing receipt and snapshot."""
-        from aarlab.client import UnsafeArchiveError
-
-        workspace = self.layout.workspace
         self.write_workspace("best_config.json", config.model_dump_json(indent=2))
-        call = self.journal.call("snapshot_push", {"path": "."})
-        started = time.monotonic()
-        try:
-            snapshot = client.push_directory(workspace)
-        except UnsafeArchiveError as err:  # a link, FIFO or oversized file in the workspace: not pushed, not posted
-            self.journal.result(call, "snapshot_push", f"refused: {err}", is_error=True,
-                                duration_s=time.monotonic() - started)
-            self.log(f"not publishing {config.describe()}: the workspace cannot be pushed ({err})")
-            return
-        self.journal.result(call, "snapshot_push", f"snapshot {snapshot.id} ({snapshot.files} files)",
-                            duration_s=time.monotonic() - started)
         body = (f"Search result on `{self.dataset}`: **{config.describe()}** reached public PGR "
                 f"{receipt.public_pgr} (public accuracy {receipt.public_transfer_acc}).\n\n"
                 f"Reproduce in a sandbox: `python -m aarlab.agents.search.trial --config '<json below>' "
                 f"--suite {self.assignment.suite} --dataset {self.dataset} --home <suite home> --out preds.jsonl`\n\n"
                 f"```json\n{config.model_dump_json()}\n```\n")
         title = f"{self.dataset}: {config.describe()} -> public PGR {receipt.public_pgr}"
-        call = self.journal.call("forum_post", {"kind": "result", "title": title, "body": body,
-                                                "tags": ["search", self.dataset], "receipt": receipt.receipt,
-                                                "snapshot": snapshot.id})
+        self.post_result(client, title, body, ["search", self.dataset], receipt, config.describe())
+
+    def post_result(self, client: ForumClient, title: str, body: str, tags: list[str], receipt: SubmissionReceipt,
+                    described: str) -> str | None:
+        """Push the workspace as a snapshot and post a result citing it and ``receipt``; the snapshot id, or None
+        when the workspace cannot be pushed (a link, FIFO or oversized file: nothing posted)."""
+        from aarlab.client import UnsafeArchiveError
+
+        call = self.journal.call("snapshot_push", {"path": "."})
         started = time.monotonic()
-        post = client.post("result", title, body, tags=["search", self.dataset], receipt=receipt.receipt,
-                           snapshot=snapshot.id)
+        try:
+            snapshot = client.push_directory(self.layout.workspace)
+        except UnsafeArchiveError as err:
+            self.journal.result(call, "snapshot_push", f"refused: {err}", is_error=True,
+                                duration_s=time.monotonic() - started)
+            self.log(f"not publishing {described}: the workspace cannot be pushed ({err})")
+            return None
+        self.journal.result(call, "snapshot_push", f"snapshot {snapshot.id} ({snapshot.files} files)",
+                            duration_s=time.monotonic() - started)
+        call = self.journal.call("forum_post", {"kind": "result", "title": title, "body": body, "tags": tags,
+                                                "receipt": receipt.receipt, "snapshot": snapshot.id})
+        started = time.monotonic()
+        post = client.post("result", title, body, tags=tags, receipt=receipt.receipt, snapshot=snapshot.id)
         self.journal.result(call, "forum_post", f"posted #{post.id}", duration_s=time.monotonic() - started)
         self.log(f"posted result #{post.id} (receipt {receipt.receipt[:12]}, snapshot {snapshot.id[:12]})")
+        return str(snapshot.id)
 
     def read_forum(self, client: ForumClient, study: optuna.Study, tried: set[TrialConfig]) -> None:
         """Enqueue the best verified configuration others posted, unless already tried."""

@@ -1,0 +1,324 @@
+"""The offline researcher that writes methods: an evolutionary search over W2S *programs* (see ``_program.py``).
+
+Each candidate is rendered as an ordinary method file (``/workspace/methods/evolved-<id>.py``, the plug-in API),
+run label-free in the agent's sandbox, submitted with the agent's own token, and its public PGR is its fitness. The
+population starts from vanilla (the reference every later candidate must beat) and random programs; then each new
+candidate is a mutation of a parent picked by tournament from the agent's best, a crossover of two of them, or -- the
+islands' migration -- a mutation or crossover of the best program another agent posted on the forum. A new best is
+pushed as a snapshot and posted as a ``result`` citing its receipt, its own snapshot and the snapshot it started from;
+other agents read those posts and build on them. Everything the agent tried is in ``agents/NAME/population.jsonl``
+(host side, one line per candidate: program, origin, parent, score), next to its transcript.
+
+It reuses the search agent's sandbox, submission, publication and operator control (:class:`SearchAgent`).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from aarlab.agents.evolve._program import BASELINES, Program, crossover, method_name, mutate, random_program, render
+from aarlab.agents.search._agent import FORUM_EVERY, BudgetExhausted, SearchAgent
+
+if TYPE_CHECKING:
+    from aarlab.client import ForumClient
+    from aarlab.server import Post, SubmissionReceipt
+
+POPULATION = "population.jsonl"
+#: Random programs evaluated after vanilla before evolution starts.
+RANDOM_STARTS = 2
+#: Candidates a tournament looks at.
+TOURNAMENT = 3
+_PROGRAM_BLOCK = re.compile(r"```json\s*(\{.*?\})\s*```", re.S)
+
+
+@dataclass
+class Candidate:
+    """One evaluated program: what it was, where it came from, how it scored."""
+
+    program: dict[str, Any]
+    id: str
+    origin: str  # baseline | random | mutation | crossover | migrant-mutation | migrant-crossover
+    parents: list[str]
+    parent_snapshot: str | None
+    value: float | None = None
+    submission: str | None = None
+    snapshot: str | None = None
+    t: float = 0.0
+
+
+@dataclass
+class Migrant:
+    """A program another agent posted: its author, score, post and snapshot (what a child cites)."""
+
+    program: Program
+    author: str
+    score: float
+    post_id: int
+    snapshot: str | None
+
+
+def program_of_post(post: Post) -> Program | None:
+    """The program an evolve agent's result post carries in its ```json block, if any."""
+    match = _PROGRAM_BLOCK.search(post.body)
+    if match is None:
+        return None
+    try:
+        data = json.loads(match.group(1))
+        return Program.model_validate(data.get("program", data))
+    except (ValueError, AttributeError):
+        return None
+
+
+def method_file(program: Program) -> str:
+    """The workspace path of a program's method file, named as its submissions' method label (what promotion looks
+    for in the snapshot)."""
+    return f"methods/{method_name(program)}.py"
+
+
+class EvolveAgent(SearchAgent):
+    """One evolving researcher; :meth:`run` works until the deadline, its budgets, or the operator stops it."""
+
+    def __init__(self, state: Path, name: str, log: Any = None) -> None:
+        super().__init__(state, name, log)
+        self.rng = random.Random(self.assignment.seed)
+        self.population_file = self.layout.agent_dir / POPULATION
+        self.population = self._load()
+        self.migrants: list[Migrant] = []
+
+    # -- population ---------------------------------------------------------------------------------------
+    def _load(self) -> list[Candidate]:
+        if not self.population_file.is_file():
+            return []
+        out = []
+        for line in self.population_file.read_text().splitlines():
+            try:
+                out.append(Candidate(**json.loads(line)))
+            except (ValueError, TypeError):
+                continue  # a line cut by a crash
+        return out
+
+    def _record(self, candidate: Candidate) -> None:
+        self.population.append(candidate)
+        with self.population_file.open("a") as fh:
+            fh.write(json.dumps(asdict(candidate)) + "\n")
+
+    def scored(self) -> list[Candidate]:
+        """Evaluated candidates, best first."""
+        return sorted((c for c in self.population if c.value is not None), key=lambda c: -(c.value or 0.0))
+
+    def best(self) -> Candidate | None:
+        ranked = self.scored()
+        return ranked[0] if ranked else None
+
+    # -- proposals ----------------------------------------------------------------------------------------
+    def _tournament(self) -> Candidate:
+        ranked = self.scored()
+        pool = self.rng.sample(ranked, min(TOURNAMENT, len(ranked)))
+        return max(pool, key=lambda c: c.value or 0.0)
+
+    def propose(self) -> tuple[Program, str, list[str], str | None]:
+        """The next untried program: (program, origin, parent ids, the snapshot it started from)."""
+        tried = {c.id for c in self.population}
+        for _ in range(50):
+            program, origin, parents, snapshot = self._draw()
+            if program.id not in tried:
+                return program, origin, parents, snapshot
+        program = mutate(random_program(self.rng), self.rng, 3)  # a crowded neighbourhood: jump elsewhere
+        return program, "random", [], None
+
+    def _draw(self) -> tuple[Program, str, list[str], str | None]:
+        if not any(c.origin == "baseline" for c in self.population):
+            return BASELINES["vanilla"], "baseline", [], None
+        if sum(c.origin == "random" for c in self.population) < RANDOM_STARTS or not self.scored():
+            return random_program(self.rng), "random", [], None
+        migrant = self._migrant()
+        if migrant is not None and self.rng.random() < 0.4:
+            own = Program.model_validate(self._tournament().program)
+            if self.rng.random() < 0.5:
+                child = crossover(own, migrant.program, self.rng)
+                return child, "migrant-crossover", [self._tournament().id, migrant.program.id], migrant.snapshot
+            return mutate(migrant.program, self.rng), "migrant-mutation", [migrant.program.id], migrant.snapshot
+        parent = self._tournament()
+        if self.rng.random() < 0.3 and len(self.scored()) > 1:
+            other = self._tournament()
+            child = crossover(Program.model_validate(parent.program), Program.model_validate(other.program), self.rng)
+            return child, "crossover", [parent.id, other.id], parent.snapshot
+        child = mutate(Program.model_validate(parent.program), self.rng, self.rng.choice((1, 1, 2)))
+        return child, "mutation", [parent.id], parent.snapshot
+
+    def _migrant(self) -> Migrant | None:
+        """The best posted program of another agent on this agent's dataset (None before any)."""
+        return max(self.migrants, key=lambda m: m.score) if self.migrants else None
+
+    # -- one candidate ------------------------------------------------------------------------------------
+    def write_method(self, program: Program, parents: list[str], snapshot: str | None) -> str | None:
+        """Write the program's method file into the workspace; its sandbox path, or None when refused."""
+        parent = (f"{', '.join(f'program {p}' for p in parents)}" + (f" (snapshot {snapshot})" if snapshot else "")
+                  if parents else None)
+        path = method_file(program)
+        return f"/workspace/{path}" if self.write_workspace(path, render(program, parent=parent)) else None
+
+    def evaluate(self, client: ForumClient, program: Program, origin: str, parents: list[str],
+                 snapshot: str | None, timeout_s: float) -> tuple[Candidate, SubmissionReceipt | None]:
+        """Run, submit and record one program (its value and receipt None when the trial or submission failed)."""
+        candidate = Candidate(program=program.model_dump(), id=program.id, origin=origin, parents=parents,
+                              parent_snapshot=snapshot, t=time.time())
+        written = self.write_method(program, parents, snapshot)
+        if written is None:
+            self._record(candidate)
+            return candidate, None
+        predictions = self.exec_trial(["--method", written], f"{program.id} ({program.describe()})", timeout_s,
+                                      {"method": method_file(program), "origin": origin, "parents": parents})
+        if predictions is None:
+            self._record(candidate)
+            return candidate, None
+        from aarlab.client import PredictionsFileError
+
+        try:
+            receipt = self.submit(client, method_name(program), predictions)
+        except PredictionsFileError as err:
+            self.journal.event("refused", path="predictions.jsonl", reason=str(err))
+            self._record(candidate)
+            return candidate, None
+        candidate.value = receipt.public_pgr if receipt.public_pgr is not None else receipt.public_transfer_acc
+        candidate.submission = receipt.id
+        self._record(candidate)
+        return candidate, receipt
+
+    def publish_program(self, client: ForumClient, candidate: Candidate, receipt: SubmissionReceipt) -> None:
+        """Post a new best: the program, its file, where it started from, its receipt and its snapshot."""
+        program = Program.model_validate(candidate.program)
+        started = (f"It started from {', '.join(f'program `{p}`' for p in candidate.parents)}"
+                   + (f" of snapshot `{candidate.parent_snapshot}`" if candidate.parent_snapshot else "")
+                   + f" ({candidate.origin})." if candidate.parents else "It is a starting point of the search.")
+        body = (f"Evolved method on `{self.dataset}`: program `{program.id}` -- {program.describe()} -- reached "
+                f"public PGR {receipt.public_pgr} (public accuracy {receipt.public_transfer_acc}). {started}\n\n"
+                f"The method file is `{method_file(program)}` in the snapshot (the plug-in API: run it with "
+                f"`aarlab w2s run --method {method_file(program)}`).\n\n"
+                f"```json\n{json.dumps({'program': candidate.program, 'parents': candidate.parents})}\n```\n")
+        title = f"{self.dataset}: {program.describe()} -> public PGR {receipt.public_pgr}"
+        tags = ["evolve", self.dataset] + (["builds-on-forum"] if candidate.origin.startswith("migrant") else [])
+        candidate.snapshot = self.post_result(client, title, body, tags, receipt, program.describe())
+        if candidate.snapshot is not None:
+            with self.population_file.open("a") as fh:  # the snapshot, once known: a later line of the same id wins
+                fh.write(json.dumps(asdict(candidate)) + "\n")
+
+    def read_migrants(self, client: ForumClient) -> None:
+        """Take other agents' posted programs (verified scores only) as migrants."""
+        cursor = int(self.cursor_file.read_text()) if self.cursor_file.is_file() else 0
+        call = self.journal.call("forum_search", {"since": cursor})
+        started = time.monotonic()
+        posts, cursor = client.sync(cursor)
+        self.cursor_file.write_text(str(cursor))
+        new = 0
+        for post in posts:
+            if post.kind != "result" or post.author == self.layout.name or post.verified_public_pgr is None:
+                continue
+            if post.verified_dataset not in (None, self.dataset):
+                continue
+            program = program_of_post(post)
+            if program is not None:
+                self.migrants.append(Migrant(program, post.author, float(post.verified_public_pgr), post.id,
+                                             post.snapshot_id))
+                new += 1
+        best = self._migrant()
+        outcome = f"{len(posts)} new or changed posts; {new} programs of other agents" + (
+            f"; best {best.program.id} by {best.author} (verified public PGR {best.score})" if best else "")
+        self.journal.result(call, "forum_search", outcome, duration_s=time.monotonic() - started)
+
+    # -- the loop -----------------------------------------------------------------------------------------
+    def run(self) -> int:  # type: ignore[override]
+        """Evolve until the deadline or a budget; returns the number of candidates this process evaluated."""
+        # the population is replayed so a restarted process keeps its best and its snapshots
+        latest: dict[str, Candidate] = {}
+        for candidate in self.population:
+            latest[candidate.id] = candidate
+        self.population = list(latest.values())
+        best = self.best()
+        best_value = best.value if best and best.value is not None else float("-inf")
+        self.log(f"{self.assignment.direction}; {len(self.population)} trials done before, best {best_value}")
+        self.journal.state("running", f"{len(self.population)} trials done before")
+        ran = 0
+        final, reason = "done", "the deadline passed"
+        with self._client() as client:
+            while (left := self.assignment.deadline - time.time()) > 5:
+                if not self.wait_while_paused():
+                    final, reason = "stopped", "stopped by the operator"
+                    break
+                if not self.experiments_left():
+                    final, reason = "budget_exhausted", f"{self.assignment.budget_experiments} experiments run"
+                    break
+                program, origin, parents, snapshot = self.propose()
+                try:
+                    candidate, receipt = self.evaluate(client, program, origin, parents, snapshot,
+                                                       min(left, self.assignment.trial_timeout_s))
+                except BudgetExhausted as err:
+                    final, reason = "budget_exhausted", str(err)
+                    self.log(f"stopping: {err}")
+                    break
+                ran += 1
+                self.log(f"candidate {program.id} ({origin}): {program.describe()} -> public PGR {candidate.value}")
+                if receipt is not None and candidate.value is not None and candidate.value > best_value:
+                    best_value = candidate.value
+                    self.publish_program(client, candidate, receipt)
+                if ran % FORUM_EVERY == 0:
+                    self.read_migrants(client)
+        if self._control is not None:
+            self._control.close()
+        self.journal.state(final, reason)
+        self.log(f"done: {ran} candidates this run, best public PGR {best_value}")
+        return ran
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m aarlab.agents.evolve --state DIR --agent NAME`` (what a campaign starts per agent)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m aarlab.agents.evolve")
+    parser.add_argument("--state", required=True, type=Path)
+    parser.add_argument("--agent", required=True)
+    args = parser.parse_args(argv)
+    EvolveAgent(args.state, args.agent).run()
+    return 0
+
+
+def findings(state: Path) -> list[str]:
+    """What an evolve campaign found, in a few lines: the best new program (not a retuned baseline) against vanilla,
+    with the file that holds it; [] when no agent has a scored new program."""
+    from aarlab.agents.evolve._program import retune_of
+
+    best: tuple[float, str, Candidate] | None = None
+    vanilla: dict[str, float] = {}
+    for agent_dir in sorted((state / "agents").glob("*")):
+        path = agent_dir / POPULATION
+        if not path.is_file() or path.is_symlink():
+            continue
+        for line in path.read_text(errors="replace").splitlines():
+            try:
+                candidate = Candidate(**json.loads(line))
+                program = Program.model_validate(candidate.program)
+            except (ValueError, TypeError):
+                continue
+            if candidate.value is None:
+                continue
+            if retune_of(program) == "vanilla" and candidate.origin == "baseline":
+                vanilla[agent_dir.name] = candidate.value
+            elif retune_of(program) is None and (best is None or candidate.value > best[0]):
+                best = (candidate.value, agent_dir.name, candidate)
+    if best is None:
+        return []
+    value, agent, candidate = best
+    program = Program.model_validate(candidate.program)
+    file = state / "agents" / agent / "workspace" / method_file(program)
+    against = f" (its vanilla: {vanilla[agent]:.2f})" if agent in vanilla else ""
+    return [f"best new method: {agent}'s program {program.id} -- {program.describe()} -- public PGR {value:.2f}"
+            f"{against}; file: {file}",
+            "public scores select, they do not prove: promote it for a clean re-run on the private split with "
+            "held-out datasets (`aarlab promote SUBMISSION_ID --state STATE/server`, see docs/promotion.md)"
+            + (f"; its submission: {candidate.submission}" if candidate.submission else "")]
