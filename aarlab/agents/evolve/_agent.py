@@ -3,8 +3,9 @@
 Each candidate is rendered as an ordinary method file (``/workspace/methods/evolved-<id>.py``, the plug-in API),
 run label-free in the agent's sandbox, submitted with the agent's own token, and its public PGR is its fitness. The
 population starts from vanilla (the reference every later candidate must beat) and random programs; then each new
-candidate is a mutation of a parent picked by tournament from the agent's best, a crossover of two of them, or -- the
-islands' migration -- a mutation or crossover of the best program another agent posted on the forum. A new best is
+candidate is a mutation of a parent (mostly the latest candidate that raised the agent's public Ladder score, the
+best it knows; else a tournament), a crossover of two, or -- the islands' migration -- a mutation or crossover of the
+best program another agent posted on the forum. A new best is
 pushed as a snapshot and posted as a ``result`` citing its receipt, its own snapshot and the snapshot it started from;
 other agents read those posts and build on them. Everything the agent tried is in ``agents/NAME/population.jsonl``
 (host side, one line per candidate: program, origin, parent, score), next to its transcript.
@@ -117,7 +118,25 @@ class EvolveAgent(SearchAgent):
         return ranked[0] if ranked else None
 
     # -- proposals ----------------------------------------------------------------------------------------
+    def records(self) -> list[Candidate]:
+        """Candidates that raised the agent's best public score when they were scored, oldest first.
+
+        Public scores are a Ladder (docs/scoring.md): a candidate that does not beat the best by a step reads the
+        best again, so equal scores say "not better by a step", not "as good". The candidates that moved the
+        ladder are the only ones known to be better than what came before them.
+        """
+        out, best = [], float("-inf")
+        for candidate in self.population:
+            if candidate.value is not None and candidate.value > best:
+                best = candidate.value
+                out.append(candidate)
+        return out
+
     def _tournament(self) -> Candidate:
+        """A parent: usually the latest ladder record (the best known), else a tournament among the scored."""
+        records = self.records()
+        if records and self.rng.random() < 0.6:
+            return records[-1] if self.rng.random() < 0.7 or len(records) == 1 else self.rng.choice(records[:-1])
         ranked = self.scored()
         pool = self.rng.sample(ranked, min(TOURNAMENT, len(ranked)))
         return max(pool, key=lambda c: c.value or 0.0)

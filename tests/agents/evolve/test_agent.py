@@ -106,3 +106,17 @@ def test_a_fresh_agent_starts_from_vanilla_then_random_programs(evolve_run: Run,
     program, origin, parents, snapshot = agent.propose()
     assert (program, origin, parents, snapshot) == (BASELINES["vanilla"], "baseline", [], None)
     assert random_program(random.Random(0)).id != BASELINES["vanilla"].id
+
+
+def test_parents_come_mostly_from_the_candidates_that_raised_the_ladder(evolve_run: Run) -> None:
+    from aarlab.agents.evolve._agent import Candidate
+
+    agent = EvolveAgent(evolve_run.state, "evolve-1", log=lambda _m: None)
+    programs = [random_program(random.Random(i)) for i in range(5)]
+    values = [0.2, 0.2, 0.5, 0.5, 0.4]  # ties read "not better by a step": only 0 and 2 raised the ladder
+    agent.population = [Candidate(program=p.model_dump(), id=p.id, origin="random", parents=[], parent_snapshot=None,
+                                  value=v) for p, v in zip(programs, values, strict=True)]
+    assert [c.id for c in agent.records()] == [programs[0].id, programs[2].id]
+    agent.rng = random.Random(0)
+    picks = [agent._tournament().id for _ in range(200)]
+    assert picks.count(programs[2].id) > 100  # the best known, most of the time
