@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aarlab.agents.evolve._program import BASELINES, Program, crossover, method_name, mutate, random_program, render
-from aarlab.agents.search._agent import FORUM_EVERY, BudgetExhausted, SearchAgent
+from aarlab.agents.search._agent import FORUM_EVERY, BudgetExhausted, SearchAgent, agent_main
 
 if TYPE_CHECKING:
     from aarlab.client import ForumClient
@@ -267,11 +267,9 @@ class EvolveAgent(SearchAgent):
         final, reason = "done", "the deadline passed"
         with self._client() as client:
             while (left := self.assignment.deadline - time.time()) > 5:
-                if not self.wait_while_paused():
-                    final, reason = "stopped", "stopped by the operator"
-                    break
-                if not self.experiments_left():
-                    final, reason = "budget_exhausted", f"{self.assignment.budget_experiments} experiments run"
+                stop = self.must_stop()
+                if stop is not None:
+                    final, reason = stop
                     break
                 program, origin, parents, snapshot = self.propose()
                 try:
@@ -296,15 +294,8 @@ class EvolveAgent(SearchAgent):
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m aarlab.agents.evolve --state DIR --agent NAME`` (what a campaign starts per agent)."""
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m aarlab.agents.evolve")
-    parser.add_argument("--state", required=True, type=Path)
-    parser.add_argument("--agent", required=True)
-    args = parser.parse_args(argv)
-    EvolveAgent(args.state, args.agent).run()
-    return 0
+    """``python -m aarlab.agents.evolve --state DIR --agent NAME``."""
+    return agent_main(EvolveAgent, "aarlab.agents.evolve", argv)
 
 
 def findings(state: Path) -> list[str]:

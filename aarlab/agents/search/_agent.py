@@ -333,6 +333,18 @@ class SearchAgent:
                 self.log("resumed by the operator")
         return state != "stopped"
 
+    def must_stop(self) -> tuple[str, str] | None:
+        """Before each trial: (final state, reason) when the operator stopped the agent (after waiting while it is
+        paused) or its experiments budget is used up; None to go on."""
+        if not self.wait_while_paused():
+            self.log("stopped by the operator")
+            return "stopped", "stopped by the operator"
+        if not self.experiments_left():
+            reason = f"{self.assignment.budget_experiments} experiments run"
+            self.log(f"stopping: experiments budget used up ({reason})")
+            return "budget_exhausted", reason
+        return None
+
     def experiments_left(self) -> bool:
         """Whether the experiments budget (if any) allows another trial."""
         budget = self.assignment.budget_experiments
@@ -355,13 +367,9 @@ class SearchAgent:
         final, reason = "done", "the deadline passed"
         with self._client() as client:
             while (left := self.assignment.deadline - time.time()) > 5:
-                if not self.wait_while_paused():
-                    final, reason = "stopped", "stopped by the operator"
-                    self.log("stopped by the operator")
-                    break
-                if not self.experiments_left():
-                    final, reason = "budget_exhausted", f"{self.assignment.budget_experiments} experiments run"
-                    self.log(f"stopping: experiments budget used up ({reason})")
+                stop = self.must_stop()
+                if stop is not None:
+                    final, reason = stop
                     break
                 trial = study.ask()
                 config = suggest(trial)
@@ -399,13 +407,19 @@ class SearchAgent:
         return ran
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``python -m aarlab.agents.search --state DIR --agent NAME`` (what a campaign starts per agent)."""
+def agent_main(agent: type[SearchAgent], module: str, argv: list[str] | None = None) -> int:
+    """``python -m MODULE --state DIR --agent NAME``: run one offline agent of a campaign (what the supervisor
+    starts per agent)."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m aarlab.agents.search")
+    parser = argparse.ArgumentParser(prog=f"python -m {module}")
     parser.add_argument("--state", required=True, type=Path)
     parser.add_argument("--agent", required=True)
     args = parser.parse_args(argv)
-    SearchAgent(args.state, args.agent).run()
+    agent(args.state, args.agent).run()
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m aarlab.agents.search --state DIR --agent NAME``."""
+    return agent_main(SearchAgent, "aarlab.agents.search", argv)
