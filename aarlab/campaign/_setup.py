@@ -47,21 +47,48 @@ def _write_private(path: Path, text: str) -> None:
     os.chmod(path, 0o600)
 
 
-def write_visible_data(state: Path, suite_name: str, home: Path, log: Callable[[str], None]) -> list[str]:
-    """Write each dataset's agent-visible copy (weak soft labels of teacher seed 0) to ``visible/<dataset>/``."""
+def write_visible_data(state: Path, suite_name: str, home: Path, log: Callable[[str], None],
+                       datasets: list[str] | None = None) -> list[str]:
+    """Write each dataset's agent-visible copy (weak soft labels of teacher seed 0) to ``visible/<dataset>/``;
+    ``datasets``: only these (a campaign's development datasets: the held-out ones are never shown)."""
     from aarlab.suites import load_suite
     from aarlab.w2s.data import write_agent_visible
     from aarlab.w2s.pipeline import Experiment, default_cache
 
     suite = load_suite(suite_name, home)
-    for dataset in suite.spec.datasets:
+    chosen = [d for d in suite.spec.datasets if datasets is None or d in datasets]
+    for dataset in chosen:
         target = state / "visible" / dataset
         if (target / "weak_soft_labels.jsonl").is_file():
             continue
         log(f"writing agent-visible data of {dataset}")
         experiment = Experiment(suite, dataset, default_cache(suite))
         write_agent_visible(target, experiment.dataset, experiment.weak_teacher(0)["soft_labels"])
-    return list(suite.spec.datasets)
+    return chosen
+
+
+def load_suite_datasets(suite: str, home: Path) -> list[str]:
+    """The suite's datasets, in its order."""
+    from aarlab.suites import load_suite
+
+    return list(load_suite(suite, home).spec.datasets)
+
+
+def check_dev_datasets(suite: str, home: Path, dev: list[str] | None) -> list[str] | None:
+    """``--dev-dataset`` names: each one of the suite's datasets, no repeats (:class:`CampaignError` otherwise)."""
+    if not dev:
+        return None
+    from aarlab.suites import SuiteError, load_suite
+
+    try:
+        names = load_suite(suite, home).spec.datasets
+    except SuiteError as err:
+        raise CampaignError(str(err)) from None
+    unknown = [d for d in dev if d not in names]
+    if unknown or len(set(dev)) != len(dev):
+        raise CampaignError(f"--dev-dataset {', '.join(unknown or dev)}: give distinct datasets of suite {suite!r} "
+                            f"({', '.join(names)})")
+    return [d for d in names if d in dev]
 
 
 def ensure_suite(suite_name: str, home: Path, log: Callable[[str], None],
@@ -140,7 +167,8 @@ def setup_campaign(state: Path, *, suite: str, home: Path, agents: int, kind: st
                    budget: int, trial_timeout_s: float, log: Callable[[str], None], llm: LLMOptions | None = None,
                    server: str | None = None, admin_token: str | None = None,
                    dashboard_port: int | None = None, build_view: BuildView | None = None,
-                   cluster: ClusterOptions | None = None, db_url: str | None = None) -> CampaignInfo:
+                   cluster: ClusterOptions | None = None, db_url: str | None = None,
+                   dev_datasets: list[str] | None = None) -> CampaignInfo:
     """Create a new campaign in ``state`` (which must not hold one) and return its record.
 
     ``kind`` is ``"search"`` or a model string (``llm`` then holds its endpoint, budgets, prices and directions).
@@ -148,10 +176,13 @@ def setup_campaign(state: Path, *, suite: str, home: Path, agents: int, kind: st
     otherwise ``db_url`` (SQLAlchemy URL, e.g. PostgreSQL) holds the new service's database (default: SQLite in it).
     Everything that can be checked (model, API key, prices, directions, admin token) is checked before anything
     is written; with ``cluster`` (agents as Ray actors) also the storage, the cluster and its resources.
+    ``dev_datasets``: the datasets agents work on and see; the suite's others are held out (never shown to an agent;
+    a promotion's re-run scores the method on them).
     """
     from aarlab.server import StateError, init_state
 
     directions = _check_kind(kind, llm)
+    dev_datasets = check_dev_datasets(suite, home, dev_datasets)
     if (state / "campaign.json").exists():
         raise CampaignError(f"{state} already holds a campaign; continue it with `aarlab campaign resume --state "
                             f"{state}` or pick another --state")
@@ -184,7 +215,11 @@ def setup_campaign(state: Path, *, suite: str, home: Path, agents: int, kind: st
             raise CampaignError(str(err)) from None
     else:
         _write_private(state / "admin.token", f"{admin_token}\n")
-    datasets = write_visible_data(state, suite, home, log)
+    datasets = write_visible_data(state, suite, home, log, dev_datasets)
+    if dev_datasets is not None:
+        held_out = [d for d in load_suite_datasets(suite, home) if d not in dev_datasets]
+        log(f"development datasets: {', '.join(dev_datasets)}; held out (never shown to an agent, scored by "
+            f"promotion re-runs): {', '.join(held_out) or 'none'}")
     names = [f"{kind}-{i + 1}" if kind in OFFLINE_KINDS else f"agent-{i + 1}" for i in range(agents)]
     tokens = _create_tokens(state, names, budget, datasets, server, admin_token)
     started = now()
@@ -210,7 +245,8 @@ def setup_campaign(state: Path, *, suite: str, home: Path, agents: int, kind: st
         records.append(AgentRecord(name=name, direction=direction))
     info = CampaignInfo(suite=suite, home=str(home), agent_kind=kind, minutes=minutes, concurrency=concurrency,
                         budget=budget, server=server, dashboard_port=dashboard_port, started_at=started,
-                        deadline=started + minutes * 60, agents=records, cluster=settings)
+                        deadline=started + minutes * 60, agents=records, cluster=settings,
+                        dev_datasets=dev_datasets)
     save_campaign(state, info)
     if settings is not None:
         from aarlab.campaign._cluster import publish

@@ -119,6 +119,8 @@ class CampaignInfo(BaseModel):
     ended_at: float | None = None
     agents: list[AgentRecord]
     cluster: ClusterSettings | None = Field(None, description="Set when agents run as Ray actors (--cluster)")
+    dev_datasets: list[str] | None = Field(None, description="The datasets agents work on (--dev-dataset); the "
+                                           "suite's others are held out. None: every dataset")
 
     def agent(self, name: str) -> AgentRecord:
         """The record of agent ``name``."""

@@ -194,6 +194,10 @@ def run(
                                                     "--cluster every agent: Ray places them as resources "
                                                     "allow)")] = None,
     budget: Annotated[int, typer.Option("--budget", min=1, help="Evaluations per agent per dataset")] = 50,
+    dev_dataset: Annotated[list[str] | None, typer.Option("--dev-dataset", help="A development dataset "
+                                                          "(repeatable): agents see and work on only these; the "
+                                                          "suite's others are held out, scored by promotion re-runs "
+                                                          "(default: every dataset)")] = None,
     trial_timeout: Annotated[float, typer.Option("--trial-timeout", min=1, help="Seconds one experiment may "
                                                  "run in the sandbox")] = 300.0,
     home: Annotated[Path | None, typer.Option("--home", help="aarlab home holding built suites "
@@ -307,7 +311,7 @@ def run(
                        trial_timeout_s=trial_timeout,
                        log=_say, llm=llm, server=server, admin_token=admin_token, dashboard_port=dashboard_port,
                        build_view=lambda: build_progress(err, plain=quiet), cluster=options,
-                       db_url=db)
+                       db_url=db, dev_datasets=dev_dataset or None)
     except CampaignError as e:
         raise fail(str(e)) from None
     _supervise(state, quiet)

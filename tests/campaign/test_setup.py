@@ -98,6 +98,23 @@ def test_llm_agents_get_distinct_directions_models_and_budgets(tiny_suite: Suite
         prepare_resume(state, 1)
 
 
+def test_development_datasets_are_all_the_agents_see_and_the_others_are_held_out(tiny_suite: Suite,
+                                                                                  short_tmp: Path) -> None:
+    logs: list[str] = []
+    info = setup_campaign(short_tmp / "c", suite="tiny", home=tiny_suite.home, agents=2, kind="evolve", minutes=5,
+                          concurrency=2, budget=5, trial_timeout_s=60, log=logs.append, dev_datasets=["chat"])
+    assert sorted(p.name for p in (short_tmp / "c" / "visible").iterdir()) == ["chat"]
+    assert [a.datasets for a in assignments(short_tmp / "c")] == [["chat"], ["chat"]]
+    assert [a.name for a in info.agents] == ["evolve-1", "evolve-2"] and info.dev_datasets == ["chat"]
+    assert load_campaign(short_tmp / "c").dev_datasets == ["chat"]
+    assert any("held out" in m and "math, code" in m for m in logs), logs
+    for bad in (["nope"], ["chat", "chat"]):
+        with pytest.raises(CampaignError, match="--dev-dataset"):
+            setup_campaign(short_tmp / "d", suite="tiny", home=tiny_suite.home, agents=1, kind="evolve", minutes=5,
+                           concurrency=1, budget=5, trial_timeout_s=60, log=logs.append, dev_datasets=bad)
+        assert not (short_tmp / "d").exists()
+
+
 def test_user_directions_are_given_round_robin(tiny_suite: Suite, short_tmp: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ANTHROPIC_API_KEY", "test")
