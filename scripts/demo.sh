@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Quick start 1: set up and run the offline demo campaign: 3 search researchers for 5 minutes on the tiny suite,
-# each in its own bubblewrap sandbox, scored by the scoring service, sharing results on the forum.
+# Quick start 1: set up and run the offline demo campaign: 3 researchers writing and evolving W2S methods (method
+# files built from literature blocks) for 5 minutes on the tiny suite, each in its own bubblewrap sandbox, scored by
+# the scoring service, building on each other's results through the forum.
 # The first run builds the tiny suite once (~5 min on 2 idle cores, with a progress line per stage).
 # Each run starts a new campaign dir under demo-campaigns/.
 # On a terminal the campaign is shown live; at the end it prints one summary table and writes an HTML report.
@@ -8,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 state="demo-campaigns/$(date +%Y%m%d-%H%M%S)"
-.venv/bin/aarlab campaign run --suite tiny --agents 3 --agent search --minutes 5 --state "$state" "$@"
+.venv/bin/aarlab campaign run --suite tiny --agents 3 --agent evolve --minutes 5 --state "$state" "$@"
 echo
 echo "campaign state: $state (forum, leaderboard and audit log live there; see docs/campaign.md)"
 echo "dashboard login: .venv/bin/aarlab server admin-token --state $state/server (the token for the URL it serves)"
