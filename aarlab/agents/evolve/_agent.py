@@ -326,9 +326,17 @@ def findings(state: Path) -> list[str]:
     value, agent, candidate = best
     program = Program.model_validate(candidate.program)
     file = state / "agents" / agent / "workspace" / method_file(program)
+    promote = ("promote it for a clean re-run on the private split with held-out datasets (`aarlab promote "
+               "SUBMISSION_ID --state STATE`, docs/promotion.md)"
+               + (f"; its submission: {candidate.submission}" if candidate.submission else ""))
+    if agent in vanilla and value <= vanilla[agent]:
+        tried = sum(1 for _ in state.glob("agents/*/workspace/methods/evolved-*.py"))
+        return [f"no new method moved a public score above its agent's vanilla ({tried} method files written; "
+                "public scores are a Ladder that moves only by a step and freezes once an agent's information "
+                "budget is spent, docs/scoring.md)",
+                f"first new method at the top score: {agent}'s program {program.id} -- {program.describe()} -- "
+                f"public PGR {value:.2f} (vanilla {vanilla[agent]:.2f}); file: {file}; {promote}"]
     against = f" (its vanilla: {vanilla[agent]:.2f})" if agent in vanilla else ""
     return [f"best new method: {agent}'s program {program.id} -- {program.describe()} -- public PGR {value:.2f}"
             f"{against}; file: {file}",
-            "public scores select, they do not prove: promote it for a clean re-run on the private split with "
-            "held-out datasets (`aarlab promote SUBMISSION_ID --state STATE/server`, see docs/promotion.md)"
-            + (f"; its submission: {candidate.submission}" if candidate.submission else "")]
+            f"public scores select, they do not prove: {promote}"]
