@@ -91,6 +91,8 @@ class EvolveAgent(SearchAgent):
         self.population_file = self.layout.agent_dir / POPULATION
         self.population = self._load()
         self.migrants: list[Migrant] = []
+        #: Receipts of this process's submissions by program id (a result post cites one).
+        self._receipts: dict[str, SubmissionReceipt] = {}
 
     # -- population ---------------------------------------------------------------------------------------
     def _load(self) -> list[Candidate]:
@@ -207,11 +209,14 @@ class EvolveAgent(SearchAgent):
             return candidate, None
         candidate.value = receipt.public_pgr if receipt.public_pgr is not None else receipt.public_transfer_acc
         candidate.submission = receipt.id
+        self._receipts[candidate.id] = receipt
         self._record(candidate)
         return candidate, receipt
 
-    def publish_program(self, client: ForumClient, candidate: Candidate, receipt: SubmissionReceipt) -> None:
-        """Post a new best: the program, its file, where it started from, its receipt and its snapshot."""
+    def publish_program(self, client: ForumClient, candidate: Candidate, receipt: SubmissionReceipt,
+                        nominated: bool = False) -> None:
+        """Post a new best (or, ``nominated``, the agent's pick at its end): the program, its file, where it started
+        from, its receipt and its snapshot."""
         program = Program.model_validate(candidate.program)
         started = (f"It started from {', '.join(f'program `{p}`' for p in candidate.parents)}"
                    + (f" of snapshot `{candidate.parent_snapshot}`" if candidate.parent_snapshot else "")
@@ -221,8 +226,12 @@ class EvolveAgent(SearchAgent):
                 f"The method file is `{method_file(program)}` in the snapshot (the plug-in API: run it with "
                 f"`aarlab w2s run --method {method_file(program)}`).\n\n"
                 f"```json\n{json.dumps({'program': candidate.program, 'parents': candidate.parents})}\n```\n")
+        if nominated:
+            body = ("Nominated for promotion at the end of the search: the latest of the new programs at the top "
+                    "public score (the Ladder did not separate them further).\n\n" + body)
         title = f"{self.dataset}: {program.describe()} -> public PGR {receipt.public_pgr}"
-        tags = ["evolve", self.dataset] + (["builds-on-forum"] if candidate.origin.startswith("migrant") else [])
+        tags = ["evolve", self.dataset] + (["builds-on-forum"] if candidate.origin.startswith("migrant") else []) \
+            + (["nominated"] if nominated else [])
         candidate.snapshot = self.post_result(client, title, body, tags, receipt, program.describe())
         if candidate.snapshot is not None:
             with self.population_file.open("a") as fh:  # the snapshot, once known: a later line of the same id wins
@@ -286,11 +295,37 @@ class EvolveAgent(SearchAgent):
                     self.publish_program(client, candidate, receipt)
                 if ran % FORUM_EVERY == 0:
                     self.read_migrants(client)
+            self.nominate(client)
         if self._control is not None:
             self._control.close()
         self.journal.state(final, reason)
         self.log(f"done: {ran} candidates this run, best public PGR {best_value}")
         return ran
+
+    def nominate(self, client: ForumClient) -> None:
+        """At the end: post the agent's best *new* program (not a retuned baseline; among equal public scores the
+        latest, the most evolved) unless it is posted already, so it is linked to a snapshot and can be promoted
+        for a clean private re-run -- with a frozen Ladder no new program ever becomes a public record."""
+        from aarlab.agents.evolve._program import retune_of
+
+        new = [c for c in self.population if c.value is not None and c.submission is not None
+               and retune_of(Program.model_validate(c.program)) is None]
+        if not new:
+            return
+        top = max(c.value or 0.0 for c in new)
+        chosen = max((c for c in new if c.value == top), key=lambda c: c.t)
+        if chosen.snapshot is not None:
+            return
+        receipt = self._receipts.get(chosen.id)
+        if receipt is None:
+            return
+        from aarlab.client import ScoringError
+
+        self.log(f"nominating program {chosen.id} (public PGR {chosen.value}) for promotion")
+        try:
+            self.publish_program(client, chosen, receipt, nominated=True)
+        except ScoringError as err:  # the end of the run: say so, do not crash into a restart
+            self.log(f"could not post the nomination: {err}")
 
 
 def main(argv: list[str] | None = None) -> int:

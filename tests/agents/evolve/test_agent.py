@@ -80,6 +80,15 @@ def test_the_best_programs_are_posted_with_their_program_snapshot_and_origin(evo
     finally:
         opened.db.dispose()
     assert rows and all(r["snapshot_id"] and r["verified_public_pgr"] is not None for r in rows)
+    for row in (r for r in rows if "Nominated for promotion" in r["body"]):  # a new program, promotable
+        program = program_of_post(SimpleNamespace(body=row["body"]))  # type: ignore[arg-type]
+        assert program is not None and retune_of(program) is None and "nominated" in row["tags"]
+    for name in ("evolve-1", "evolve-2"):  # each agent's best new program is linked to a snapshot (posted)
+        latest = {c["id"]: c for c in _population(evolve_run.state, name)}
+        new = [c for c in latest.values() if c["value"] is not None and retune_of(Program(**c["program"])) is None]
+        if new:
+            top = max(c["value"] for c in new)
+            assert any(c["snapshot"] for c in new if c["value"] == top), latest
     for row in rows:
         program = program_of_post(SimpleNamespace(body=row["body"]))  # type: ignore[arg-type]
         assert program is not None and f"program `{program.id}`" in row["body"]
