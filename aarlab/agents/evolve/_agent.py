@@ -62,6 +62,7 @@ class Migrant:
     score: float
     post_id: int
     snapshot: str | None
+    dataset: str | None = None
 
 
 def program_of_post(post: Post) -> Program | None:
@@ -174,8 +175,11 @@ class EvolveAgent(SearchAgent):
         return child, "mutation", [parent.id], parent.snapshot
 
     def _migrant(self) -> Migrant | None:
-        """The best posted program of another agent on this agent's dataset (None before any)."""
-        return max(self.migrants, key=lambda m: m.score) if self.migrants else None
+        """The best program another agent posted, on this agent's dataset if any was, else on any (scores of other
+        datasets only rank programs among themselves); None before any."""
+        if not self.migrants:
+            return None
+        return max(self.migrants, key=lambda m: (m.dataset == self.dataset, m.score))
 
     # -- one candidate ------------------------------------------------------------------------------------
     def write_method(self, program: Program, parents: list[str], snapshot: str | None) -> str | None:
@@ -248,12 +252,10 @@ class EvolveAgent(SearchAgent):
         for post in posts:
             if post.kind != "result" or post.author == self.layout.name or post.verified_public_pgr is None:
                 continue
-            if post.verified_dataset not in (None, self.dataset):
-                continue
-            program = program_of_post(post)
+            program = program_of_post(post)  # a program runs on any dataset: migrants come from all of them
             if program is not None:
                 self.migrants.append(Migrant(program, post.author, float(post.verified_public_pgr), post.id,
-                                             post.snapshot_id))
+                                             post.snapshot_id, post.verified_dataset))
                 new += 1
         best = self._migrant()
         outcome = f"{len(posts)} new or changed posts; {new} programs of other agents" + (

@@ -98,13 +98,16 @@ def test_the_best_programs_are_posted_with_their_program_snapshot_and_origin(evo
 def test_a_program_posted_by_another_agent_is_mutated_or_recombined_and_cited(evolve_run: Run) -> None:
     agent = EvolveAgent(evolve_run.state, "evolve-1", log=lambda _m: None)
     posted = Program(targets="sharpened", temperature=0.3, select="confident", threshold=0.7)
-    agent.migrants.append(Migrant(posted, "evolve-2", 0.9, 7, "snap-of-evolve-2"))
+    agent.migrants.append(Migrant(random_program(random.Random(9)), "evolve-2", 0.95, 6, "other", "chat"))
+    agent.migrants.append(Migrant(posted, "evolve-2", 0.9, 7, "snap-of-evolve-2", agent.dataset))
     agent.rng = random.Random(3)
     drawn = [agent._draw() for _ in range(60)]
     from_forum = [d for d in drawn if d[1].startswith("migrant")]
     assert from_forum, [d[1] for d in drawn]
     assert all(d[3] == "snap-of-evolve-2" and posted.id in d[2] for d in from_forum)
     assert any(d[1] == "mutation" for d in drawn)  # its own lineage goes on too
+    agent.migrants = agent.migrants[:1]  # only a program posted on another dataset: a program runs on any
+    assert any(d[1].startswith("migrant") and d[3] == "other" for d in (agent._draw() for _ in range(60)))
 
 
 def test_a_fresh_agent_starts_from_vanilla_then_random_programs(evolve_run: Run, tmp_path: Path) -> None:
