@@ -248,7 +248,7 @@ class AgentRun:
         u = self.ledger.usage
         for call in calls:
             started = time.monotonic()
-            reason = self.ledger.exhausted()
+            reason = self.ledger.exhausted() or self._too_many_seeds(call)
             if reason is not None:
                 output, is_error, experiment = f"not run: {reason}", True, 0
             elif call.parse_error:
@@ -262,6 +262,18 @@ class AgentRun:
             u.experiments += int(experiment)
             u.submissions += int(call.function == "submit" and not is_error)
             self.ledger.save()
+
+    def _too_many_seeds(self, call: ToolCall) -> str | None:
+        """Why a ``w2s_run`` over several seeds would overrun the experiments budget (one experiment per seed)."""
+        left = self.ledger.budget.experiments
+        seeds = call.arguments.get("seeds") if isinstance(call.arguments, dict) else None
+        if call.function != "w2s_run" or left is None or not isinstance(seeds, list):
+            return None
+        left -= self.ledger.usage.experiments
+        if len(seeds) <= left:
+            return None
+        return f"{len(seeds)} seeds would be {len(seeds)} experiments and only {left} are left in your budget; " \
+            f"give at most {left} seeds"
 
     def _call_tool(self, name: str, arguments: dict[str, Any]) -> tuple[str, bool, int]:
         try:

@@ -56,7 +56,8 @@ class FakeToolBox:
         if name == "shell":
             return ToolResult(f"ran: {arguments.get('command')}")
         if name == "w2s_run":
-            return ToolResult(f"predictions/{arguments['dataset']}-{arguments['method']}-s0.jsonl", experiment=True)
+            return ToolResult(f"predictions/{arguments['dataset']}-{arguments['method']}-s0.jsonl",
+                              experiment=len(arguments.get("seeds") or [0]))
         if name == "submit":
             return ToolResult("receipt abc123: public PGR 0.31")
         if name == "notebook_write":

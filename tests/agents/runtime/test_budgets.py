@@ -60,6 +60,19 @@ def test_experiment_budget_counts_tool_results_marked_as_experiments(files: RunF
     assert_stopped_cleanly(files, toolbox, "experiment budget")
 
 
+def test_a_call_over_several_seeds_counts_each_and_may_not_overrun_the_budget(files: RunFiles) -> None:
+    toolbox = FakeToolBox()
+    three = {"dataset": "math", "method": "vanilla", "seeds": [0, 1, 2]}
+    script = [Reply([tool_use("w2s_run", three)], 10, 10), Reply([tool_use("w2s_run", three)], 10, 10),
+              Reply([tool_use("w2s_run", {**three, "seeds": [3, 4]})], 10, 10)]
+    with FakeLLM(script, exhausted=Reply([text("done")], 10, 10)) as llm:
+        outcome = make_run(files, llm.base_url, toolbox, budget=Budget(experiments=5)).run()
+    assert [c[1]["seeds"] for c in toolbox.calls if c[0] == "w2s_run"] == [[0, 1, 2], [3, 4]]  # the 2nd: not run
+    refused = [e for e in files.events() if e["type"] == "tool_result" and e["is_error"]]
+    assert len(refused) == 1 and "3 seeds would be 3 experiments and only 2 are left" in refused[0]["output"]
+    assert files.usage()["experiments"] == 5 and outcome.state == "budget_exhausted"
+
+
 def test_wall_budget_stops_the_agent_at_its_deadline(files: RunFiles) -> None:
     toolbox = FakeToolBox()
     deadline = time.time() + 0.6
