@@ -356,8 +356,9 @@ def findings(state: Path) -> list[str]:
                 continue
             if retune_of(program) == "vanilla" and candidate.origin == "baseline":
                 vanilla[agent_dir.name] = candidate.value
-            elif retune_of(program) is None and (best is None or candidate.value > best[0]):
-                best = (candidate.value, agent_dir.name, candidate)
+            elif retune_of(program) is None and (best is None or (candidate.value, candidate.t)
+                                                 >= (best[0], best[2].t)):
+                best = (candidate.value, agent_dir.name, candidate)  # among equal scores the latest: the nominee
     if best is None:
         return []
     value, agent, candidate = best
@@ -371,7 +372,7 @@ def findings(state: Path) -> list[str]:
         return [f"no new method moved a public score above its agent's vanilla ({tried} method files written; "
                 "public scores are a Ladder that moves only by a step and freezes once an agent's information "
                 "budget is spent, docs/scoring.md)",
-                f"first new method at the top score: {agent}'s program {program.id} -- {program.describe()} -- "
+                f"nominated new method at the top score: {agent}'s program {program.id} -- {program.describe()} -- "
                 f"public PGR {value:.2f} (vanilla {vanilla[agent]:.2f}); file: {file}; {promote}"]
     against = f" (its vanilla: {vanilla[agent]:.2f})" if agent in vanilla else ""
     return [f"best new method: {agent}'s program {program.id} -- {program.describe()} -- public PGR {value:.2f}"

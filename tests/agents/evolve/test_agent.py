@@ -57,7 +57,7 @@ def _population(state: Path, name: str) -> list[dict]:
 def test_each_agent_writes_evaluates_and_submits_method_files_beyond_the_baselines(evolve_run: Run) -> None:
     assert evolve_run.result.returncode == 0, evolve_run.result.stdout[-3000:] + evolve_run.result.stderr[-3000:]
     lines = evolve_run.result.stdout.splitlines()
-    found = [line for line in lines if line.startswith(("best new method: evolve-", "first new method at the top"))]
+    found = [line for line in lines if line.startswith(("best new method: evolve-", "nominated new method at the top"))]
     assert len(found) == 1 and "methods/evolved-p" in found[0], evolve_run.result.stdout[-2000:]
     for name in ("evolve-1", "evolve-2"):
         population = _population(evolve_run.state, name)
