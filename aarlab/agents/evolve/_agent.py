@@ -161,10 +161,10 @@ class EvolveAgent(SearchAgent):
             return random_program(self.rng), "random", [], None
         migrant = self._migrant()
         if migrant is not None and self.rng.random() < 0.4:
-            own = Program.model_validate(self._tournament().program)
+            own = self._tournament()
             if self.rng.random() < 0.5:
-                child = crossover(own, migrant.program, self.rng)
-                return child, "migrant-crossover", [self._tournament().id, migrant.program.id], migrant.snapshot
+                child = crossover(Program.model_validate(own.program), migrant.program, self.rng)
+                return child, "migrant-crossover", [own.id, migrant.program.id], migrant.snapshot
             return mutate(migrant.program, self.rng), "migrant-mutation", [migrant.program.id], migrant.snapshot
         parent = self._tournament()
         if self.rng.random() < 0.3 and len(self.scored()) > 1:
