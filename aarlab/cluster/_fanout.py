@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aarlab.cluster._storage import StorageError, pack_tree, unpack_tree
+from aarlab.cluster._storage import Storage, StorageError, pack_tree, unpack_tree
 from aarlab.cluster._store import CampaignStore
 
 #: Environment variable through which a cluster campaign hands its agents' processes a :class:`FanoutSpec` (JSON).
@@ -131,16 +131,10 @@ def shared_inputs(spec: FanoutSpec) -> tuple[Path, Path]:
         if not (base / ".ready").is_file():
             shutil.rmtree(home, ignore_errors=True)
             shutil.rmtree(visible, ignore_errors=True)
-            store = CampaignStore(_storage(spec), spec.campaign_id)
+            store = CampaignStore(Storage(spec.storage_url, spec.storage_options), spec.campaign_id)
             store.restore_shared(home / "suites" / spec.suite, visible)
             (base / ".ready").write_text("")
     return home, visible
-
-
-def _storage(spec: FanoutSpec) -> Any:
-    from aarlab.cluster._storage import Storage
-
-    return Storage(spec.storage_url, spec.storage_options)
 
 
 #: The probe lane's feature cache inside a workspace (the trial runner's default, ``~/.cache/features``).

@@ -242,13 +242,6 @@ class RayFanout:
     def __init__(self, spec: FanoutSpec) -> None:
         self.spec = spec
 
-    def _connect(self) -> Any:
-        ray = _ray()
-        if not ray.is_initialized():
-            ray.init(address=self.spec.address, logging_level="ERROR", log_to_driver=False, namespace="aarlab",
-                     configure_logging=True)
-        return ray
-
     def run(self, jobs: list[ExperimentJob], workspace: bytes) -> list[JobResult]:
         """One result per job, in order; every task is started before the first is awaited."""
         import time
@@ -257,7 +250,9 @@ class RayFanout:
             return JobResult(job.seed, -1, "", "", 0.0, error=why)
 
         try:
-            ray = self._connect()
+            ray = _ray()
+            if not ray.is_initialized():  # once per agent process
+                connect(self.spec.address)
         except Exception as err:  # noqa: BLE001 - whatever Ray raises, the agent hears why its seeds did not run
             return [failed(job, f"cannot reach the cluster at {self.spec.address}: {err}") for job in jobs]
         archive = ray.put(workspace)  # once for all seeds

@@ -77,6 +77,22 @@ def program_of_post(post: Post) -> Program | None:
         return None
 
 
+def read_population(path: Path) -> list[Candidate]:
+    """An agent's ``population.jsonl`` replayed: one candidate per program, its latest line winning (a posted
+    candidate is written again with its snapshot), in the order first tried; a line cut by a crash is skipped."""
+    if not path.is_file() or path.is_symlink():
+        return []
+    latest: dict[str, Candidate] = {}
+    for line in path.read_text(errors="replace").splitlines():
+        try:
+            candidate = Candidate(**json.loads(line))
+            Program.model_validate(candidate.program)
+        except (ValueError, TypeError):
+            continue
+        latest[candidate.id] = candidate
+    return list(latest.values())
+
+
 def method_file(program: Program) -> str:
     """The workspace path of a program's method file, named as its submissions' method label (what promotion looks
     for in the snapshot)."""
@@ -90,23 +106,12 @@ class EvolveAgent(SearchAgent):
         super().__init__(state, name, log)
         self.rng = random.Random(self.assignment.seed)
         self.population_file = self.layout.agent_dir / POPULATION
-        self.population = self._load()
+        self.population = read_population(self.population_file)
         self.migrants: list[Migrant] = []
         #: Receipts of this process's submissions by program id (a result post cites one).
         self._receipts: dict[str, SubmissionReceipt] = {}
 
     # -- population ---------------------------------------------------------------------------------------
-    def _load(self) -> list[Candidate]:
-        if not self.population_file.is_file():
-            return []
-        out = []
-        for line in self.population_file.read_text().splitlines():
-            try:
-                out.append(Candidate(**json.loads(line)))
-            except (ValueError, TypeError):
-                continue  # a line cut by a crash
-        return out
-
     def _record(self, candidate: Candidate) -> None:
         self.population.append(candidate)
         with self.population_file.open("a") as fh:
@@ -265,11 +270,6 @@ class EvolveAgent(SearchAgent):
     # -- the loop -----------------------------------------------------------------------------------------
     def run(self) -> int:  # type: ignore[override]
         """Evolve until the deadline or a budget; returns the number of candidates this process evaluated."""
-        # the population is replayed so a restarted process keeps its best and its snapshots
-        latest: dict[str, Candidate] = {}
-        for candidate in self.population:
-            latest[candidate.id] = candidate
-        self.population = list(latest.values())
         best = self.best()
         best_value = best.value if best and best.value is not None else float("-inf")
         self.log(f"{self.assignment.direction}; {len(self.population)} trials done before, best {best_value}")
@@ -343,15 +343,8 @@ def findings(state: Path) -> list[str]:
     best: tuple[float, str, Candidate] | None = None
     vanilla: dict[str, float] = {}
     for agent_dir in sorted((state / "agents").glob("*")):
-        path = agent_dir / POPULATION
-        if not path.is_file() or path.is_symlink():
-            continue
-        for line in path.read_text(errors="replace").splitlines():
-            try:
-                candidate = Candidate(**json.loads(line))
-                program = Program.model_validate(candidate.program)
-            except (ValueError, TypeError):
-                continue
+        for candidate in read_population(agent_dir / POPULATION):
+            program = Program.model_validate(candidate.program)
             if candidate.value is None:
                 continue
             if retune_of(program) == "vanilla" and candidate.origin == "baseline":
