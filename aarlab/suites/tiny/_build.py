@@ -8,7 +8,9 @@ The two models pretrain in parallel processes (one thread each). The strong mode
 (full recall and judging, zero-shot in the task format well below the ceiling) before any W2S step; training is
 extended by further chunks when it has not yet made the late jump to judging, restarted from the next init seed
 when it still fails (bounded: see ``_gate.py``; every attempt is in the build report), and the build fails loudly
-if no attempt passes.
+if no attempt passes. The weak model must pass the teacher gate: fine-tuned as the weak teacher on each dataset it
+must beat the dataset's best label-free shortcut (the planted cue) by a margin, or a fresh weak model from the next
+init seed replaces it (bounded, recorded; these teacher runs are cached and reused by the baselines).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import re
 import secrets
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +31,13 @@ from typing import Any
 from aarlab.suites._build import SuiteBuildError
 from aarlab.suites._spec import Suite
 from aarlab.suites.tiny._draw import draw_world
-from aarlab.suites.tiny._gate import planned_steps, pretrain_until_gated, strong_gate_failures
+from aarlab.suites.tiny._gate import (
+    WEAK_MARGIN,
+    planned_steps,
+    pretrain_until_gated,
+    strong_gate_failures,
+    teacher_failures,
+)
 from aarlab.suites.tiny._world import TASKS, Item, World, build_world
 
 #: Fraction of each task's items the weak model is pretrained on (its knowledge; the rest it must guess).
@@ -53,8 +61,11 @@ class BuildPlan:
     max_extra_chunks: int
     init_seed: int
     #: Fresh models (init seeds init_seed, init_seed + 1, ...) tried when the gate still fails; not in tiny.toml
-    #: (the suite's version hashes that file), so a default here.
+    #: (the suite's version hashes that file), so defaults here. The strong model's knowledge gate:
     max_attempts: int = 2
+    #: The weak model's teacher gate: each attempt costs one weak pretraining (~2.5 min on one core, mostly while
+    #: the strong model still trains); on the 16 builds measured ~1 in 3 first attempts missed the floor.
+    max_weak_attempts: int = 4
 
     @staticmethod
     def from_suite(suite: Suite) -> BuildPlan:
@@ -68,6 +79,7 @@ class BuildPlan:
             max_extra_chunks=int(b.get("max_extra_chunks", 2)),
             init_seed=int(b.get("init_seed", 0)),
             max_attempts=int(b.get("max_attempts", 2)),
+            max_weak_attempts=int(b.get("max_weak_attempts", 4)),
         )
 
 
@@ -100,11 +112,43 @@ def weak_known_items(world: World) -> dict[str, list[Item]]:
     return {t: rng.sample(items, round(len(items) * WEAK_KNOWLEDGE[t])) for t, items in world.items.items()}
 
 
-def _pretrain_worker(role: str, out_dir: str, plan: BuildPlan, key: str, steps: int, progress: Any) -> dict[str, Any]:
+def _save(model: Any, tokenizer: Any, out_dir: str, role: str) -> None:
+    """Write a model and its tokenizer to ``out_dir/role``, replacing what was there only once complete."""
+    target, tmp = Path(out_dir) / role, Path(out_dir) / f".{role}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    shutil.rmtree(target, ignore_errors=True)
+    tmp.rename(target)
+
+
+def teacher_accuracies(suite: Suite, on_done: Callable[[int, int], None] = lambda _d, _t: None) -> dict[str, float]:
+    """The saved weak model as the weak teacher: test accuracy per dataset, mean over the baseline seeds.
+
+    The same (cached) teacher the baselines then reuse, so the gate judges exactly the weak_acc they report.
+    """
+    from aarlab.w2s.pipeline import Experiment, default_cache
+
+    seeds, out = suite.spec.baseline_seeds, {}
+    total = len(suite.spec.datasets) * len(seeds)
+    for i, dataset in enumerate(suite.spec.datasets):
+        experiment = Experiment(suite, dataset, default_cache(suite))
+        accs = []
+        for j, seed in enumerate(seeds):
+            accs.append(float(experiment.weak_teacher(seed)["weak_acc"]))
+            on_done(i * len(seeds) + j + 1, total)
+        out[dataset] = sum(accs) / len(accs)
+    return out
+
+
+def _pretrain_worker(role: str, suite: Suite, plan: BuildPlan, key: str, floors: dict[str, float],
+                     progress: Any) -> dict[str, Any]:
     """Pretrain one model in a child process; returns its gate report. ``progress`` is a shared dict.
 
-    The strong model runs under :func:`pretrain_until_gated` (extra chunks, then other init seeds); the weak one is
-    not gated and trains one chunk.
+    Both models run under :func:`pretrain_until_gated`. The strong one is held to the knowledge gate (extra chunks,
+    then other init seeds). The weak one is saved after each attempt and held to the teacher gate: fine-tuned as
+    the weak teacher it must beat ``floors`` (by dataset); a failing one is replaced by a fresh model from the next
+    init seed (``plan.max_weak_attempts``).
     """
     from transformers import AutoTokenizer
 
@@ -114,6 +158,8 @@ def _pretrain_worker(role: str, out_dir: str, plan: BuildPlan, key: str, steps: 
 
     use_threads(pick_threads(workers=2))  # build_tiny pretrains the two models at once
     quiet_transformers()
+    out_dir = str(suite.root / "models")
+    steps = plan.strong_steps if role == "strong" else plan.weak_steps
     world = build_world(key)
     tokenizer = AutoTokenizer.from_pretrained(out_dir + "/tokenizer")
     known = world.items if role == "strong" else weak_known_items(world)
@@ -121,7 +167,10 @@ def _pretrain_worker(role: str, out_dir: str, plan: BuildPlan, key: str, steps: 
     cfg = PretrainConfig()
     start = time.perf_counter()
     state: dict[str, Any] = {"done": 0}
-    bound = planned_steps(steps, plan.max_extra_chunks, plan.max_attempts) if role == "strong" else steps
+    attempts = plan.max_attempts if role == "strong" else plan.max_weak_attempts
+    extra = plan.max_extra_chunks if role == "strong" else 0
+    bound = planned_steps(steps, extra, attempts)
+    stage = f"pretrain {role}"
 
     def train(seed: int, chunk: int, n: int) -> dict[str, Any]:
         if chunk == 0:
@@ -130,15 +179,27 @@ def _pretrain_worker(role: str, out_dir: str, plan: BuildPlan, key: str, steps: 
 
         def on_step(step: int, loss: float) -> None:
             if step % 50 == 0:  # (done, total so far): totals grow when an extra chunk or attempt starts
-                progress[role] = (offset + step + 1, offset + n)
+                progress[stage] = (offset + step + 1, offset + n)
 
         pretrain(state["model"], tokenizer, items, cfg, seed=seed * 100 + chunk, steps=n, on_step=on_step)
         state["done"] += n
-        return gate_report(state["model"], tokenizer, known).as_dict()
+        progress[stage] = (state["done"], state["done"])
+        report = gate_report(state["model"], tokenizer, known).as_dict()
+        if role == "weak":
+            _save(state["model"], tokenizer, out_dir, role)
+            report["teacher"] = teacher_accuracies(
+                suite, lambda d, t: progress.__setitem__("weak teacher gate", (d, t)))
+        return report
 
-    run = pretrain_until_gated(train, strong_gate_failures if role == "strong" else lambda _r: [],
-                               init_seed=plan.init_seed, steps=steps, max_extra_chunks=plan.max_extra_chunks,
-                               max_attempts=plan.max_attempts if role == "strong" else 1)
+    if role == "strong":
+        def check(report: Mapping[str, Any]) -> list[str]:
+            return strong_gate_failures(report)
+    else:
+        def check(report: Mapping[str, Any]) -> list[str]:
+            return teacher_failures(report, floors)
+
+    run = pretrain_until_gated(train, check, init_seed=plan.init_seed, steps=steps, max_extra_chunks=extra,
+                               max_attempts=attempts)
     model = state["model"]
     result = dict(run.report)
     result["steps"], result["seconds"] = run.attempts[-1].steps, time.perf_counter() - start
@@ -147,14 +208,9 @@ def _pretrain_worker(role: str, out_dir: str, plan: BuildPlan, key: str, steps: 
     if role == "weak":
         unknown = {t: [i for i in world.items[t] if i not in known[t]] for t in world.items}
         result["unknown"] = gate_report(model, tokenizer, unknown).as_dict()
-    target = Path(out_dir) / role
-    tmp = Path(out_dir) / f".{role}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
-    shutil.rmtree(target, ignore_errors=True)
-    tmp.rename(target)
-    progress[role] = (state["done"], state["done"])
+        result["floors"] = {t: round(f, 4) for t, f in floors.items()}
+    else:
+        _save(model, tokenizer, out_dir, role)
     return result
 
 
@@ -187,16 +243,16 @@ def build_tiny(suite: Suite, progress: Progress, workers: int = 2) -> dict[str, 
     ctx = mp.get_context("spawn")
     with ctx.Manager() as manager, ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
         shared = manager.dict()
-        futures = {
-            role: pool.submit(_pretrain_worker, role, str(models_dir), plan, key, steps, shared)
-            for role, steps in (("strong", plan.strong_steps), ("weak", plan.weak_steps))
-        }
+        floors = {task: max(scores.values()) + WEAK_MARGIN for task, scores in shortcuts.items()}
+        futures = {role: pool.submit(_pretrain_worker, role, suite, plan, key, floors if role == "weak" else {},
+                                     shared)
+                   for role in ("strong", "weak")}
         while not all(f.done() for f in futures.values()):
-            for role, (done, total) in dict(shared).items():
-                progress(f"pretrain {role}", done, total)
+            for stage, (done, total) in dict(shared).items():
+                progress(stage, done, total)
             time.sleep(0.5)
-        for role, (done, total) in dict(shared).items():
-            progress(f"pretrain {role}", done, total)
+        for stage, (done, total) in dict(shared).items():
+            progress(stage, done, total)
         gates = {role: f.result() for role, f in futures.items()}
     timings["pretrain"] = time.perf_counter() - t0
     for role, gate in gates.items():
@@ -208,6 +264,12 @@ def build_tiny(suite: Suite, progress: Progress, workers: int = 2) -> dict[str, 
                          + f". Delete {root / SECRET_FILE} to draw another world, or set another init_seed in the "
                          "suite's [build] table (a new suite version); the decoy lines in tiny/_pretrain.py should "
                          "keep zero-shot near 0.5, so a zero-shot failure here is worth reporting")
+    failures = teacher_failures(gates["weak"], floors)
+    if failures:
+        seeds = ", ".join(str(a["init_seed"]) for a in gates["weak"]["attempts"])
+        raise BuildError(f"the weak model failed the teacher gate with init seeds {seeds}: " + "; ".join(failures)
+                         + f". Delete {root / SECRET_FILE} to draw another world; every attempt is in the build "
+                         "report's gates.weak.attempts")
 
     t0 = time.perf_counter()
     from aarlab.suites.tiny._readouts import model_readout_accuracies

@@ -1,4 +1,10 @@
-"""The strong model's knowledge gate, and the bounded schedule that pretrains until it passes.
+"""The models' gates, and the bounded schedule that pretrains until a model passes its gate.
+
+The strong model's knowledge gate: it must know the world and keep that knowledge latent. The weak model's teacher
+gate: fine-tuned as the weak teacher on each dataset (the baselines' seeds), it must beat the best label-free
+shortcut of that dataset by :data:`WEAK_MARGIN` -- otherwise the build's shortcut gate refuses the suite minutes
+later (a teacher under the planted cue was measured on 1 fresh secret in 5, and PGR over such a teacher rewards
+ignoring it). A weak model only ever fails the teacher gate by its init, so the remedy is the next attempt.
 
 Two kinds of failure call for two remedies:
 
@@ -48,6 +54,18 @@ def latency_failures(report: Mapping[str, Any]) -> list[str]:
     return [f"{task}: zero-shot {report['zero_shot'][task]:.3f} outside [{MIN_ZERO_SHOT}, {MAX_ZERO_SHOT}] "
             "(knowledge not latent)"
             for task in TASKS if not MIN_ZERO_SHOT <= report["zero_shot"][task] <= MAX_ZERO_SHOT]
+
+
+#: How far the weak teacher's test accuracy (mean over the baseline seeds) must stay above the best label-free
+#: shortcut of its dataset (the planted cue, 0.60, on every draw :mod:`._draw` accepts).
+WEAK_MARGIN = 0.02
+
+
+def teacher_failures(report: Mapping[str, Any], floors: Mapping[str, float]) -> list[str]:
+    """One line per dataset whose weak teacher (``report["teacher"]``, accuracy by dataset) misses its floor."""
+    return [f"{task}: weak teacher {report['teacher'][task]:.3f} < {floor:.3f} (best label-free shortcut "
+            f"{floor - WEAK_MARGIN:.3f} + {WEAK_MARGIN})"
+            for task, floor in floors.items() if report["teacher"][task] < floor - 1e-9]
 
 
 def strong_gate_failures(report: Mapping[str, Any]) -> list[str]:

@@ -56,8 +56,8 @@ def test_a_malformed_secret_file_is_refused_with_a_fix(tmp_path: Path) -> None:
         load_or_create_secret(tmp_path)
 
 
-def test_the_build_plan_allows_a_second_attempt_without_a_suite_file_key() -> None:
+def test_the_build_plan_allows_more_attempts_without_a_suite_file_key() -> None:
     from aarlab.suites import load_suite
 
     plan = BuildPlan.from_suite(load_suite("tiny", Path("/nonexistent-home")))
-    assert plan.max_attempts == 2 and plan.init_seed == 0
+    assert plan.max_attempts == 2 and plan.max_weak_attempts == 4 and plan.init_seed == 0

@@ -1,14 +1,16 @@
-"""The strong model's gate and the bounded pretraining schedule, with a fake trainer (no torch, milliseconds)."""
+"""The models' gates and the bounded pretraining schedule, with a fake trainer (no torch, milliseconds)."""
 
 from collections.abc import Mapping
 from typing import Any
 
 from aarlab.suites.tiny._gate import (
+    WEAK_MARGIN,
     latency_failures,
     learning_failures,
     planned_steps,
     pretrain_until_gated,
     strong_gate_failures,
+    teacher_failures,
 )
 
 TASKS = ("math", "code", "chat")
@@ -72,10 +74,41 @@ def test_one_attempt_means_no_retry() -> None:
     assert not run.passed and trainer.calls == [(0, 0, 100)]
 
 
-def test_an_ungated_model_weak_trains_one_chunk_even_when_it_misses_judging() -> None:
+def test_an_ungated_model_trains_one_chunk_even_when_it_misses_judging() -> None:
     trainer = FakeTrainer({(0, 0): _report(judging=0.5)})
     run = pretrain_until_gated(trainer, lambda _r: [], init_seed=0, steps=100, max_extra_chunks=2, max_attempts=1)
     assert run.passed and trainer.calls == [(0, 0, 100)]
+
+
+def _weak(math: float, code: float, chat: float) -> dict[str, Any]:
+    return {**_report(), "teacher": {"math": math, "code": code, "chat": chat}}
+
+
+FLOORS = {"math": 0.6 + WEAK_MARGIN, "code": 0.6 + WEAK_MARGIN, "chat": 0.5926 + WEAK_MARGIN}
+
+
+def test_a_weak_teacher_must_beat_each_datasets_best_shortcut_by_the_margin() -> None:
+    assert teacher_failures(_weak(0.7, 0.66, 0.62), FLOORS) == []
+    failures = teacher_failures(_weak(0.556, 0.62, 0.537), FLOORS)
+    assert [f.split(":")[0] for f in failures] == ["math", "chat"]
+    assert "weak teacher 0.556 < 0.620 (best label-free shortcut 0.600 + 0.02)" in failures[0]
+
+
+def test_a_weak_model_under_the_cue_is_replaced_by_a_fresh_one_until_one_passes() -> None:
+    trainer = FakeTrainer({(0, 0): _weak(0.556, 0.583, 0.537), (1, 0): _weak(0.7, 0.6, 0.65),
+                           (2, 0): _weak(0.72, 0.68, 0.66)})
+    run = pretrain_until_gated(trainer, lambda r: teacher_failures(r, FLOORS), init_seed=0, steps=100,
+                               max_extra_chunks=0, max_attempts=4)
+    assert run.passed and trainer.calls == [(0, 0, 100), (1, 0, 100), (2, 0, 100)]  # no extra chunks: fresh inits
+    assert [len(a.failures) for a in run.attempts] == [3, 1, 0]
+    assert run.report["teacher"]["code"] == 0.68
+
+
+def test_a_weak_model_that_never_passes_stops_at_the_bound() -> None:
+    trainer = FakeTrainer({(s, 0): _weak(0.5, 0.5, 0.5) for s in range(4)})
+    run = pretrain_until_gated(trainer, lambda r: teacher_failures(r, FLOORS), init_seed=0, steps=100,
+                               max_extra_chunks=0, max_attempts=4)
+    assert not run.passed and len(trainer.calls) == 4 and run.total_steps == planned_steps(100, 0, 4) == 400
 
 
 def test_failures_split_into_not_learned_and_not_latent() -> None:

@@ -28,8 +28,8 @@ def test_method_runs_on_the_tiny_suite(tiny_suite: Suite, name: str) -> None:
     dataset = "chat" if name in ("zeroshot", "ue_weak") else "math"
     seeds = _SEEDS.get(name, [0])
     result = Experiment(tiny_suite, dataset, default_cache(tiny_suite)).run(resolve_method(name), seeds)
-    # chat is experimental: on some secrets its weak teacher sits below chance (0.42 on one fresh build)
-    assert (0.5 if dataset == "math" else 0.0) < result.weak_acc < result.strong_acc
+    # the build's teacher gate holds every weak teacher above its dataset's planted cue (~0.6)
+    assert 0.6 < result.weak_acc < result.strong_acc
     per_seed = [r.transfer_acc for r in result.seeds]
     assert all(0 <= acc <= 1 for acc in per_seed)
     if name != "zeroshot":  # a student trained on teacher labels learns the task at least as well as chance
@@ -40,7 +40,9 @@ def test_vanilla_transfer_lands_between_teacher_and_ceiling(tiny_suite: Suite) -
     for dataset in [d for d in tiny_suite.spec.datasets if d not in tiny_suite.spec.experimental]:
         result = Experiment(tiny_suite, dataset, default_cache(tiny_suite)).run(resolve_method("vanilla"), [0])
         assert result.weak_acc + 0.10 <= result.strong_acc, dataset
-        assert result.weak_acc < result.transfer_acc < result.strong_acc, dataset
+        # The student learns from the teacher; it can pass the ceiling by a little on a seed (math has ~30 test
+        # questions: one seed's vanilla PGR was 1.13 on a fresh build), never by much.
+        assert result.weak_acc < result.transfer_acc < result.strong_acc + 0.08, dataset
 
 
 def test_the_new_method_template_is_a_working_method(tmp_path: Path) -> None:
