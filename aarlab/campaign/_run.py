@@ -379,9 +379,13 @@ def prepare_resume(state: Path, minutes: float | None) -> CampaignInfo:
     return info
 
 
-def server_settings(budget: int) -> dict[str, float]:
-    """Server settings of a campaign: the agents' budget, rate limits loose enough for a few local agents."""
-    return {"default_budget": budget, "rate_per_s": 20, "rate_burst": 50}
+def server_settings(budget: int, ladder_bits: float | None = None) -> dict[str, float]:
+    """Server settings of a campaign: the agents' budget, rate limits loose enough for a few local agents, and the
+    Ladder's information budget when the campaign sets one (``--ladder-bits``)."""
+    settings: dict[str, float] = {"default_budget": budget, "rate_per_s": 20, "rate_burst": 50}
+    if ladder_bits is not None:
+        settings["ladder_bits"] = ladder_bits
+    return settings
 
 
 class ExternalService:
@@ -438,7 +442,7 @@ def _supervise_with_service(state: Path, info: CampaignInfo, on_tick: Callable[[
     if info.server is not None:
         service = ExternalService(state, info.server)
     else:
-        service = ScoringServer(state, info, server_settings(info.budget))
+        service = ScoringServer(state, info, server_settings(info.budget, info.ladder_bits))
     if info.cluster is not None:
         from aarlab.cluster._ray import ClusterError, connect
 

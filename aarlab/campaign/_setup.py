@@ -168,7 +168,7 @@ def setup_campaign(state: Path, *, suite: str, home: Path, agents: int, kind: st
                    server: str | None = None, admin_token: str | None = None,
                    dashboard_port: int | None = None, build_view: BuildView | None = None,
                    cluster: ClusterOptions | None = None, db_url: str | None = None,
-                   dev_datasets: list[str] | None = None) -> CampaignInfo:
+                   dev_datasets: list[str] | None = None, ladder_bits: float | None = None) -> CampaignInfo:
     """Create a new campaign in ``state`` (which must not hold one) and return its record.
 
     ``kind`` is ``"search"`` or a model string (``llm`` then holds its endpoint, budgets, prices and directions).
@@ -177,7 +177,8 @@ def setup_campaign(state: Path, *, suite: str, home: Path, agents: int, kind: st
     Everything that can be checked (model, API key, prices, directions, admin token) is checked before anything
     is written; with ``cluster`` (agents as Ray actors) also the storage, the cluster and its resources.
     ``dev_datasets``: the datasets agents work on and see; the suite's others are held out (never shown to an agent;
-    a promotion's re-run scores the method on them).
+    a promotion's re-run scores the method on them). ``ladder_bits``: the Ladder's information budget of the
+    campaign's own server (not with ``server``).
     """
     from aarlab.server import StateError, init_state
 
@@ -187,6 +188,9 @@ def setup_campaign(state: Path, *, suite: str, home: Path, agents: int, kind: st
         raise CampaignError(f"{state} already holds a campaign; continue it with `aarlab campaign resume --state "
                             f"{state}` or pick another --state")
     if server is not None:
+        if ladder_bits is not None:
+            raise CampaignError("--ladder-bits sets the Ladder of the campaign's own server; --server has its own "
+                                "settings (`aarlab server start --config`)")
         if not admin_token:
             raise CampaignError("--server needs the service's admin token (--admin-token or --admin-token-file)")
         admin_client(server, admin_token).close()
@@ -246,7 +250,7 @@ def setup_campaign(state: Path, *, suite: str, home: Path, agents: int, kind: st
     info = CampaignInfo(suite=suite, home=str(home), agent_kind=kind, minutes=minutes, concurrency=concurrency,
                         budget=budget, server=server, dashboard_port=dashboard_port, started_at=started,
                         deadline=started + minutes * 60, agents=records, cluster=settings,
-                        dev_datasets=dev_datasets)
+                        dev_datasets=dev_datasets, ladder_bits=ladder_bits)
     save_campaign(state, info)
     if settings is not None:
         from aarlab.campaign._cluster import publish

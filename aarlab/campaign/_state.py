@@ -121,6 +121,8 @@ class CampaignInfo(BaseModel):
     cluster: ClusterSettings | None = Field(None, description="Set when agents run as Ray actors (--cluster)")
     dev_datasets: list[str] | None = Field(None, description="The datasets agents work on (--dev-dataset); the "
                                            "suite's others are held out. None: every dataset")
+    ladder_bits: float | None = Field(None, ge=0, description="The campaign's own server's Ladder information "
+                                      "budget per agent and dataset (--ladder-bits); None: the server default")
 
     def agent(self, name: str) -> AgentRecord:
         """The record of agent ``name``."""

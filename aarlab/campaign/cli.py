@@ -200,6 +200,13 @@ def run(
                                                           "(default: every dataset)")] = None,
     trial_timeout: Annotated[float, typer.Option("--trial-timeout", min=1, help="Seconds one experiment may "
                                                  "run in the sandbox")] = 300.0,
+    ladder_bits: Annotated[float | None, typer.Option("--ladder-bits", min=0, max=1e6, help="Information budget "
+                                                      "of the Ladder per agent and dataset, in bits (default: the "
+                                                      "server's, 2): past it an agent's public score freezes. A "
+                                                      "research campaign whose agents select on public score can "
+                                                      "loosen it (e.g. 16); promotion re-runs on the private split "
+                                                      "still decide what a result is worth (docs/scoring.md)")
+                            ] = None,
     home: Annotated[Path | None, typer.Option("--home", help="aarlab home holding built suites "
                                               "(default $AARLAB_HOME or ~/.cache/aarlab)")] = None,
     base_url: Annotated[str | None, typer.Option("--base-url", help="LLM endpoint (an OpenAI-compatible server, "
@@ -311,7 +318,7 @@ def run(
                        trial_timeout_s=trial_timeout,
                        log=_say, llm=llm, server=server, admin_token=admin_token, dashboard_port=dashboard_port,
                        build_view=lambda: build_progress(err, plain=quiet), cluster=options,
-                       db_url=db, dev_datasets=dev_dataset or None)
+                       db_url=db, dev_datasets=dev_dataset or None, ladder_bits=ladder_bits)
     except CampaignError as e:
         raise fail(str(e)) from None
     _supervise(state, quiet)

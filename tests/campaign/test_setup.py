@@ -209,6 +209,16 @@ def test_an_agent_token_is_not_accepted_as_the_admin_token(external_server: tupl
         admin_client(http_url, agent_token)
 
 
+def test_the_ladder_budget_is_the_campaigns_own_servers_setting_only(tiny_suite: Suite, short_tmp: Path) -> None:
+    assert server_settings(4) == {"default_budget": 4, "rate_per_s": 20, "rate_burst": 50}
+    assert server_settings(4, 0.0)["ladder_bits"] == 0.0
+    with pytest.raises(CampaignError, match="--ladder-bits sets the Ladder of the campaign's own server"):
+        setup_campaign(short_tmp / "c", suite="tiny", home=tiny_suite.home, agents=1, kind="search", minutes=5,
+                       concurrency=1, budget=4, trial_timeout_s=60, log=lambda _m: None,
+                       server="http://127.0.0.1:9", admin_token="x", ladder_bits=8)
+    assert not (short_tmp / "c").exists()
+
+
 def test_the_forwarder_refuses_urls_that_are_not_http(short_tmp: Path) -> None:
     with pytest.raises(CampaignError, match="http://host"):
         SocketForwarder(short_tmp / "s.sock", "ftp://example")
@@ -218,11 +228,14 @@ def test_the_campaign_server_also_listens_on_the_dashboard_port(tiny_suite: Suit
     state = short_tmp / "c"
     port = free_port()
     info = setup_campaign(state, suite="tiny", home=tiny_suite.home, agents=1, kind="search", minutes=5,
-                          concurrency=1, budget=4, trial_timeout_s=60, log=lambda _m: None, dashboard_port=port)
-    server = ScoringServer(state, info, server_settings(info.budget))
+                          concurrency=1, budget=4, trial_timeout_s=60, log=lambda _m: None, dashboard_port=port,
+                          ladder_bits=16)
+    assert load_campaign(state).ladder_bits == 16
+    server = ScoringServer(state, info, server_settings(info.budget, info.ladder_bits))
     server.start()
     try:
         assert load_campaign(state).server_pid == server.process.pid  # type: ignore[union-attr]
+        assert "ladder_bits = 16" in (state / "server.toml").read_text()  # the server started on that file
         deadline = time.monotonic() + 20
         while True:
             try:

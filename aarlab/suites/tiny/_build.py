@@ -47,7 +47,7 @@ Progress = Callable[[str, float, float], None]
 
 
 class BuildError(SuiteBuildError):
-    """The tiny suite's models failed the knowledge gate."""
+    """The tiny suite's models failed a gate (the strong knowledge gate or the weak teacher gate)."""
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -61,3 +62,48 @@ def test_the_build_plan_allows_more_attempts_without_a_suite_file_key() -> None:
 
     plan = BuildPlan.from_suite(load_suite("tiny", Path("/nonexistent-home")))
     assert plan.max_attempts == 2 and plan.max_weak_attempts == 4 and plan.init_seed == 0
+
+
+def _prepared_suite(home: Path) -> tuple[Any, Any, int]:
+    """A tiny suite under ``home`` with datasets and tokenizer written (what build_tiny does before pretraining)."""
+    import torch
+
+    from aarlab.suites import load_suite
+    from aarlab.suites._spec import Suite
+    from aarlab.suites.tiny._draw import draw_world
+    from aarlab.suites.tiny._pretrain import corpus_texts
+    from aarlab.suites.tiny._tokenizer import train_tokenizer
+    from aarlab.w2s.data import write_dataset
+
+    base = load_suite("tiny", home)
+    suite = Suite(base.spec.model_copy(update={"baseline_seeds": [0]}), home)
+    drawn = draw_world("ab" * 16, 0, 0)
+    for task, data in drawn.datasets.items():
+        write_dataset(suite.data_path(task), data)
+    train_tokenizer(corpus_texts(drawn.world)).save_pretrained(suite.root / "models" / "tokenizer")
+    return suite, drawn, torch.get_num_threads()
+
+
+def test_the_weak_teacher_gate_replaces_a_failing_weak_model_and_records_every_attempt(tmp_path: Path) -> None:
+    """The real worker: a tiny weak pretraining, fine-tuned as the teacher on all three datasets per attempt."""
+    import torch
+
+    from aarlab.suites.tiny._build import _pretrain_worker
+
+    suite, drawn, threads = _prepared_suite(tmp_path)
+    plan = BuildPlan(world_seed=0, data_seed=0, strong_steps=20, weak_steps=20, max_extra_chunks=0, init_seed=0,
+                     max_weak_attempts=2)
+    progress: dict = {}
+    try:
+        unreachable = dict.fromkeys(drawn.datasets, 1.01)  # no teacher reaches this: both attempts fail
+        result = _pretrain_worker("weak", suite, plan, drawn.key, unreachable, progress)
+        assert [a["init_seed"] for a in result["attempts"]] == [0, 1]
+        assert all(len(a["failures"]) == 3 for a in result["attempts"])
+        assert result["floors"] == unreachable and result["total_steps"] == 40
+        assert set(result["teacher"]) == set(drawn.datasets) and all(0 < a < 1 for a in result["teacher"].values())
+        assert (suite.root / "models" / "weak" / "config.json").is_file()
+        assert progress["pretrain weak"] == (40, 40) and progress["weak teacher gate"] == (3, 3)
+        first = _pretrain_worker("weak", suite, plan, drawn.key, dict.fromkeys(drawn.datasets, 0.0), {})
+        assert [a["failures"] for a in first["attempts"]] == [[]]  # a passing teacher: one attempt
+    finally:
+        torch.set_num_threads(threads)
