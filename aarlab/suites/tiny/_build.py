@@ -64,7 +64,7 @@ class BuildPlan:
     #: (the suite's version hashes that file), so defaults here. The strong model's knowledge gate:
     max_attempts: int = 2
     #: The weak model's teacher gate: each attempt costs one weak pretraining (~2.5 min on one core, mostly while
-    #: the strong model still trains); on the 16 builds measured ~1 in 3 first attempts missed the floor.
+    #: the strong model still trains); 1 of the 3 builds of the current recipes measured needed a second one.
     max_weak_attempts: int = 4
 
     @staticmethod

@@ -4,7 +4,8 @@ The strong model's knowledge gate: it must know the world and keep that knowledg
 gate: fine-tuned as the weak teacher on each dataset (the baselines' seeds), it must beat the best label-free
 shortcut of that dataset by :data:`WEAK_MARGIN` -- otherwise the build's shortcut gate refuses the suite minutes
 later (a teacher under the planted cue was measured on 1 fresh secret in 5, and PGR over such a teacher rewards
-ignoring it). A weak model only ever fails the teacher gate by its init, so the remedy is the next attempt.
+ignoring it). The remedy tried is a fresh weak model from the next init seed (the same weak model fine-tuned
+again gives the same teacher: the runs are seeded and cached).
 
 Two kinds of failure call for two remedies:
 
