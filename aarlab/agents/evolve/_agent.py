@@ -154,9 +154,10 @@ class EvolveAgent(SearchAgent):
         tried = {c.id for c in self.population}
         for _ in range(50):
             program, origin, parents, snapshot = self._draw()
+            program = program.canonical()  # a stale parameter of an unused block makes no new program
             if program.id not in tried:
                 return program, origin, parents, snapshot
-        program = mutate(random_program(self.rng), self.rng, 3)  # a crowded neighbourhood: jump elsewhere
+        program = mutate(random_program(self.rng), self.rng, 3).canonical()  # a crowded neighbourhood: jump
         return program, "random", [], None
 
     def _draw(self) -> tuple[Program, str, list[str], str | None]:

@@ -53,9 +53,19 @@ class Program(BaseModel):
         """A short content hash: the same program always gets the same id (and file name)."""
         return "p" + hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:10]
 
+    def canonical(self) -> Program:
+        """The same computation with every parameter of a block not in use at its default.
+
+        A block swap or a crossover can leave a stale parameter behind (a threshold with selection "all"); two such
+        programs run identically, so they must share an id: otherwise an agent spends evaluations on a program it
+        already ran, and two agents' identical runs look like copies of each other.
+        """
+        defaults = {name: field.default for name, field in type(self).model_fields.items()}
+        return self.model_copy(update={g: defaults[g] for g in _USED_BY if not _active(self, g)})
+
     def structure(self) -> Program:
         """The program with its recipe multipliers reset: what it *does*, not how long or how fast it trains."""
-        return self.model_copy(update={"lr_mult": 1.0, "epochs_mult": 1.0})
+        return self.canonical().model_copy(update={"lr_mult": 1.0, "epochs_mult": 1.0})
 
     def describe(self) -> str:
         """One line naming the blocks in use."""

@@ -47,6 +47,18 @@ def test_the_literature_baselines_are_points_and_a_retune_is_recognised() -> Non
     assert {retune_of(p) for p in BASELINES.values()} == set(BASELINES)
 
 
+def test_a_stale_parameter_of_an_unused_block_makes_no_new_program() -> None:
+    stale = Program(targets="soft", select="all", threshold=0.62, weighting="none", weight_power=2.4, rounds=1,
+                    relabel_mix=0.44, temperature=0.3, aux_coef=0.2)
+    assert stale.canonical() == Program(targets="soft") and stale.canonical().id == Program(targets="soft").id
+    assert retune_of(stale) == "soft"  # a baseline with stale genes is still the baseline
+    used = Program(targets="sharpened", temperature=0.3, select="confident", threshold=0.62, rounds=2,
+                   relabel_mix=0.44)
+    assert used.canonical() == used  # parameters of blocks in use are kept
+    for program in _programs():  # the computation does not change: the rendered method body is the same
+        assert render(program.canonical()).split("def run", 1)[1] == render(program).split("def run", 1)[1]
+
+
 def test_ids_are_content_hashes_and_variation_stays_valid() -> None:
     assert Program().id == Program().id != Program(targets="soft").id
     rng = random.Random(1)
