@@ -160,16 +160,20 @@ class SearchAgent:
 
     def exec_trial(self, what: list[str], described: str, timeout_s: float,
                    call_args: dict[str, object]) -> Path | None:
-        """Run the trial runner with ``what`` (``--config ...`` or ``--method ...``) on this agent's dataset, seed 0,
-        in the sandbox; the predictions file, or None when it failed (logged)."""
+        """Run the trial runner with ``what`` (``--config ...`` or ``--method ...``) on this agent's dataset in the
+        sandbox; the predictions file, or None when it failed (logged).
+
+        Every trial of an agent uses the agent's own seed (its assignment's): its trials compare on equal terms, and
+        two agents running the same method do not submit identical predictions that read as copies of each other.
+        """
         from aarlab.agents.sandbox._bwrap import WORKSPACE, sandbox_python
 
         if self._sandbox is None:  # one sandbox for all trials: its cgroups and launcher are reused
             self._sandbox = self.sandbox(self.assignment.trial_timeout_s)
         argv = [sandbox_python(), "-m", "aarlab.agents.search.trial", *what,
                 "--suite", self.assignment.suite, "--home", self.assignment.home, "--dataset", self.dataset,
-                "--seed", "0", "--out", f"{WORKSPACE}/predictions.jsonl"]
-        call = self.journal.call("w2s_run", {"dataset": self.dataset, "seed": 0, **call_args})
+                "--seed", str(self.assignment.seed), "--out", f"{WORKSPACE}/predictions.jsonl"]
+        call = self.journal.call("w2s_run", {"dataset": self.dataset, "seed": self.assignment.seed, **call_args})
         result = self._sandbox.exec(argv, timeout_s=max(1.0, timeout_s))  # threads: the sandbox's share
         self.journal.count(experiments=1)
         self.write_workspace("last_trial.log", (result.stdout + result.stderr).encode()[-MAX_TRIAL_LOG_BYTES:])

@@ -33,7 +33,8 @@ def agent(tmp_path: Path) -> SearchAgent:
     (tmp_path / "outside").mkdir()
     found = SearchAgent.__new__(SearchAgent)
     found.layout = SimpleNamespace(workspace=agent_dir / "workspace", agent_dir=agent_dir)  # type: ignore[assignment]
-    found.assignment = SimpleNamespace(suite="tiny", home=str(tmp_path), trial_timeout_s=10)  # type: ignore[assignment]
+    found.assignment = SimpleNamespace(suite="tiny", home=str(tmp_path), trial_timeout_s=10,  # type: ignore[assignment]
+                                       seed=1000)
     found.dataset = "math"
     found.journal = Journal(agent_dir, None, None)
     found._sandbox = FakeSandbox()  # type: ignore[assignment]

@@ -62,6 +62,8 @@ def test_a_trial_is_recorded_as_tool_calls_and_the_experiments_budget_stops_the_
     log = events(campaign.state)
     calls = [e["name"] for e in log if e["type"] == "tool_call"]
     assert calls[:4] == ["w2s_run", "submit", "snapshot_push", "forum_post"] and len(calls) == 4
+    run = next(e for e in log if e["type"] == "tool_call" and e["name"] == "w2s_run")
+    assert run["input"]["seed"] == 1000  # the agent's own seed: two agents running one method differ
     results = {e["id"]: e for e in log if e["type"] == "tool_result"}
     for call in (e for e in log if e["type"] == "tool_call"):
         assert not results[call["id"]]["is_error"] and results[call["id"]]["duration_s"] >= 0
