@@ -4,7 +4,8 @@ A :class:`Program` picks one block per step of a weak-to-strong method and the b
 
 1. **targets** -- the teacher's soft labels as they are, rounded (hard), sharpened by a temperature, or combined
    with the strong model's centred zero-shot prior (product of experts, ``ue_weak``);
-2. **selection** -- every example, or the ones the teacher is confident on (a threshold, with a floor fraction);
+2. **selection** -- every example, or the ones the teacher is confident on (a threshold, with a floor fraction of
+   each predicted class: the ``confident`` baseline's own selection);
 3. **weighting** -- none, or the teacher's confidence ``|2p - 1| ** power``;
 4. **loss** -- cross-entropy, or the auxiliary confidence loss (Burns et al., 2023) with a coefficient;
 5. **self-training rounds** -- later rounds retrain on a mix of the targets and the previous student's hard
@@ -187,6 +188,8 @@ def render(program: Program, *, parent: str | None = None) -> str:
         imports.append("from aarlab.w2s.train import AuxConfidence")
     if p.targets == "prior":
         imports.append("from aarlab.w2s.methods.zeroshot import centered")
+    if p.select == "confident":
+        imports.append("from aarlab.w2s.methods.confident import confident_examples")
     body: list[str] = []
     helpers: list[str] = []
     # 1. targets
@@ -209,13 +212,8 @@ def render(program: Program, *, parent: str | None = None) -> str:
     # 2. selection
     if p.select == "confident":
         body += [f"    # 2. selection: examples where the teacher's confidence max(p, 1-p) > {p.threshold:g} "
-                 "(at least the 20% most confident)",
-                 "    confidence = {e.id: max(ctx.weak_soft_labels[e.id], 1 - ctx.weak_soft_labels[e.id]) "
-                 "for e in ctx.unlabeled}",
-                 f"    kept = [e for e in ctx.unlabeled if confidence[e.id] > {p.threshold:g}]",
-                 "    if len(kept) < 0.2 * len(ctx.unlabeled):",
-                 "        kept = sorted(ctx.unlabeled, key=lambda e: -confidence[e.id])[: max(1, len(ctx.unlabeled) "
-                 "// 5)]",
+                 "(else the 20% most confident of each predicted class: the `confident` baseline's selection)",
+                 f"    kept = confident_examples(ctx, {p.threshold:g})",
                  "    ctx.log(f\"training on {len(kept)} of {len(ctx.unlabeled)} examples\")"]
         steps = " * len(ctx.unlabeled) / len(kept)"  # same optimisation steps as on every example
     else:

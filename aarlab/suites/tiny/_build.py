@@ -22,9 +22,10 @@ import re
 import secrets
 import shutil
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -191,13 +192,7 @@ def _pretrain_worker(role: str, suite: Suite, plan: BuildPlan, key: str, floors:
                 suite, lambda d, t: progress.__setitem__("weak teacher gate", (d, t)))
         return report
 
-    if role == "strong":
-        def check(report: Mapping[str, Any]) -> list[str]:
-            return strong_gate_failures(report)
-    else:
-        def check(report: Mapping[str, Any]) -> list[str]:
-            return teacher_failures(report, floors)
-
+    check = strong_gate_failures if role == "strong" else partial(teacher_failures, floors=floors)
     run = pretrain_until_gated(train, check, init_seed=plan.init_seed, steps=steps, max_extra_chunks=extra,
                                max_attempts=attempts)
     model = state["model"]

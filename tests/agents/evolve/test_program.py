@@ -36,7 +36,7 @@ def test_a_rendered_file_holds_only_the_blocks_it_uses() -> None:
     assert "AuxConfidence" not in plain and "_sharpen" not in plain and "confidence =" not in plain
     rich = render(Program(targets="sharpened", select="confident", weighting="confidence", loss="auxconf", rounds=2,
                           ensemble=2))
-    for block in ("_sharpen(q, 0.5)", "confidence[e.id] > 0.8", "weights = [w * len(raw)",
+    for block in ("_sharpen(q, 0.5)", "confident_examples(ctx, 0.8)", "weights = [w * len(raw)",
                   "AuxConfidence(aux_coef=0.75", "own = student.predict(ctx.unlabeled)", "for member in range(2)"):
         assert block in rich, block
 
