@@ -1,4 +1,5 @@
-"""Building the cpu suite: models from packages -> datasets -> frozen features (cached) -> question-blind baselines.
+"""Building the cpu suite: models from packages -> datasets -> computable-answer shortcuts -> frozen features (cached)
+-> question-blind baselines.
 
 Feature extraction is the long part (Gemma reads a few hundred tokens per second per thread); the builder says how
 many tokens each model will read and about how long that takes before it starts.
@@ -60,6 +61,36 @@ def _datasets(suite: Suite, progress: Progress, log: Log, notes: dict[str, Any])
     return timings
 
 
+def _known_shortcuts(suite: Suite, progress: Progress, log: Log) -> dict[str, dict[str, float]]:
+    """Score the cpu datasets' computable-answer shortcuts on ``test`` and write their predictions as references.
+
+    ``math``: evaluating the arithmetic; ``code``: running each candidate on its prompt's example calls
+    (:mod:`._shortcuts`). The scoring service flags a submission that copies one; the build's shortcut report
+    lists their accuracies (by dataset, as ``builder.shortcuts``).
+    """
+    from aarlab.suites.cpu._code import humaneval_problems
+    from aarlab.suites.cpu._shortcuts import COMPUTE_INPUT, RUN_EXAMPLES, compute_input, run_examples
+    from aarlab.w2s.data import load_dataset
+    from aarlab.w2s.metrics import accuracy
+    from aarlab.w2s.shortcuts import write_reference
+
+    found: dict[str, dict[str, float]] = {}
+    for i, name in enumerate(d for d in suite.spec.datasets if d in ("math", "code")):
+        progress("computable shortcuts", i, 2)
+        test = load_dataset(suite.data_path(name), name=name).split("test")
+        if name == "math":
+            shortcut, predictions = COMPUTE_INPUT, compute_input(test)
+        else:
+            log("dataset code: running each test candidate on the examples its prompt shows (the 'run the "
+                "candidates' shortcut, isolated, ~1 min)")
+            entry_points = {p.prompt: p.entry_point for p in humaneval_problems()}
+            shortcut, predictions = RUN_EXAMPLES, run_examples(test, entry_points)
+        write_reference(suite.root, name, shortcut, predictions)
+        found[name] = {shortcut: round(float(accuracy(predictions, test)), 4)}
+    progress("computable shortcuts", 2, 2)
+    return found
+
+
 def _extract_features(suite: Suite, progress: Progress, log: Log) -> dict[str, Any]:
     """Compute and cache weak and strong features of every split; returns seconds and tokens per model."""
     from transformers import AutoTokenizer
@@ -112,7 +143,11 @@ def build_cpu(suite: Suite, progress: Progress, log: Log = lambda _m: None) -> d
     notes: dict[str, Any] = {}
     timings["datasets"] = _datasets(suite, progress, log, notes)
     start = time.perf_counter()
+    shortcuts = _known_shortcuts(suite, progress, log)
+    timings["shortcuts"] = time.perf_counter() - start
+    start = time.perf_counter()
     features = _extract_features(suite, progress, log)
     timings["features"] = time.perf_counter() - start
     blind = {d: question_blind_accuracy(suite, d, seeds=suite.spec.baseline_seeds) for d in suite.spec.datasets}
-    return {"timings_s": timings, "features": features, "question_blind": blind, "datasets": notes}
+    return {"timings_s": timings, "features": features, "question_blind": blind, "datasets": notes,
+            "shortcuts": shortcuts}
