@@ -61,3 +61,27 @@ def test_run_examples_reads_a_candidates_correctness_off_its_examples(isolation)
             BinaryExample(id="unknown", question="def g(x):\n    pass\n", choice="    return 1\n")]
     predictions = run_examples(rows, {prompt: "f", "def g(x):\n    pass\n": "g"}, timeout_s=1, isolation=isolation)
     assert predictions == {"right": 1.0, "wrong": 0.0, "crash": 0.0, "loop": 0.0, "unknown": 0.5}
+
+
+def test_the_cpu_build_scores_both_shortcuts_and_writes_them_as_references_for_the_service(tmp_path) -> None:
+    """The builder's step on real datasets: math from its builder, code from 16 HumanEval problems' candidates."""
+    from aarlab.suites import load_suite
+    from aarlab.suites.cpu._build import _known_shortcuts
+    from aarlab.suites.cpu._code import build_code
+    from aarlab.w2s.data import write_dataset
+    from aarlab.w2s.shortcuts import read_references
+
+    suite = load_suite("cpu", tmp_path)
+    write_dataset(suite.data_path("math"), build_math(0, "cd" * 32))
+    code = build_code(0, "cd" * 32, problems=humaneval_problems()[:16], isolation="subprocess")
+    write_dataset(suite.data_path("code"), code)
+    stages: list[tuple[str, float, float]] = []
+    found = _known_shortcuts(suite, lambda *stage: stages.append(stage), lambda _m: None)
+    assert found["math"] == {"compute-input": 1.0}
+    assert 0.5 < found["code"]["run-examples"] <= 1.0
+    assert stages[-1] == ("computable shortcuts", 2, 2)
+    for dataset, name in (("math", "compute-input"), ("code", "run-examples")):
+        test = (code if dataset == "code" else build_math(0, "cd" * 32)).split("test")
+        reference = read_references(suite.root, dataset)[name]
+        assert set(reference) == {e.id for e in test}
+        assert round(accuracy(reference, test), 4) == found[dataset][name]
