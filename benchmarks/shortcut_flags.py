@@ -5,7 +5,8 @@ suite for several seeds, then applies the server's flag rules (aarlab/server/_in
 predictions exactly as the service would: a keyed public/private split, rounded public scores, the shortcut
 references from the agent-visible inputs and the build's model-based ones (e.g. strong-zero-shot). Prints one
 line per method x dataset x seed with the accuracy, the agreement with each shortcut, the flag threshold and the
-flags that fired; then the shortcuts themselves submitted as cheats. Nothing is built: the suite must already be
+flags that fired; then the shortcuts themselves submitted as cheats, and the true labels (an LLM-knowledge stand-in:
+labels read from a file the method was given). Nothing is built: the suite must already be
 built in the home (copy a built home to try it).
 
     AARLAB_HOME=/tmp/home python benchmarks/shortcut_flags.py [--suite tiny] [--seeds 3] [--lane probe] [--methods ...]
@@ -103,6 +104,8 @@ def main() -> None:
         if base is not None:
             for ref in refs:
                 rows.append(_judge(f"cheat:{ref.name}", ref.predictions, positive, public, base, refs))
+            # The LLM-knowledge stand-in: labels read from a file the method was given (here, the truth itself).
+            rows.append(_judge("cheat:labels-from-file", positive.astype(float), positive, public, base, refs))
         print(f"\n{suite.name}/{dataset}: weak {base.weak_acc:.3f} strong {base.strong_acc:.3f} "
               f"shortcuts public acc {', '.join(f'{r.name} {r.public_acc:.2f}' for r in refs)} "
               f"({time.perf_counter() - start:.0f} s)" if base else f"\n{dataset}: no methods run")
