@@ -4,7 +4,8 @@ The world is drawn from a secret the build draws once (``secrets.token_hex``) an
 ``<suite root>/build_secret`` (mode 0600); a ``build_secret`` placed there before the build is kept, so a rebuild
 reproduces the same suite. The suite file's seeds alone do not reproduce any label.
 
-The two models pretrain in parallel processes (one thread each). The strong model must pass the knowledge gate
+The two models pretrain in parallel processes (half the thread budget each; the one still training when the other
+is done takes over its share). The strong model must pass the knowledge gate
 (full recall and judging, zero-shot in the task format well below the ceiling) before any W2S step; training is
 extended by further chunks when it has not yet made the late jump to judging, restarted from the next init seed
 when it still fails (bounded: see ``_gate.py``; every attempt is in the build report), and the build fails loudly
@@ -29,6 +30,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from aarlab._threads import pick_threads
 from aarlab.suites._build import SuiteBuildError
 from aarlab.suites._spec import Suite
 from aarlab.suites.tiny._draw import draw_world
@@ -143,21 +145,27 @@ def teacher_accuracies(suite: Suite, on_done: Callable[[int, int], None] = lambd
 
 
 def _pretrain_worker(role: str, suite: Suite, plan: BuildPlan, key: str, floors: dict[str, float],
-                     progress: Any) -> dict[str, Any]:
+                     progress: Any, threads: Any = None) -> dict[str, Any]:
     """Pretrain one model in a child process; returns its gate report. ``progress`` is a shared dict.
+
+    ``threads`` (a shared dict, optional) holds the thread count of each role: the worker starts with its share and
+    follows changes at each progress report -- the parent hands the worker still training the other's share once
+    that one has finished (the strong model trains alone for minutes after the weak one and its gate are done).
 
     Both models run under :func:`pretrain_until_gated`. The strong one is held to the knowledge gate (extra chunks,
     then other init seeds). The weak one is saved after each attempt and held to the teacher gate: fine-tuned as
     the weak teacher it must beat ``floors`` (by dataset); a failing one is replaced by a fresh model from the next
     init seed (``plan.max_weak_attempts``).
     """
+    import torch
     from transformers import AutoTokenizer
 
     from aarlab._threads import pick_threads, use_threads
     from aarlab.suites.tiny._pretrain import ArchConfig, PretrainConfig, gate_report, new_model, pretrain
     from aarlab.w2s.models import quiet_transformers
 
-    use_threads(pick_threads(workers=2))  # build_tiny pretrains the two models at once
+    # build_tiny pretrains the two models at once and names each one's share; called alone, take half the budget
+    use_threads(threads[role] if threads is not None and role in threads else pick_threads(workers=2))
     quiet_transformers()
     out_dir = str(suite.root / "models")
     steps = plan.strong_steps if role == "strong" else plan.weak_steps
@@ -181,6 +189,9 @@ def _pretrain_worker(role: str, suite: Suite, plan: BuildPlan, key: str, floors:
         def on_step(step: int, loss: float) -> None:
             if step % 50 == 0:  # (done, total so far): totals grow when an extra chunk or attempt starts
                 progress[stage] = (offset + step + 1, offset + n)
+                wanted = threads.get(role) if threads is not None else None
+                if wanted and wanted != torch.get_num_threads():
+                    torch.set_num_threads(wanted)
 
         pretrain(state["model"], tokenizer, items, cfg, seed=seed * 100 + chunk, steps=n, on_step=on_step)
         state["done"] += n
@@ -236,15 +247,22 @@ def build_tiny(suite: Suite, progress: Progress, workers: int = 2) -> dict[str, 
 
     t0 = time.perf_counter()
     ctx = mp.get_context("spawn")
+    # Each worker's share of the thread budget, fixed here once: the one left training inherits the other's share
+    # (re-reading the free cores then would count its own busy core and hand it nothing).
+    share, handover = pick_threads(workers=2), dict[str, Any]()
     with ctx.Manager() as manager, ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        shared = manager.dict()
+        shared, threads = manager.dict(), manager.dict(strong=share, weak=share)
         floors = {task: max(scores.values()) + WEAK_MARGIN for task, scores in shortcuts.items()}
         futures = {role: pool.submit(_pretrain_worker, role, suite, plan, key, floors if role == "weak" else {},
-                                     shared)
+                                     shared, threads)
                    for role in ("strong", "weak")}
         while not all(f.done() for f in futures.values()):
             for stage, (done, total) in dict(shared).items():
                 progress(stage, done, total)
+            running = [role for role, f in futures.items() if not f.done()]
+            if len(running) == 1 and not handover:  # the other finished: the one left gets both shares
+                threads[running[0]] = 2 * share
+                handover = {"role": running[0], "threads": 2 * share, "at_s": round(time.perf_counter() - t0, 1)}
             time.sleep(0.5)
         for stage, (done, total) in dict(shared).items():
             progress(stage, done, total)
@@ -277,4 +295,4 @@ def build_tiny(suite: Suite, progress: Progress, workers: int = 2) -> dict[str, 
     timings["readouts"] = time.perf_counter() - t0
     return {"plan": plan.__dict__, "world_draws": drawn.draws, "gates": gates, "shortcuts": shortcuts,
             "strong_readouts": readouts,
-            "timings_s": timings}
+            "timings_s": timings, "thread_handover": handover}

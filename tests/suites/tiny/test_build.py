@@ -84,6 +84,19 @@ def _prepared_suite(home: Path) -> tuple[Any, Any, int]:
     return suite, drawn, torch.get_num_threads()
 
 
+class _HandedOver(dict):
+    """A worker's thread counts whose later reads (``get``, as the worker polls) say one more than the first."""
+
+    started_with: int | None = None
+
+    def __getitem__(self, key: str) -> int:
+        self.started_with = super().__getitem__(key)
+        return self.started_with
+
+    def get(self, key: str, default: object = None) -> object:
+        return super().get(key, 0) + 1
+
+
 def test_the_weak_teacher_gate_replaces_a_failing_weak_model_and_records_every_attempt(tmp_path: Path) -> None:
     """The real worker: a tiny weak pretraining, fine-tuned as the teacher on all three datasets per attempt."""
     import torch
@@ -103,7 +116,11 @@ def test_the_weak_teacher_gate_replaces_a_failing_weak_model_and_records_every_a
         assert set(result["teacher"]) == set(drawn.datasets) and all(0 < a < 1 for a in result["teacher"].values())
         assert (suite.root / "models" / "weak" / "config.json").is_file()
         assert progress["pretrain weak"] == (40, 40) and progress["weak teacher gate"] == (3, 3)
-        first = _pretrain_worker("weak", suite, plan, drawn.key, dict.fromkeys(drawn.datasets, 0.0), {})
+        # The worker starts with the share it is given and takes the parent's later change while it trains (the
+        # parent hands it the other worker's share once that one is done): here the change is there from step 0.
+        handed = _HandedOver(weak=1)
+        first = _pretrain_worker("weak", suite, plan, drawn.key, dict.fromkeys(drawn.datasets, 0.0), {}, handed)
         assert [a["failures"] for a in first["attempts"]] == [[]]  # a passing teacher: one attempt
+        assert handed.started_with == 1 and torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(threads)
