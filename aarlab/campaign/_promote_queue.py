@@ -63,9 +63,11 @@ def refuse_request(state_dir: Path, submission_id: str) -> None:
 
 
 def enqueue_best(state_dir: Path, log: Callable[[str], None] = lambda _m: None) -> list[str]:
-    """At a campaign's end: queue each agent's best submission per dataset (best public accuracy, earliest on ties)
-    when its author linked it to a method snapshot; returns the queued submission ids. Already queued or promoted
-    submissions are skipped."""
+    """At a campaign's end: queue each agent's best submission per dataset when its author linked it to a method
+    snapshot; returns the queued submission ids. Best: the top public accuracy; among submissions tied there, the
+    latest one the agent linked to a snapshot (its considered pick: with a frozen Ladder an evolve agent's new
+    programs tie with its first baseline, and its end-of-run nomination is the latest of them), else the earliest.
+    Already queued or promoted submissions are skipped."""
     from aarlab.server._db import agents, promotion_requests, promotions, submissions
     from aarlab.server._promotion import linked_submissions
     from aarlab.server._state import open_state
@@ -73,13 +75,14 @@ def enqueue_best(state_dir: Path, log: Callable[[str], None] = lambda _m: None) 
     state = open_state(state_dir)
     try:
         with state.db.reader.connect() as conn:
+            linked = linked_submissions(conn)
             best: dict[tuple[str, str], tuple[float, str]] = {}
             for name, dataset, sid, acc in conn.execute(
                     select(agents.c.name, submissions.c.dataset, submissions.c.id, submissions.c.public_transfer_acc)
                     .join(agents, agents.c.id == submissions.c.agent_id).order_by(submissions.c.audit_seq)):
-                if (name, dataset) not in best or acc > best[(name, dataset)][0]:
+                top = best.get((name, dataset))
+                if top is None or acc > top[0] or (acc == top[0] and sid in linked):
                     best[(name, dataset)] = (acc, sid)
-            linked = linked_submissions(conn)
             done = set(conn.execute(select(promotions.c.submission_id)).scalars().all())
             done |= set(conn.execute(select(promotion_requests.c.submission_id)).scalars().all())
     finally:

@@ -270,6 +270,22 @@ def test_the_campaign_end_queues_each_agents_best_linked_submission_once(env: En
     assert best not in queue_promotions(env.state.parent, messages.append)  # already queued: not twice
 
 
+def test_among_tied_best_submissions_the_campaign_end_queues_the_latest_linked_one(env: Env) -> None:
+    """An evolve agent's end-of-run nomination ties with its earlier submissions under a frozen Ladder."""
+    carol = ForumClient(env.url, add_agent(env.state, "carol"))
+    try:
+        as_carol = Env(env.state, env.suite, env.suite_file, carol, env.url)
+        unlinked = as_carol.publish(HONEST, snapshot=False, method="carol")
+        first = as_carol.publish(HONEST, method="carol")
+        nominated = as_carol.publish(HONEST, method="carol")
+        later_unlinked = as_carol.publish(HONEST, snapshot=False, method="carol")
+    finally:
+        carol.close()
+    queued = queue_promotions(env.state.parent, lambda _m: None)
+    assert nominated in queued
+    assert not {unlinked, first, later_unlinked} & set(queued)
+
+
 def test_the_promote_command_refuses_an_unknown_id_with_one_line_and_exit_2(env: Env) -> None:
     from typer.testing import CliRunner
 
