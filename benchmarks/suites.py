@@ -6,7 +6,8 @@ Usage: python benchmarks/suites.py [--home DIR] [--suite cpu] [--dataset chat --
        [--finetune]
 
 Targets (2 cores): probe-lane experiment <= 5 s once features are cached; `aarlab suites build cpu` <= 30 min;
-`aarlab suites build tiny` <= 2 min on 2 idle cores (issue 18; not met: strong pretraining alone is ~7-16 min);
+`aarlab suites build tiny` <= 2 min on 2 idle cores (issue 18; not met: 329 s for a build whose strong model needs its
+extra chunk, strong pretraining alone 272 s: docs/suites.md);
 cpu fine-tune experiment <= 15 min (--finetune: one seed of vanilla, LoRA, minutes); peak RSS <= 12 GiB.
 """
 
