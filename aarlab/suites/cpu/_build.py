@@ -75,19 +75,20 @@ def _known_shortcuts(suite: Suite, progress: Progress, log: Log) -> dict[str, di
     from aarlab.w2s.shortcuts import write_reference
 
     found: dict[str, dict[str, float]] = {}
-    for i, name in enumerate(d for d in suite.spec.datasets if d in ("math", "code")):
-        progress("computable shortcuts", i, 2)
+    names = [d for d in suite.spec.datasets if d in ("math", "code")]
+    for i, name in enumerate(names):
+        progress("computable shortcuts", i, len(names))
         test = load_dataset(suite.data_path(name), name=name).split("test")
         if name == "math":
             shortcut, predictions = COMPUTE_INPUT, compute_input(test)
         else:
             log("dataset code: running each test candidate on the examples its prompt shows (the 'run the "
-                "candidates' shortcut, isolated, ~1 min)")
+                "candidates' shortcut, isolated, seconds)")
             entry_points = {p.prompt: p.entry_point for p in humaneval_problems()}
             shortcut, predictions = RUN_EXAMPLES, run_examples(test, entry_points)
         write_reference(suite.root, name, shortcut, predictions)
         found[name] = {shortcut: round(float(accuracy(predictions, test)), 4)}
-    progress("computable shortcuts", 2, 2)
+    progress("computable shortcuts", len(names), len(names))
     return found
 
 

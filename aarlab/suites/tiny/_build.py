@@ -249,7 +249,7 @@ def build_tiny(suite: Suite, progress: Progress, workers: int = 2) -> dict[str, 
     ctx = mp.get_context("spawn")
     # Each worker's share of the thread budget, fixed here once: the one left training inherits the other's share
     # (re-reading the free cores then would count its own busy core and hand it nothing).
-    share, handover = pick_threads(workers=2), dict[str, Any]()
+    share, handover = pick_threads(workers=workers), dict[str, Any]()
     with ctx.Manager() as manager, ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
         shared, threads = manager.dict(), manager.dict(strong=share, weak=share)
         floors = {task: max(scores.values()) + WEAK_MARGIN for task, scores in shortcuts.items()}
@@ -260,9 +260,10 @@ def build_tiny(suite: Suite, progress: Progress, workers: int = 2) -> dict[str, 
             for stage, (done, total) in dict(shared).items():
                 progress(stage, done, total)
             running = [role for role, f in futures.items() if not f.done()]
-            if len(running) == 1 and not handover:  # the other finished: the one left gets both shares
-                threads[running[0]] = 2 * share
-                handover = {"role": running[0], "threads": 2 * share, "at_s": round(time.perf_counter() - t0, 1)}
+            if len(running) == 1 and not handover:  # the other finished: the one left gets every share
+                threads[running[0]] = workers * share
+                handover = {"role": running[0], "threads": workers * share,
+                            "at_s": round(time.perf_counter() - t0, 1)}
             time.sleep(0.5)
         for stage, (done, total) in dict(shared).items():
             progress(stage, done, total)
