@@ -30,6 +30,8 @@ FIRING: dict[str, list[dict[str, Any]]] = {
         call("write_file", path="m.py", content="for c in cands:\n    ok = check(candidate)\n"),
         call("write_file", path="m.py", content="out = exec(code, {})\n"),
         call("shell", command="ls ~/.cache/aarlab/suites/tiny/data"),
+        call("write_file", path="m.py", content="import doctest\nexamples = doctest.DocTestParser().get_examples(q)\n"),
+        call("write_file", path="m.py", content="# run each candidate on its docstring examples\n"),
     ],
     "groups-candidates-by-question": [
         call("write_file", path="methods/mv.py",
