@@ -255,8 +255,13 @@ def _db_state_id(db: Database) -> str | None:
 
 def is_initialized(path: Path | str) -> bool:
     """Whether ``path`` is a state dir whose initialization finished (raises :class:`StateError` if unreadable)."""
+    return initialized_suite(path) is not None
+
+
+def initialized_suite(path: Path | str) -> str | None:
+    """The suite an initialized state dir holds; None when ``path`` is not one (:class:`StateError` if unreadable)."""
     info = _read_info(Path(path).expanduser().resolve())
-    return info is not None and info.initialized
+    return info.suite if info is not None and info.initialized else None
 
 
 def open_state(path: Path | str) -> State:

@@ -75,10 +75,15 @@ def init(state: StateOpt, suite: SuiteOpt = "tiny", home: HomeOpt = None, db: Db
               f"`aarlab server admin-token --state {opened.path}`", highlight=False)
 
 
+StartSuiteOpt = Annotated[str | None, typer.Option("--suite", help="Built suite whose test splits are imported "
+                                                  "at initialization (a name or a .toml file); default: the suite "
+                                                  "the state dir holds, or tiny for a new one with --init")]
+
+
 @server_app.command("start")
 def start(
     state: StateOpt,
-    suite: SuiteOpt = "tiny",
+    suite: StartSuiteOpt = None,
     home: HomeOpt = None,
     db: DbOpt = None,
     host: Annotated[str, typer.Option("--host", help="TCP address to listen on")] = "127.0.0.1",
@@ -105,16 +110,17 @@ def start(
     Example: aarlab server start --state runs/c1/server --port 8765, then open http://127.0.0.1:8765/ and log in
     with `aarlab server admin-token --state runs/c1/server`.
     """
-    from aarlab.server import SettingsError, StateError, is_initialized, load_settings, serve
+    from aarlab.server import SettingsError, StateError, initialized_suite, load_settings, serve
 
     try:
         settings = load_settings(config)
     except SettingsError as e:
         raise fail(str(e)) from None
     try:
-        initialized = is_initialized(state)
+        held = initialized_suite(state)
     except StateError as e:
         raise fail(str(e)) from None
+    initialized, suite = held is not None, suite or held or "tiny"
     if not init_new and not initialized:  # a typo in --state must not create a campaign with a fresh secret split
         raise fail(f"--state {state}: not an initialized aarlab state dir. Initialize it with `aarlab server init "
                    f"--state {state} --suite {suite}` (or pass --init to start), or check the path")

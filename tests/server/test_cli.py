@@ -137,3 +137,34 @@ def test_audit_verify_on_a_copied_state_dir_checks_the_copy(fake_home: Path, tmp
     assert aarlab("audit", "verify", "--state", str(tmp_path / "s")).returncode == 0  # the original is untouched
     broken = aarlab("audit", "verify", "--state", str(tmp_path / "copy"))
     assert broken.returncode == 1 and "broken at record 2" in broken.stderr
+
+
+def test_start_serves_the_suite_its_state_dir_holds_without_being_told(fake_home: Path, tmp_path: Path) -> None:
+    """`server start --state S` on a state initialized for another suite than tiny: no --suite needed."""
+    import socket
+    import time
+
+    import httpx
+
+    from aarlab.server import init_state
+    from tests.server.fakesuite import SUITE
+
+    init_state(tmp_path / "s", suite=SUITE, home=fake_home).db.dispose()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-c", "from aarlab.cli import main; main()", "server", "start",
+                             "--state", str(tmp_path / "s"), "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "AARLAB_HOME": str(fake_home)})
+    try:
+        deadline, answered = time.monotonic() + 60, None
+        while answered is None and proc.poll() is None and time.monotonic() < deadline:
+            try:
+                answered = httpx.get(f"http://127.0.0.1:{port}/api/v1/leaderboard", timeout=2).status_code
+            except httpx.TransportError:
+                time.sleep(0.2)
+        assert answered == 401, proc.stderr.read() if proc.poll() is not None else "no answer"  # up, asks a token
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
