@@ -120,7 +120,11 @@ def prompt_examples(prompt: str, entry_point: str) -> list[tuple[str, str]]:
     arguments whose expected value is a Python literal are kept; the value comes back as its ``repr``.
     """
     pairs: list[tuple[str, str]] = []
-    for ex in doctest.DocTestParser().get_examples(prompt):
+    try:
+        doctests = doctest.DocTestParser().get_examples(prompt)
+    except ValueError:  # inconsistent indentation inside an example: read the one-line forms only
+        doctests = []
+    for ex in doctests:
         source, want = ex.source.strip(), _literal(ex.want.strip())
         if want is not None and _literal_call(source, entry_point):
             pairs.append((source, want))

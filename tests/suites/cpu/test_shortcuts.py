@@ -34,6 +34,7 @@ def test_compute_input_has_no_opinion_on_what_it_cannot_parse() -> None:
     ('def f(n):\n    """f(15)   # returns "db1111db"\n    f(2) = 1 + (2 / 2) = 2\n    f(a) == 3\n'
      '    f([1, 5]) ==> [1, 5] # odd numbers only\n    """\n', [("f(15)", "'db1111db'"), ("f([1, 5])", "[1, 5]")]),
     ('def f(n):\n    """For n = 3 the output should be 6. g(1) == 2, of(1) == 2\n    """\n', []),
+    ('def f(n):\n    """\n    >>> f(1)\n   ...2\n    f(3) == 4\n    """\n', [("f(3)", "4")]),  # doctest refuses it
 ])
 def test_prompt_examples_reads_the_calls_a_docstring_shows_with_literal_values(prompt, expected) -> None:
     assert prompt_examples(prompt, "f") == expected
