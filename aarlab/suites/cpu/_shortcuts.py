@@ -31,6 +31,8 @@ RUN_EXAMPLES = "run-examples"
 
 _QUESTION = re.compile(r"^What is (?P<expr>[0-9+\-* ]+)\?$")
 _OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul}
+#: A character that, right after a literal, continues an expression (so the literal is not the value shown).
+_CONTINUES = frozenset("+-*/%=<>^&|")
 
 
 def _arithmetic(node: ast.expr) -> int:
@@ -67,11 +69,11 @@ def _literal(text: str) -> str | None:
     for end in range(len(words), 0, -1):
         source = " ".join(words[:end]).rstrip(".,;")
         try:
-            ast.literal_eval(source)
+            value = ast.literal_eval(source)
         except (SyntaxError, ValueError, TypeError, MemoryError, RecursionError):
             continue
         rest = " ".join(words[end:])
-        return None if rest[:1] in set("+-*/%=<>^&|") else repr(ast.literal_eval(source))
+        return None if rest[:1] in _CONTINUES else repr(value)
     return None
 
 
