@@ -179,6 +179,11 @@ def _pretrain_worker(role: str, suite: Suite, plan: BuildPlan, key: str, floors:
     attempts = plan.max_attempts if role == "strong" else plan.max_weak_attempts
     extra = plan.max_extra_chunks if role == "strong" else 0
     bound = planned_steps(steps, extra, attempts)
+    if role == "strong":  # the ceiling gate may add chunks after the baselines (_consolidate.py)
+        from aarlab.suites.tiny._consolidate import MAX_CONSOLIDATIONS
+        from aarlab.suites.tiny._gate import chunk_steps
+
+        bound += MAX_CONSOLIDATIONS * chunk_steps(steps, 1)
     stage = f"pretrain {role}"
 
     def train(seed: int, chunk: int, n: int) -> dict[str, Any]:
@@ -296,4 +301,4 @@ def build_tiny(suite: Suite, progress: Progress, workers: int = 2) -> dict[str, 
     timings["readouts"] = time.perf_counter() - t0
     return {"plan": plan.__dict__, "world_draws": drawn.draws, "gates": gates, "shortcuts": shortcuts,
             "strong_readouts": readouts,
-            "timings_s": timings, "thread_handover": handover}
+            "timings_s": timings, "thread_handover": handover, "thread_budget": workers * share}
