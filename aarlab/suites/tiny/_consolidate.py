@@ -117,7 +117,7 @@ def _consolidate_strong(suite: Suite, plan: Any, builder: dict[str, Any], progre
 
 def consolidate_until_ceiling(suite: Suite, report: dict[str, Any], progress: Progress,
                               baselines: Callable[[], dict[str, Any]], plan: Any = None,
-                              consolidate: Callable[..., dict[str, Any]] = consolidate_strong) -> None:
+                              consolidate: Callable[..., dict[str, Any]] | None = None) -> None:
     """The ceiling gate over a finished tiny build's ``report`` (``vanilla`` and ``builder`` filled in).
 
     ``baselines`` recomputes (and rewrites) the suite's baselines, returning the new ``vanilla`` results. The rounds
@@ -126,6 +126,7 @@ def consolidate_until_ceiling(suite: Suite, report: dict[str, Any], progress: Pr
     from aarlab.suites.tiny._build import BuildPlan
 
     plan = plan or BuildPlan.from_suite(suite)
+    consolidate = consolidate or consolidate_strong
     rounds: list[dict[str, Any]] = []
     report["builder"]["consolidation"] = rounds
     for _ in range(MAX_CONSOLIDATIONS):

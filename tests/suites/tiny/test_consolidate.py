@@ -124,3 +124,31 @@ def test_a_real_consolidation_keeps_a_model_only_when_it_passes_the_knowledge_ga
         assert set(builder["strong_readouts"]) == {"math", "code", "chat"}
     finally:
         torch.set_num_threads(threads)
+
+
+def test_a_tiny_build_runs_the_ceiling_gate_and_warns_of_what_stays_outside_the_bar(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The build's wiring: baselines, the gate's round, the baselines again, bar problems warned and recorded."""
+    import json
+
+    from aarlab.suites import _build, load_suite, tiny
+    from aarlab.suites.tiny import _consolidate
+
+    suite = load_suite("tiny", tmp_path)
+    suite.root.mkdir(parents=True)  # what the build lock does before _build
+    after = {**INSIDE, "code": _result(0.73, 0.98, 0.70)}  # the round fixes math; code falls under the teacher
+    runs = iter([dict(AT_CEILING), after])
+    calls: list[str] = []
+    monkeypatch.setattr(tiny, "build_tiny", lambda *_a, **_k: {"gates": {}})
+    monkeypatch.setattr(_build, "compute_baselines", lambda *_a, **_k: (calls.append("baselines"), next(runs))[1])
+    monkeypatch.setattr(_build, "refuse_shortcuts", lambda *_a: calls.append("shortcuts"))
+    monkeypatch.setattr(_consolidate, "consolidate_strong",
+                        lambda *_a: (calls.append("consolidate"), {"steps": 3000, "kept": True})[1])
+    logged: list[str] = []
+    report = _build._build(suite, lambda *_: None, workers=1, log=logged.append)
+    assert calls == ["baselines", "consolidate", "baselines", "shortcuts"]
+    assert report["vanilla"] == after and report["builder"]["consolidation"][0]["because"][0].startswith("math")
+    assert [p.split(":")[0] for p in report["bar_problems"]] == ["code"]
+    assert logged == [f"warning: outside the acceptance bar (0 < vanilla PGR < 1): {report['bar_problems'][0]}"]
+    assert json.loads((suite.root / "build_report.json").read_text())["bar_problems"] == report["bar_problems"]
+    assert "consolidation" in report["timings_s"]
