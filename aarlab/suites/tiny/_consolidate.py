@@ -133,10 +133,17 @@ def consolidate_until_ceiling(suite: Suite, report: dict[str, Any], progress: Pr
         problems = ceiling_problems(report["vanilla"], suite.spec.experimental)
         if not problems:
             break
+        # Not built while the strong model changes under its baselines: an interrupted round leaves a suite that
+        # the next command rebuilds, not one whose baselines belong to another model.
+        written = suite.root / "baselines.json"
+        kept_baselines = written.read_text() if written.is_file() else None
+        written.unlink(missing_ok=True)
         record = consolidate(suite, plan, report["builder"], progress)
         record["because"] = problems
         rounds.append(record)
-        if not record["kept"]:
+        if not record["kept"]:  # the old model stays, and so do its baselines
+            if kept_baselines is not None:
+                written.write_text(kept_baselines)
             break
         report["vanilla"] = baselines()
         record["vanilla_pgr_after"] = {d: r["pgr"] for d, r in report["vanilla"].items()}

@@ -50,38 +50,50 @@ class _Suite:
     class spec:  # noqa: N801 -- the attribute the gate reads
         experimental: list[str] = []
 
+    def __init__(self, root: Path) -> None:
+        self.root = root
 
-def test_the_gate_consolidates_and_recomputes_the_baselines_when_a_student_reaches_its_ceiling() -> None:
+
+def test_the_gate_consolidates_and_recomputes_the_baselines_when_a_student_reaches_its_ceiling(
+        tmp_path: Path) -> None:
     report: dict[str, Any] = {"vanilla": dict(AT_CEILING), "builder": {}}
     consolidate, recomputed = _Consolidator(), []
+    (tmp_path / "baselines.json").write_text("{}")
 
     def baselines() -> dict[str, Any]:
+        # the old baselines are gone while the model changes: an interrupted round leaves the suite unbuilt
+        assert not (tmp_path / "baselines.json").exists()
         recomputed.append(1)
         return dict(INSIDE)
 
-    consolidate_until_ceiling(_Suite(), report, lambda *_: None, baselines, plan=object(), consolidate=consolidate)
+    consolidate_until_ceiling(_Suite(tmp_path), report, lambda *_: None, baselines, plan=object(),
+                              consolidate=consolidate)
     [record] = report["builder"]["consolidation"]
     assert consolidate.calls == 1 and recomputed == [1] and report["vanilla"] == INSIDE
     assert record["because"][0].startswith("math: vanilla PGR 1.04")
     assert record["vanilla_pgr_after"] == {d: r["pgr"] for d, r in INSIDE.items()}
 
 
-def test_the_gate_does_nothing_inside_the_bar_and_stops_at_its_bound_or_a_rejected_model() -> None:
+def test_the_gate_does_nothing_inside_the_bar_and_stops_at_its_bound_or_a_rejected_model(tmp_path: Path) -> None:
     report: dict[str, Any] = {"vanilla": dict(INSIDE), "builder": {}}
     consolidate = _Consolidator()
-    consolidate_until_ceiling(_Suite(), report, lambda *_: None, pytest.fail, plan=object(), consolidate=consolidate)
+    consolidate_until_ceiling(_Suite(tmp_path), report, lambda *_: None, pytest.fail, plan=object(),
+                              consolidate=consolidate)
     assert consolidate.calls == 0 and report["builder"]["consolidation"] == []
 
     report = {"vanilla": dict(AT_CEILING), "builder": {}}
-    consolidate_until_ceiling(_Suite(), report, lambda *_: None, lambda: dict(AT_CEILING), plan=object(),
+    consolidate_until_ceiling(_Suite(tmp_path), report, lambda *_: None, lambda: dict(AT_CEILING), plan=object(),
                               consolidate=consolidate)
     assert consolidate.calls == MAX_CONSOLIDATIONS  # still at the ceiling: bounded, and the report says so
     assert len(report["builder"]["consolidation"]) == MAX_CONSOLIDATIONS
 
     rejected = _Consolidator(kept=False)
     report = {"vanilla": dict(AT_CEILING), "builder": {}}
-    consolidate_until_ceiling(_Suite(), report, lambda *_: None, pytest.fail, plan=object(), consolidate=rejected)
+    (tmp_path / "baselines.json").write_text('{"old": true}')
+    consolidate_until_ceiling(_Suite(tmp_path), report, lambda *_: None, pytest.fail, plan=object(),
+                              consolidate=rejected)
     assert rejected.calls == 1 and report["vanilla"] == AT_CEILING  # the old model stays, so do its baselines
+    assert (tmp_path / "baselines.json").read_text() == '{"old": true}'
     assert report["builder"]["consolidation"][0]["failures"] == ["math: recall 0.9 < 0.98"]
 
 
