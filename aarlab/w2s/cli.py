@@ -469,8 +469,8 @@ def suites_build_cmd(
 
     if force or not is_built(suite):  # the estimate only when there is something to build
         if suite.spec.builder == "tiny":
-            err.print("estimate: ~5-6 min pretraining on 2 idle cores (two processes; longer on busy cores) + ~1 min "
-                      "baselines, + ~3 min when the ceiling gate adds a chunk; ~3 MB")
+            err.print("estimate: ~4-6 min pretraining on 2 idle cores (two processes; longer on busy cores) + ~1 min "
+                      "baselines, + ~2 min when the ceiling gate adds a chunk; ~3 MB")
         elif suite.spec.builder == "cpu":
             err.print("estimate: ~2 min model conversion (1.1 GB) + ~10-20 min feature extraction on 2 cores; "
                       "~1.3 GB")
