@@ -13,29 +13,13 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from dataclasses import dataclass
 
-from aarlab.suites.cpu._splits import split_by_group
-from aarlab.w2s.data import ComparisonExample, Dataset, Example
+from aarlab.suites.cpu._facts import Fact, build_comparisons, weighted_pool
+from aarlab.w2s.data import Dataset
 
 MIN_COUNTRY_POPULATION = 1_000_000
 MIN_CITY_POPULATION = 400_000
 SPLIT_SIZES = {"train_label": 500, "train_unlabel": 700, "test": 700}  # test takes the rest
-
-
-@dataclass(frozen=True)
-class Fact:
-    """One question with its correct answer and the pool its distractor is drawn from (entity -> weight)."""
-
-    relation: str
-    group: str
-    question: str
-    answer: str
-    pool: tuple[tuple[str, float], ...]
-
-
-def _weighted_pool(candidates: list[str], counts: Counter[str], exclude: str) -> tuple[tuple[str, float], ...]:
-    return tuple((c, float(counts[c])) for c in sorted(set(candidates)) if c != exclude and counts[c] > 0)
 
 
 def chat_facts() -> list[Fact]:
@@ -63,19 +47,19 @@ def chat_facts() -> list[Fact]:
         country = countries[city["countrycode"]]
         neighbours = [name(k) for k in by_continent[country["continentcode"]]]
         facts.append(Fact("city_country", f"city:{city['name']}", f"In which country is the city of {city['name']}?",
-                          country["name"], _weighted_pool(neighbours, city_answers, country["name"])))
+                          country["name"], weighted_pool(neighbours, city_answers, country["name"])))
     capitals = Counter(str(c["capital"]) for c in countries.values())
     continent_answers = Counter(continents[c["continentcode"]] for c in countries.values())
     currencies = Counter(str(c["currencyname"]) for c in countries.values())
     for code, c in sorted(countries.items()):
         same = [str(countries[k]["capital"]) for k in by_continent[c["continentcode"]]]
         facts.append(Fact("capital", f"country:{code}", f"What is the capital of {c['name']}?", c["capital"],
-                          _weighted_pool(same, capitals, c["capital"])))
+                          weighted_pool(same, capitals, c["capital"])))
         answer = continents[c["continentcode"]]
         facts.append(Fact("continent", f"country:{code}", f"On which continent is {c['name']}?", answer,
-                          _weighted_pool(list(continent_answers), continent_answers, answer)))
+                          weighted_pool(list(continent_answers), continent_answers, answer)))
         facts.append(Fact("currency", f"country:{code}", f"What is the currency of {c['name']}?", c["currencyname"],
-                          _weighted_pool(list(currencies), currencies, c["currencyname"])))
+                          weighted_pool(list(currencies), currencies, c["currencyname"])))
     return [f for f in facts if f.pool]
 
 
@@ -85,18 +69,4 @@ def build_chat(seed: int = 0, secret: str = "") -> Dataset:
     ``secret`` (the suite's build secret) is mixed into every draw: splits, distractors, answer order.
     """
     rng = random.Random(f"{seed}:chat" if not secret else f"{secret}:{seed}:chat")
-    facts = chat_facts()
-    splits = split_by_group(facts, lambda f: f.group, SPLIT_SIZES, rng)
-    out: dict[str, list[Example]] = {}
-    for split, rows in splits.items():
-        examples: list[Example] = []
-        for index, fact in enumerate(rows):
-            names, weights = zip(*fact.pool, strict=True)
-            distractor = rng.choices(names, weights=weights)[0]
-            truth_second = rng.random() < 0.5
-            first, second = (distractor, fact.answer) if truth_second else (fact.answer, distractor)
-            examples.append(ComparisonExample(id=f"chat-{split}-{index:05d}", prompt=fact.question, first=first,
-                                              second=second, label="B" if truth_second else "A",
-                                              subset=fact.relation))
-        out[split] = examples
-    return Dataset(name="chat", kind="comparison", splits=out)
+    return build_comparisons("chat", chat_facts(), SPLIT_SIZES, rng)
