@@ -118,14 +118,18 @@ def test_render_only_writes_the_report_from_the_json_cells(tiny_suite: Suite, tm
 
 def test_the_acceptance_bar_is_measured_from_the_vanilla_numbers_not_taken_from_the_suite_file(suite: Suite) -> None:
     lane = suite.spec.lane
-    rows = [_row(lane, "chat", "vanilla", 0.5), _row(lane, "math", "vanilla", 1.06), _row(lane, "code", "vanilla", 0.5)]
+    rows = [_row(lane, "chat", "vanilla", 0.5), _row(lane, "math", "vanilla", 1.06), _row(lane, "code", "vanilla", 0.5),
+            _row(lane, "extra", "vanilla", 0.3)]
     rows[2].update(weak_acc=0.6, strong_acc=0.65)  # a gap under the bar
+    rows[3]["seeds"][1]["pgr"] = 0.0  # the PGR of the means is inside, one seed is not
     rows.append(_row("other-lane" if lane != "probe" else "finetune", "chat", "vanilla", -0.2))  # not the suite's lane
     text = markdown_table(suite, rows, [0, 1, 2])
     measured = next(line for line in text.splitlines() if line.startswith("Measured here against the acceptance bar"))
     met, missed = measured.split("misses it:")
-    assert "chat (gap 0.200, vanilla PGR 0.50)" in met and "math" not in met and "code" not in met
-    assert "math (gap 0.200, vanilla PGR 1.06)" in missed and "code (gap 0.050, vanilla PGR 0.50)" in missed
+    assert "chat (gap 0.200, vanilla PGR 0.50 (per seed 0.50 / 0.50 / 0.50))" in met
+    assert "math" not in met and "code" not in met and "extra" not in met
+    assert "math (gap 0.200, vanilla PGR 1.06" in missed and "code (gap 0.050, vanilla PGR 0.50" in missed
+    assert "extra (gap 0.200, vanilla PGR 0.30 (per seed 0.30 / 0.00 / 0.30))" in missed
     assert "Declared experimental in the suite file (not held to the acceptance bar when building): math." in text
     only_methods = markdown_table(suite, [_row(lane, "chat", "soft", 0.5)], [0])
     assert "Measured here" not in only_methods  # no vanilla run: nothing measured, nothing claimed
