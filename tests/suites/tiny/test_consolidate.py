@@ -35,6 +35,11 @@ def test_ceiling_problems_name_datasets_whose_student_reaches_the_ceiling_unless
     assert [p.split(":")[0] for p in pgr_bar_problems(below, [])] == ["code"]
     assert [p.split(":")[0] for p in pgr_bar_problems(AT_CEILING, ["code"])] == ["math"]
     assert pgr_bar_problems({"math": {**AT_CEILING["math"], "pgr": None}}, []) == []  # no gap: the build refuses
+    seeds = [{"seed": 0, "pgr": 0.5}, {"seed": 1, "pgr": 0.0}, {"seed": 2, "pgr": None}]
+    one_seed_out = {**INSIDE, "chat": {**INSIDE["chat"], "seeds": seeds}}  # the means are inside, two seeds are not
+    assert [p.split(":")[0] for p in pgr_bar_problems(one_seed_out, [])] == ["chat"]
+    assert pgr_bar_problems(one_seed_out, [])[0].endswith("; outside on seed 1 0.00, seed 2 n/a")
+    assert pgr_bar_problems({"chat": {**INSIDE["chat"], "seeds": seeds[:1]}}, []) == []
 
 
 class _Consolidator:
@@ -161,6 +166,6 @@ def test_a_tiny_build_runs_the_ceiling_gate_and_warns_of_what_stays_outside_the_
     assert calls == ["baselines", "consolidate", "baselines", "shortcuts"]
     assert report["vanilla"] == after and report["builder"]["consolidation"][0]["because"][0].startswith("math")
     assert [p.split(":")[0] for p in report["bar_problems"]] == ["code"]
-    assert logged == [f"warning: outside the acceptance bar (0 < vanilla PGR < 1): {report['bar_problems'][0]}"]
+    assert logged == [f"warning: outside the acceptance bar (0 < vanilla PGR < 1, means and every seed): {report['bar_problems'][0]}"]
     assert json.loads((suite.root / "build_report.json").read_text())["bar_problems"] == report["bar_problems"]
     assert "consolidation" in report["timings_s"]
