@@ -166,6 +166,7 @@ def test_a_tiny_build_runs_the_ceiling_gate_and_warns_of_what_stays_outside_the_
     assert calls == ["baselines", "consolidate", "baselines", "shortcuts"]
     assert report["vanilla"] == after and report["builder"]["consolidation"][0]["because"][0].startswith("math")
     assert [p.split(":")[0] for p in report["bar_problems"]] == ["code"]
-    assert logged == [f"warning: outside the acceptance bar (0 < vanilla PGR < 1, means and every seed): {report['bar_problems'][0]}"]
+    assert logged == ["warning: outside the acceptance bar (0 < vanilla PGR < 1, means and every seed): "
+                      f"{report['bar_problems'][0]}"]
     assert json.loads((suite.root / "build_report.json").read_text())["bar_problems"] == report["bar_problems"]
     assert "consolidation" in report["timings_s"]
