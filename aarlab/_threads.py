@@ -19,6 +19,7 @@ import contextlib
 import math
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 #: The environment variable holding the thread budget of a process and its children (``--threads`` wins).
@@ -175,3 +176,22 @@ def use_threads(threads: int) -> int:
             torch.set_num_interop_threads(threads)
     os.environ.update(thread_env(threads))
     return threads
+
+
+@contextlib.contextmanager
+def threads_restored() -> Iterator[None]:
+    """Give the process back its torch intra-op thread count and its thread environment (:func:`thread_env`'s
+    variables, unset ones unset again) on leaving, whatever :func:`use_threads` did inside."""
+    import torch
+
+    saved_env = {name: os.environ.get(name) for name in thread_env(1)}
+    saved_threads = torch.get_num_threads()
+    try:
+        yield
+    finally:
+        torch.set_num_threads(saved_threads)
+        for name, value in saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

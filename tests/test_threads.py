@@ -14,6 +14,7 @@ from aarlab._threads import (
     cgroup_cores,
     pick_threads,
     thread_env,
+    threads_restored,
     usable_cores,
     use_threads,
 )
@@ -187,3 +188,18 @@ def test_use_threads_sets_torch_and_exports_the_share(monkeypatch: pytest.Monkey
         assert {name: os.environ[name] for name in thread_env(1)} == thread_env(1)
     finally:
         torch.set_num_threads(before)
+
+
+def test_threads_restored_gives_back_the_count_and_the_environment_it_found(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    before = torch.get_num_threads()
+    for name in thread_env(1):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "7")
+    with pytest.raises(RuntimeError), threads_restored():
+        use_threads(1)
+        assert torch.get_num_threads() == 1 and os.environ["AARLAB_THREADS"] == "1"
+        raise RuntimeError("the work inside failed")  # restored on the way out all the same
+    assert torch.get_num_threads() == before
+    assert os.environ["OMP_NUM_THREADS"] == "7" and "AARLAB_THREADS" not in os.environ

@@ -21,7 +21,6 @@ moved another over 1 on two of them (docs/suites.md).
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -48,20 +47,10 @@ def consolidate_strong(suite: Suite, plan: Any, builder: dict[str, Any], progres
     ``strong_readouts`` are updated when the model is kept. Returns the round's record. Runs in the calling
     process on the build's thread budget and gives the process its thread settings back afterwards.
     """
-    import torch
+    from aarlab._threads import threads_restored
 
-    from aarlab._threads import thread_env
-
-    saved_env, saved_threads = {k: os.environ.get(k) for k in thread_env(1)}, torch.get_num_threads()
-    try:
+    with threads_restored():
         return _consolidate_strong(suite, plan, builder, progress)
-    finally:
-        torch.set_num_threads(saved_threads)
-        for name, value in saved_env.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def _consolidate_strong(suite: Suite, plan: Any, builder: dict[str, Any], progress: Progress) -> dict[str, Any]:
