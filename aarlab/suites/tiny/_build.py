@@ -227,7 +227,7 @@ def _pretrain_worker(role: str, suite: Suite, plan: BuildPlan, key: str, floors:
 
 def build_tiny(suite: Suite, progress: Progress, workers: int = 2) -> dict[str, Any]:
     """Write the tiny suite's datasets and pretrained, gated models under ``suite.root``; returns a report."""
-    from aarlab.suites.tiny._pretrain import corpus_texts, task_kind
+    from aarlab.suites.tiny._pretrain import corpus_texts
     from aarlab.suites.tiny._tokenizer import train_tokenizer
     from aarlab.w2s.data import write_dataset
 
@@ -291,13 +291,9 @@ def build_tiny(suite: Suite, progress: Progress, workers: int = 2) -> dict[str, 
                          "report's gates.weak.attempts")
 
     t0 = time.perf_counter()
-    from aarlab.suites.tiny._readouts import model_readout_accuracies
+    from aarlab.suites.tiny._readouts import strong_readouts
 
-    readouts = {}
-    for i, task in enumerate(TASKS):
-        progress("strong readouts", i, len(TASKS))
-        readouts[task] = model_readout_accuracies(models_dir / "strong", tests[task], task_kind(task))
-    progress("strong readouts", len(TASKS), len(TASKS))
+    readouts = strong_readouts(models_dir / "strong", {task: tests[task] for task in TASKS}, progress)
     timings["readouts"] = time.perf_counter() - t0
     return {"plan": plan.__dict__, "world_draws": drawn.draws, "gates": gates, "shortcuts": shortcuts,
             "strong_readouts": readouts,

@@ -60,8 +60,8 @@ def _consolidate_strong(suite: Suite, plan: Any, builder: dict[str, Any], progre
     from aarlab.suites.tiny._build import _save, load_or_create_secret
     from aarlab.suites.tiny._draw import draw_world
     from aarlab.suites.tiny._gate import chunk_steps, strong_gate_failures
-    from aarlab.suites.tiny._pretrain import PretrainConfig, gate_report, pretrain, task_kind
-    from aarlab.suites.tiny._readouts import model_readout_accuracies
+    from aarlab.suites.tiny._pretrain import PretrainConfig, gate_report, pretrain
+    from aarlab.suites.tiny._readouts import strong_readouts
     from aarlab.w2s.models import quiet_transformers
 
     quiet_transformers()
@@ -100,9 +100,8 @@ def _consolidate_strong(suite: Suite, plan: Any, builder: dict[str, Any], progre
     strong["total_steps"] += steps
     kept_attempt["steps"] += steps
     kept_attempt["chunks"] = chunk + 1
-    builder["strong_readouts"] = {
-        task: model_readout_accuracies(models / "strong", data.split("test"), task_kind(task))
-        for task, data in drawn.datasets.items()}
+    builder["strong_readouts"] = strong_readouts(models / "strong",
+                                                 {task: data.split("test") for task, data in drawn.datasets.items()})
     return record
 
 

@@ -15,12 +15,12 @@ scoring service's label-dependence checks must catch (issue 14, parts 2 and 3).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import torch
 
-from aarlab.suites.tiny._pretrain import VERDICT_WORDS, next_token_logits
+from aarlab.suites.tiny._pretrain import VERDICT_WORDS, next_token_logits, task_kind
 from aarlab.w2s.data import LABEL_WORDS, BinaryExample, ComparisonExample, Example, format_prompt
 
 
@@ -64,3 +64,17 @@ def model_readout_accuracies(model_dir: Path, test: Sequence[Example], kind: str
     label = _paired_accuracy(test, _margins(model, tokenizer, test, LABEL_WORDS[kind]))  # type: ignore[index]
     verdict = _paired_accuracy(test, _margins(model, tokenizer, test, VERDICT_WORDS[kind]))
     return {"zero-shot-paired": round(max(label, 1 - label), 4), "verdict-words": round(max(verdict, 1 - verdict), 4)}
+
+
+def strong_readouts(model_dir: Path, tests: Mapping[str, Sequence[Example]],
+                    progress: Callable[[str, float, float], None] | None = None) -> dict[str, dict[str, float]]:
+    """:func:`model_readout_accuracies` of the model in ``model_dir`` on each task's labeled test split (``tests``:
+    task -> examples), reported to ``progress`` as the stage "strong readouts"."""
+    out = {}
+    for i, (task, test) in enumerate(tests.items()):
+        if progress:
+            progress("strong readouts", i, len(tests))
+        out[task] = model_readout_accuracies(model_dir, test, task_kind(task))
+    if progress:
+        progress("strong readouts", len(tests), len(tests))
+    return out
