@@ -85,15 +85,17 @@ def gap_problems(results: dict[str, dict[str, Any]], min_gap: float, experimenta
 def pgr_bar_problems(results: dict[str, dict[str, Any]], experimental: list[str]) -> list[str]:
     """One line per dataset held to the bar whose vanilla PGR is not in (0, 1): the PGR of the means over the seeds,
     or any seed's own (a seed without a gap of its own counts as outside)."""
+    from aarlab.w2s.metrics import pgr_bar_misses
+
     lines = []
     for d, r in results.items():
         if d in experimental or r.get("pgr") is None:
             continue  # no gap over the means: the build refuses the dataset (gap_problems), no PGR to judge
-        seeds = [(s.get("seed"), s.get("pgr")) for s in r.get("seeds", [])]
-        outside = [(seed, p) for seed, p in seeds if p is None or not 0 < p < 1]
-        if 0 < r["pgr"] < 1 and not outside:
+        misses = pgr_bar_misses(r)
+        if not misses:
             continue
-        shown = ", ".join(f"seed {seed} {'n/a' if p is None else f'{p:.2f}'}" for seed, p in outside)
+        outside = [(where, p) for where, p in misses if where != "mean"]
+        shown = ", ".join(f"{where} {'n/a' if p is None else f'{p:.2f}'}" for where, p in outside)
         lines.append(f"{d}: vanilla PGR {r['pgr']:.2f} (weak_acc {r['weak_acc']:.3f}, strong_acc "
                      f"{r['strong_acc']:.3f}, transfer_acc {r['transfer_acc']:.3f})"
                      + (f"; outside on {shown}" if outside else ""))

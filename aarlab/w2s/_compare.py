@@ -139,9 +139,11 @@ def acceptance(results: list[dict[str, Any]], dataset: str, min_gap: float, lane
                     and r.get("lane", "finetune") == lane), None)
     if vanilla is None:
         return None
+    from aarlab.w2s.metrics import pgr_bar_misses
+
     gap = vanilla["strong_acc"] - vanilla["weak_acc"]
+    ok = gap >= min_gap and not pgr_bar_misses(vanilla)
     pgrs = [vanilla["pgr"], *(s.get("pgr") for s in vanilla.get("seeds", []))]
-    ok = gap >= min_gap and all(p is not None and 0 < p < 1 for p in pgrs)
     shown = ["n/a" if p is None else f"{p:.2f}" for p in pgrs]
     per_seed = f" (per seed {' / '.join(shown[1:])})" if len(shown) > 1 else ""
     return ok, f"gap {gap:.3f}, vanilla PGR {shown[0]}{per_seed}"

@@ -7,6 +7,7 @@ PGR = (transfer_acc - weak_acc) / (strong_acc - weak_acc): 0 means the student o
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -41,6 +42,13 @@ def pgr(weak_acc: float, strong_acc: float, transfer_acc: float, min_gap: float 
             f"(gap {gap:+.4f}); the suite gives no weak-to-strong gap to recover"
         )
     return (transfer_acc - weak_acc) / gap
+
+
+def pgr_bar_misses(result: Mapping[str, Any]) -> list[tuple[str, float | None]]:
+    """Where an experiment's result (``pgr`` of the means over seeds, ``seeds`` with their own ``pgr``) misses the
+    acceptance bar's 0 < PGR < 1: ``("mean", pgr)`` and ``("seed N", pgr)`` for every PGR missing or outside."""
+    pgrs = [("mean", result.get("pgr")), *((f"seed {s.get('seed')}", s.get("pgr")) for s in result.get("seeds", []))]
+    return [(where, p) for where, p in pgrs if p is None or not 0 < p < 1]
 
 
 def bootstrap_pgr_ci(

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from aarlab.w2s.data import BinaryExample
-from aarlab.w2s.metrics import DegenerateGapError, accuracy, bootstrap_pgr_ci, pgr
+from aarlab.w2s.metrics import DegenerateGapError, accuracy, bootstrap_pgr_ci, pgr, pgr_bar_misses
 
 
 def test_pgr_is_the_fraction_of_the_gap_recovered() -> None:
@@ -37,3 +37,11 @@ def test_bootstrap_interval_brackets_the_point_estimate() -> None:
 def test_bootstrap_rejects_mismatched_shapes() -> None:
     with pytest.raises(ValueError, match="equal"):
         bootstrap_pgr_ci(np.zeros((2, 3)), np.zeros((2, 4)), np.zeros((2, 3)))
+
+
+def test_pgr_bar_misses_names_the_means_and_each_seed_outside_zero_to_one() -> None:
+    inside = {"pgr": 0.5, "seeds": [{"seed": 0, "pgr": 0.4}, {"seed": 1, "pgr": 0.6}]}
+    assert pgr_bar_misses(inside) == []
+    outside = {"pgr": 1.0, "seeds": [{"seed": 0, "pgr": 0.4}, {"seed": 1, "pgr": 0.0}, {"seed": 2, "pgr": None}]}
+    assert pgr_bar_misses(outside) == [("mean", 1.0), ("seed 1", 0.0), ("seed 2", None)]
+    assert pgr_bar_misses({"pgr": None}) == [("mean", None)]
