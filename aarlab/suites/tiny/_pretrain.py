@@ -33,6 +33,7 @@ from transformers import PreTrainedTokenizerBase, Qwen3Config, Qwen3ForCausalLM
 
 from aarlab.suites.tiny._world import Item, World
 from aarlab.w2s.data import LABEL_WORDS, BinaryExample, ComparisonExample, Example, format_prompt
+from aarlab.w2s.models._last_position import last_position_hidden
 
 #: Word pieces as the tokenizer splits them (newlines, words, runs of punctuation).
 _PIECES = re.compile(r"\n|\w+|[^\w\s]+")
@@ -205,8 +206,10 @@ def next_token_logits(
         enc = tokenizer(list(prompts), return_tensors="pt", padding=True, add_special_tokens=False)
         input_ids, mask = enc["input_ids"], enc["attention_mask"]
     position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
-    hidden = model.model(input_ids=input_ids, attention_mask=mask, position_ids=position_ids)
-    last = hidden.last_hidden_state[:, -1]  # [batch, hidden]; prompts are left-padded
+    last = last_position_hidden(model.model, input_ids, mask, position_ids)  # [batch, hidden]
+    if last is None:  # not a backbone the last-position forward knows: the library's forward, every position
+        hidden = model.model(input_ids=input_ids, attention_mask=mask, position_ids=position_ids)
+        last = hidden.last_hidden_state[:, -1]  # prompts are left-padded
     return model.lm_head(last)
 
 

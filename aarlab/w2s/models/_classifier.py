@@ -14,6 +14,7 @@ import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from aarlab.w2s.data import LABEL_WORDS, TaskKind
+from aarlab.w2s.models._last_position import last_position_hidden
 
 _EMPTY_THINK = re.compile(r"<think>\s*</think>\s*")
 
@@ -107,8 +108,10 @@ class LabelTokenHead:
 
     def logits(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Label-token logits at the last position: [batch, 2] (float32)."""
-        out = self._backbone_output(batch)
-        last = out.last_hidden_state[:, -1]  # type: ignore[attr-defined]  # [batch, hidden]
+        backbone = causal_lm_of(self.model).model
+        last = last_position_hidden(backbone, batch["input_ids"], batch["attention_mask"], batch.get("position_ids"))
+        if last is None:  # a family the last-position forward does not know: every position
+            last = self._backbone_output(batch).last_hidden_state[:, -1]  # type: ignore[attr-defined]
         head = causal_lm_of(self.model).get_output_embeddings()
         weight = head.weight[self.label_ids]  # [2, hidden]
         logits = last @ weight.T
