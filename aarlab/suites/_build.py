@@ -12,6 +12,7 @@ a suite with a builder and a data dir (``--data-dir`` or ``data_dir``) is never 
 from __future__ import annotations
 
 import fcntl
+import importlib
 import json
 import multiprocessing as mp
 import os
@@ -29,6 +30,12 @@ from aarlab.w2s.cache import cache_key
 Progress = Callable[[str, float, float], None]
 Log = Callable[[str], None]
 LOCK_FILE = ".build.lock"
+
+#: A suite file's ``builder`` -> the package that builds it. Each exposes ``build(suite, progress, workers, log)``
+#: (returns the builder's report) and may expose ``after_baselines(suite, report, progress, recompute_baselines)``,
+#: run once the baselines are in ``report["vanilla"]``: it may change the built models and then replaces
+#: ``report["vanilla"]`` with ``recompute_baselines()``.
+BUILDERS = {"tiny": "aarlab.suites.tiny", "cpu": "aarlab.suites.cpu"}
 
 
 class SuiteBuildError(RuntimeError):
@@ -103,7 +110,8 @@ def pgr_bar_problems(results: dict[str, dict[str, Any]], experimental: list[str]
 
 
 def compute_baselines(suite: Suite, progress: Progress, workers: int = 2) -> dict[str, Any]:
-    """Run vanilla W2S on every dataset for the baseline seeds and write ``baselines.json``."""
+    """Run vanilla W2S on every dataset for the baseline seeds; returns the results by dataset (nothing written:
+    :func:`write_baselines` does that once every check of the build has passed)."""
     from aarlab.w2s.metrics import DegenerateGapError
 
     ctx = mp.get_context("spawn")
@@ -121,6 +129,12 @@ def compute_baselines(suite: Suite, progress: Progress, workers: int = 2) -> dic
     problems = gap_problems(results, suite.spec.min_gap, suite.spec.experimental)
     if problems:
         raise SuiteBuildError("the strong ceiling does not beat the weak teacher enough: " + "; ".join(problems))
+    return results
+
+
+def write_baselines(suite: Suite, results: dict[str, Any]) -> None:
+    """Write ``baselines.json`` (what makes the suite built) from :func:`compute_baselines`' results, atomically:
+    a reader, or a build killed mid-write, sees the old file or the whole new one."""
     data_dir = suite.data_path(suite.spec.datasets[0]).parent
     baselines = SuiteBaselines(
         suite=suite.name,
@@ -132,8 +146,9 @@ def compute_baselines(suite: Suite, progress: Progress, workers: int = 2) -> dic
             for d, r in results.items()
         },
     )
-    (suite.root / "baselines.json").write_text(baselines.model_dump_json(indent=2))
-    return results
+    tmp = suite.root / f".baselines.json.{os.getpid()}.tmp"
+    tmp.write_text(baselines.model_dump_json(indent=2))
+    os.replace(tmp, suite.root / "baselines.json")
 
 
 def refuse_user_data_dir(suite: Suite) -> None:
@@ -204,28 +219,27 @@ def build_suite(suite: Suite, progress: Progress, *, force: bool = False, worker
 
 
 def _build(suite: Suite, progress: Progress, *, workers: int, log: Log) -> dict[str, Any]:
-    """Run the builder and the baselines (the caller holds the build lock)."""
+    """Run the builder, the baselines and the build's checks (the caller holds the build lock).
+
+    ``baselines.json`` -- what makes a suite built -- is removed first and written last, after the shortcut report
+    has passed: a build that fails a check or is killed at any point leaves a suite the next command rebuilds,
+    never one that looks built without having passed every check.
+    """
     report_path = suite.root / "build_report.json"
     (suite.root / "baselines.json").unlink(missing_ok=True)
     report: dict[str, Any] = {"suite": suite.name, "version": suite_version(suite)}
     start = time.perf_counter()
-    if suite.spec.builder == "tiny":
-        from aarlab.suites.tiny import build_tiny
-
-        report["builder"] = build_tiny(suite, progress, workers=workers)
-    elif suite.spec.builder == "cpu":
-        from aarlab.suites.cpu import build_cpu
-
-        report["builder"] = build_cpu(suite, progress, log)
+    builder = None if suite.spec.builder is None else importlib.import_module(BUILDERS[suite.spec.builder])
+    if builder is not None:
+        report["builder"] = builder.build(suite, progress, workers, log)
     t0 = time.perf_counter()
     report["vanilla"] = compute_baselines(suite, progress, workers=workers)
     timings = {"baselines": time.perf_counter() - t0}
-    if suite.spec.builder == "tiny":  # the ceiling gate: vanilla PGR >= 1 means strong_acc is not yet a ceiling
-        from aarlab.suites.tiny._consolidate import consolidate_until_ceiling
-
+    after_baselines = getattr(builder, "after_baselines", None)
+    if after_baselines is not None:  # tiny: the ceiling gate (vanilla PGR >= 1: strong_acc is not yet a ceiling)
         t0 = time.perf_counter()
-        consolidate_until_ceiling(suite, report, progress, lambda: compute_baselines(suite, progress, workers=workers))
-        timings["consolidation"] = time.perf_counter() - t0
+        after_baselines(suite, report, progress, lambda: compute_baselines(suite, progress, workers=workers))
+        timings["after_baselines"] = time.perf_counter() - t0
     report["bar_problems"] = pgr_bar_problems(report["vanilla"], suite.spec.experimental)
     for problem in report["bar_problems"]:
         log(f"warning: outside the acceptance bar (0 < vanilla PGR < 1, means and every seed): {problem}")
@@ -233,6 +247,7 @@ def _build(suite: Suite, progress: Progress, *, workers: int, log: Log) -> dict[
     refuse_shortcuts(suite, report, progress)
     report["timings_s"] = {**timings, "shortcuts": time.perf_counter() - t0, "total": time.perf_counter() - start}
     report_path.write_text(json.dumps(report, indent=2))
+    write_baselines(suite, report["vanilla"])
     return report
 
 
@@ -251,7 +266,6 @@ def refuse_shortcuts(suite: Suite, report: dict[str, Any], progress: Progress) -
     progress("shortcut report", 1, 1)
     problems = shortcut_problems(report["shortcuts"], suite.spec.experimental)
     if problems:
-        (suite.root / "baselines.json").unlink(missing_ok=True)
         (suite.root / "build_report.json").write_text(json.dumps(report, indent=2))
         raise SuiteBuildError("a method could match the weak teacher without its labels: " + "; ".join(problems)
                               + f". Change the builder (weaker planted cue, balanced candidates) or mark the dataset "

@@ -80,3 +80,48 @@ def test_the_build_writes_the_strong_models_zero_shot_as_a_shortcut_reference(mi
         reference = read_references(micro_suite.root, dataset)[STRONG_ZERO_SHOT]
         assert set(reference) == {e.id for e in experiment.dataset.split("test")}
         assert all(0.0 <= p <= 1.0 for p in reference.values()) and 0.0 <= accuracy <= 1.0
+
+
+def _stub_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shortcuts) -> tuple[Suite, list[str]]:  # type: ignore[no-untyped-def]
+    """A tiny suite whose builder, baselines and shortcut report are stand-ins; returns it and the call log."""
+    from aarlab.suites import _build, tiny
+
+    suite = load_suite("tiny", tmp_path)
+    suite.root.mkdir(parents=True)
+    (suite.root / "baselines.json").write_text('{"version": "an older build"}')
+    calls: list[str] = []
+    inside = {"weak_acc": 0.7, "strong_acc": 0.9, "transfer_acc": 0.8, "pgr": 0.5}
+    monkeypatch.setattr(tiny, "build_tiny", lambda *_a, **_k: {"gates": {}})
+    monkeypatch.setattr(_build, "compute_baselines", lambda *_a, **_k: {d: dict(inside) for d in suite.spec.datasets})
+
+    def refuse(*_a: object) -> None:
+        calls.append("shortcuts")
+        assert not (suite.root / "baselines.json").exists()  # nothing says "built" before every check passed
+        shortcuts()
+
+    monkeypatch.setattr(_build, "refuse_shortcuts", refuse)
+    return suite, calls
+
+
+def test_baselines_are_written_last_once_every_check_has_passed(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from aarlab.suites import _build
+
+    suite, calls = _stub_build(tmp_path, monkeypatch, lambda: None)
+    _build._build(suite, lambda *_: None, workers=1, log=lambda _m: None)
+    assert calls == ["shortcuts"] and is_built(suite)
+    assert not list(suite.root.glob(".baselines.json.*"))  # the atomic write's temporary file is gone
+
+
+@pytest.mark.parametrize("failure", [RuntimeError("refused"), KeyboardInterrupt()])
+def test_a_build_refused_or_interrupted_at_its_last_check_is_not_built(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failure: BaseException) -> None:
+    from aarlab.suites import _build
+
+    def fail() -> None:
+        raise failure
+
+    suite, calls = _stub_build(tmp_path, monkeypatch, fail)
+    with pytest.raises(type(failure)):
+        _build._build(suite, lambda *_: None, workers=1, log=lambda _m: None)
+    assert calls == ["shortcuts"] and not is_built(suite) and not (suite.root / "baselines.json").exists()

@@ -1,5 +1,15 @@
 """The tiny suite's builder: a synthetic world and locally pretrained tiny Qwen3 models."""
 
-from aarlab.suites.tiny._build import BuildError, build_tiny
+from typing import Any
 
-__all__ = ["BuildError", "build_tiny"]
+from aarlab.suites._spec import Suite
+from aarlab.suites.tiny._build import BuildError, build_tiny
+from aarlab.suites.tiny._consolidate import consolidate_until_ceiling as after_baselines
+
+
+def build(suite: Suite, progress: Any, workers: int, _log: Any) -> dict[str, Any]:
+    """The builder entry point of ``suites/_build.py`` (see ``BUILDERS`` there)."""
+    return build_tiny(suite, progress, workers=workers)
+
+
+__all__ = ["BuildError", "after_baselines", "build", "build_tiny"]

@@ -115,7 +115,7 @@ def weak_known_items(world: World) -> dict[str, list[Item]]:
     return {t: rng.sample(items, round(len(items) * WEAK_KNOWLEDGE[t])) for t, items in world.items.items()}
 
 
-def _save(model: Any, tokenizer: Any, out_dir: str, role: str) -> None:
+def save_model(model: Any, tokenizer: Any, out_dir: str, role: str) -> None:
     """Write a model and its tokenizer to ``out_dir/role``, replacing what was there only once complete."""
     target, tmp = Path(out_dir) / role, Path(out_dir) / f".{role}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -203,7 +203,7 @@ def _pretrain_worker(role: str, suite: Suite, plan: BuildPlan, key: str, floors:
         progress[stage] = (state["done"], state["done"])
         report = gate_report(state["model"], tokenizer, known).as_dict()
         if role == "weak":
-            _save(state["model"], tokenizer, out_dir, role)
+            save_model(state["model"], tokenizer, out_dir, role)
             report["teacher"] = teacher_accuracies(
                 suite, lambda d, t: progress.__setitem__("weak teacher gate", (d, t)))
         return report
@@ -221,7 +221,7 @@ def _pretrain_worker(role: str, suite: Suite, plan: BuildPlan, key: str, floors:
         result["unknown"] = gate_report(model, tokenizer, unknown).as_dict()
         result["floors"] = {t: round(f, 4) for t, f in floors.items()}
     else:
-        _save(model, tokenizer, out_dir, role)
+        save_model(model, tokenizer, out_dir, role)
     return result
 
 

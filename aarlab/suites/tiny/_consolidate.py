@@ -57,7 +57,7 @@ def _consolidate_strong(suite: Suite, plan: Any, builder: dict[str, Any], progre
     from transformers import AutoTokenizer, Qwen3ForCausalLM
 
     from aarlab._threads import pick_threads, use_threads
-    from aarlab.suites.tiny._build import _save, load_or_create_secret
+    from aarlab.suites.tiny._build import load_or_create_secret, save_model
     from aarlab.suites.tiny._draw import draw_world
     from aarlab.suites.tiny._gate import chunk_steps, strong_gate_failures
     from aarlab.suites.tiny._pretrain import PretrainConfig, gate_report, pretrain
@@ -93,7 +93,7 @@ def _consolidate_strong(suite: Suite, plan: Any, builder: dict[str, Any], progre
                               "gate": {k: gate[k] for k in ("recall", "judging", "zero_shot")}}
     if failures:
         return record
-    _save(model, tokenizer, str(models), "strong")
+    save_model(model, tokenizer, str(models), "strong")
     for key in ("recall", "judging", "zero_shot"):
         strong[key] = gate[key]
     strong["steps"] += steps
@@ -110,7 +110,7 @@ def consolidate_until_ceiling(suite: Suite, report: dict[str, Any], progress: Pr
                               consolidate: Callable[..., dict[str, Any]] | None = None) -> None:
     """The ceiling gate over a finished tiny build's ``report`` (``vanilla`` and ``builder`` filled in).
 
-    ``baselines`` recomputes (and rewrites) the suite's baselines, returning the new ``vanilla`` results. The rounds
+    ``baselines`` recomputes the suite's baselines, returning the new ``vanilla`` results. The rounds
     go to ``report["builder"]["consolidation"]`` (empty when no dataset needed one).
     """
     from aarlab.suites.tiny._build import BuildPlan
@@ -123,17 +123,12 @@ def consolidate_until_ceiling(suite: Suite, report: dict[str, Any], progress: Pr
         problems = ceiling_problems(report["vanilla"], suite.spec.experimental)
         if not problems:
             break
-        # Not built while the strong model changes under its baselines: an interrupted round leaves a suite that
-        # the next command rebuilds, not one whose baselines belong to another model.
-        written = suite.root / "baselines.json"
-        kept_baselines = written.read_text() if written.is_file() else None
-        written.unlink(missing_ok=True)
+        # The build writes baselines.json only after every check (suites/_build.py), so an interrupted round
+        # leaves a suite the next command rebuilds, never baselines that belong to another model.
         record = consolidate(suite, plan, report["builder"], progress)
         record["because"] = problems
         rounds.append(record)
         if not record["kept"]:  # the old model stays, and so do its baselines
-            if kept_baselines is not None:
-                written.write_text(kept_baselines)
             break
         report["vanilla"] = baselines()
         record["vanilla_pgr_after"] = {d: r["pgr"] for d, r in report["vanilla"].items()}
