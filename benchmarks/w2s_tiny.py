@@ -68,7 +68,7 @@ def main() -> None:
     parser.add_argument("--dataset", default="math")
     parser.add_argument("--method", default="vanilla")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--rebuild", action="store_true", help="time a cold suite build (about 6 minutes)")
+    parser.add_argument("--rebuild", action="store_true", help="time a cold suite build (about 4 minutes)")
     parser.add_argument("--no-profile", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)

@@ -2,7 +2,7 @@
 # Quick start 1: set up and run the offline demo campaign: 3 researchers writing and evolving W2S methods (method
 # files built from literature blocks) for 5 minutes on the tiny suite, each in its own bubblewrap sandbox, scored by
 # the scoring service, building on each other's results through the forum.
-# The first run builds the tiny suite once (~5 min on 2 idle cores, ~7 when its ceiling gate adds a chunk; a
+# The first run builds the tiny suite once (~4 min on 2 idle cores, ~6 when its ceiling gate adds a chunk; a
 # progress line per stage).
 # Each run starts a new campaign dir under demo-campaigns/.
 # On a terminal the campaign is shown live; at the end it prints one summary table and writes an HTML report.

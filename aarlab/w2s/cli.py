@@ -455,7 +455,7 @@ def suites_build_cmd(
     data_dir: DataDirOpt = None,
     home: HomeOpt = None,
 ) -> None:
-    """Build a suite's datasets, models and baselines (tiny: ~5 min on 2 idle cores; cpu: ~15-25 min, once)."""
+    """Build a suite's datasets, models and baselines (tiny: ~4 min on 2 idle cores; cpu: ~15-25 min, once)."""
     from aarlab.suites import SuiteBuildError, build_suite, is_built, suite_version
 
     suite = _suite(name, home, build=False, data_dir=data_dir)
@@ -469,7 +469,7 @@ def suites_build_cmd(
 
     if force or not is_built(suite):  # the estimate only when there is something to build
         if suite.spec.builder == "tiny":
-            err.print("estimate: ~4-6 min pretraining on 2 idle cores (two processes; longer on busy cores) + ~1 min "
+            err.print("estimate: ~3 min pretraining on 2 idle cores (two processes; longer on busy cores) + ~1 min "
                       "baselines, + ~2 min when the ceiling gate adds a chunk; ~3 MB")
         elif suite.spec.builder == "cpu":
             err.print("estimate: ~2 min model conversion (1.1 GB) + ~10-20 min feature extraction on 2 cores; "
