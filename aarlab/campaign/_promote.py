@@ -9,9 +9,10 @@ The story of :func:`promote`:
    strong ceiling (cached) and writes an agent-visible copy of the data with that teacher's soft labels;
 4. in a fresh sandbox per run (a fresh workspace holding only the snapshot's files, ``/data`` holding only that
    run's visible copies): the method, vanilla, the method with the weak labels shuffled, and the method on each of
-   the suite's other datasets;
+   the suite's other datasets; when asked (``against``), each other literature baseline too;
 5. the host scores every run on the **private** part of the test split with the server's answer keys: paired
-   comparison with vanilla, label-dependence ablation against zero-shot, held-out PGR;
+   comparison with vanilla (and with each baseline asked for: does the method beat every one, paired CI above 0?),
+   label-dependence ablation against zero-shot, held-out PGR;
 6. one transaction writes the ``promotions`` row and its audit record. A promotion that fails after it started
    (the method does not load, crashes, writes no predictions) is recorded as ``failed`` with the reason; bad input
    (unknown id, no snapshot) is refused before anything runs and leaves nothing.
@@ -37,10 +38,12 @@ from sqlalchemy import select
 
 from aarlab.campaign._promote_stats import (
     IGNORES_WEAK_LABELS,
+    BaselineComparison,
     LabelAblation,
     PairedComparison,
     label_ablation,
     paired_comparison,
+    versus_baseline,
 )
 
 if TYPE_CHECKING:
@@ -101,6 +104,10 @@ class PromotionResult(BaseModel):
     per_seed_pgr: list[float | None] = []
     vanilla_private_pgr: float | None = None
     paired: PairedComparison | None = None
+    #: Paired comparisons with the literature baselines asked for (``PromotionOptions.against``), vanilla first.
+    versus: dict[str, BaselineComparison] = {}
+    #: Whether the method beats every baseline in ``versus`` (paired 95% CI above 0); None when none was asked.
+    beats_every_baseline: bool | None = None
     ablation: LabelAblation | None = None
     held_out: dict[str, HeldOutScore] = {}
     held_out_ratio: float | None = None
@@ -372,6 +379,15 @@ class PromotionOptions:
     timeout_s: float = 1800.0
     held_out: bool = True
     fixed_seeds: list[int] | None = None  # tests and reproductions; the CLI always draws fresh ones
+    #: Literature baselines to compare with besides vanilla (paired, same seeds); see :func:`teacher_baselines`.
+    against: list[str] = field(default_factory=list)
+
+
+def teacher_baselines() -> list[str]:
+    """The built-in literature baselines that learn from the weak teacher (every built-in method but zero-shot)."""
+    from aarlab.w2s.methods import builtin_methods
+
+    return [name for name in builtin_methods() if name != "zeroshot"]
 
 
 def promote(state_dir: Path, submission_id: str, *, suite: Suite, suite_ref: str,
@@ -399,6 +415,10 @@ def promote(state_dir: Path, submission_id: str, *, suite: Suite, suite_ref: str
                                                                                  [0, *suite.spec.baseline_seeds])
         if len(seeds) < MIN_SEEDS:
             raise PromotionError(f"a promotion needs at least {MIN_SEEDS} seeds; found {seeds}")
+        unknown = sorted(set(options.against) - set(teacher_baselines()))
+        if unknown:
+            raise PromotionError(f"unknown baseline(s) to compare with: {', '.join(unknown)}; the literature "
+                                 f"baselines that learn from the teacher are {', '.join(teacher_baselines())}")
         if target.dataset not in suite.spec.datasets:
             raise PromotionError(f"submission {submission_id} is on dataset {target.dataset!r}, which suite "
                                  f"{suite.name!r} does not have ({', '.join(suite.spec.datasets)}); pass the "
@@ -454,6 +474,15 @@ def _measure(result: PromotionResult, runner: Runner, method: MethodSpec, keys: 
     result.per_seed_pgr = _per_seed_pgr(base, mine)
     result.vanilla_private_pgr = _pgr(w, s, float(vanilla.mean()))
     result.paired = paired_comparison(mine, vanilla)
+    if options.against:
+        others = {"vanilla": vanilla}
+        for name in dict.fromkeys(options.against):
+            if name != "vanilla":
+                others[name] = _matrix(key, runner.run(MethodSpec(name), experiment, base.soft,
+                                                       f"{name} on {result.dataset}"), seeds)
+        result.versus = {name: versus_baseline(name, mine, matrix, _pgr(w, s, float(matrix.mean())))
+                         for name, matrix in others.items()}
+        result.beats_every_baseline = all(c.beaten for c in result.versus.values())
     result.ablation = label_ablation(float(zero.mean()), t, float(shuffled.mean()))
     if result.ablation.ignores_weak_labels:
         result.flags.append(IGNORES_WEAK_LABELS)

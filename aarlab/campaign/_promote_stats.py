@@ -1,4 +1,5 @@
-"""The numbers of a promotion: paired comparison with vanilla, the label-dependence ablation, held-out PGR.
+"""The numbers of a promotion: paired comparisons with vanilla (and, when asked, every other literature baseline), the
+label-dependence ablation, held-out PGR.
 
 All inputs are 0/1 correctness matrices ``[seeds, examples]`` on the *private* part of a test split (the same
 examples, in the same order, for every matrix of one dataset).
@@ -71,6 +72,35 @@ def paired_comparison(method: np.ndarray, vanilla: np.ndarray, *, resamples: int
         p_value=min(1.0, 2 * (tail + 1) / (resamples + 1)),
         resamples=resamples,
     )
+
+
+class BaselineComparison(BaseModel):
+    """The promoted method minus one literature baseline, both re-run the same way (fresh sandboxes, the same fresh
+    seeds) and scored on the same private examples: accuracy differences, paired 95% CI, p-value."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    baseline: str
+    baseline_private_pgr: float | None
+    baseline_acc: list[float]  # per seed
+    per_seed_diff: list[float]
+    mean_diff: float
+    ci: tuple[float, float]
+    p_value: float
+
+    @property
+    def beaten(self) -> bool:
+        """The method is better with the paired 95% CI above 0."""
+        return self.ci[0] > 0
+
+
+def versus_baseline(name: str, method: np.ndarray, baseline: np.ndarray, baseline_private_pgr: float | None,
+                    ) -> BaselineComparison:
+    """:func:`paired_comparison` of ``method`` against the baseline ``name`` (same matrices layout)."""
+    paired = paired_comparison(method, baseline)
+    return BaselineComparison(baseline=name, baseline_private_pgr=baseline_private_pgr,
+                              baseline_acc=paired.vanilla_acc, per_seed_diff=paired.per_seed_diff,
+                              mean_diff=paired.mean_diff, ci=paired.ci, p_value=paired.p_value)
 
 
 def label_ablation(zero_shot_acc: float, method_acc: float, shuffled_acc: float) -> LabelAblation:

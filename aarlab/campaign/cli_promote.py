@@ -58,6 +58,12 @@ def _print(result_json: dict) -> None:
         p = r["paired"]
         table.add_row("vs vanilla (acc diff)", f"{p['mean_diff']:+.3f} [{p['ci'][0]:+.3f}, {p['ci'][1]:+.3f}], "
                       f"p = {p['p_value']:.3g}; per seed {', '.join(f'{d:+.3f}' for d in p['per_seed_diff'])}")
+        for name, c in r.get("versus", {}).items():
+            if name != "vanilla":  # vanilla's row is above
+                table.add_row(f"vs {name} (acc diff)", f"{c['mean_diff']:+.3f} [{c['ci'][0]:+.3f}, {c['ci'][1]:+.3f}]"
+                              f", p = {c['p_value']:.3g}; {name}'s private PGR {fmt(c['baseline_private_pgr'])}")
+        if r.get("beats_every_baseline") is not None:
+            table.add_row("beats every baseline compared", _beats_line(r))
         a = r["ablation"]
         table.add_row("shuffled weak labels", f"acc {a['shuffled_acc']:.3f} vs {a['method_acc']:.3f} (zero-shot "
                       f"{a['zero_shot_acc']:.3f}; gain kept {fmt(a['retained'])})")
@@ -67,6 +73,27 @@ def _print(result_json: dict) -> None:
         table.add_row("flags", ", ".join(r["flags"]) or "none")
     table.add_row("duration", f"{r['duration_s']} s")
     out.print(table)
+
+
+def _beats_line(r: dict) -> str:
+    """``yes`` or ``no``, and the closest baseline's paired difference."""
+    worst = min(r["versus"].values(), key=lambda c: c["ci"][0])
+    verdict = "yes" if r["beats_every_baseline"] else "no"
+    return (f"{verdict} ({len(r['versus'])} baselines, paired 95% CI above 0 needed; closest: {worst['baseline']} "
+            f"{worst['mean_diff']:+.3f} [{worst['ci'][0]:+.3f}, {worst['ci'][1]:+.3f}])")
+
+
+def against_names(values: list[str]) -> list[str]:
+    """``--against`` values with ``all`` expanded; :class:`ValueError` names an unknown baseline."""
+    from aarlab.campaign._promote import teacher_baselines
+
+    known = teacher_baselines()
+    names = [n for v in values for n in (known if v == "all" else [v])]
+    unknown = sorted(set(names) - set(known))
+    if unknown:
+        raise ValueError(f"--against: unknown baseline(s) {', '.join(unknown)}; choose from {', '.join(known)} "
+                         "or all")
+    return list(dict.fromkeys(names))
 
 
 def promote_command(
@@ -82,15 +109,20 @@ def promote_command(
         True,
     timeout: Annotated[float, typer.Option("--timeout", min=1, help="Wall seconds per sandbox run")] = 1800.0,
     queued: Annotated[bool, typer.Option("--queued", help="Run every queued promotion request instead")] = False,
+    against: Annotated[list[str] | None, typer.Option(
+        "--against", help="Also compare (paired, same fresh seeds) with this literature baseline; repeat, or `all` "
+                          "for every one that learns from the teacher")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result(s) as JSON on stdout")] = False,
 ) -> None:
     """Promote a submission by a clean re-run: its method snapshot in a fresh sandbox with fresh seeds, scored on the
     private split against vanilla (paired CI, p-value), with shuffled weak labels, and on the other datasets.
+    With --against, also against other literature baselines, and says whether it beats every one of them.
 
     The result is recorded in the scoring database (promotions table) and the audit chain. Exit 0 when promoted,
     1 when the re-run failed (recorded as failed), 2 for bad input (nothing recorded).
 
     Example: aarlab promote 6f1c...e2 --state runs/c1 --seeds 3 --json
+    Example: aarlab promote --queued --state runs/c1 --against all
     """
     from aarlab.campaign._promote import PromotionError, PromotionOptions, promote
     from aarlab.campaign._promote_queue import queued_requests, refuse_request
@@ -107,9 +139,10 @@ def promote_command(
         loaded = load_suite(suite_ref, home_dir)
         check_inputs(loaded)  # every model and data file of the re-runs, before any training
         ids = queued_requests(server) if queued else [submission_id or ""]
+        compared = against_names(against or [])
     except (ValueError, SuiteError, PromotionError, CampaignError) as e:
         raise _fail(str(e)) from None
-    options = PromotionOptions(seeds=seeds, lane=lane, timeout_s=timeout, held_out=held_out)
+    options = PromotionOptions(seeds=seeds, lane=lane, timeout_s=timeout, held_out=held_out, against=compared)
     results, code = [], 0
     for sid in ids:
         try:

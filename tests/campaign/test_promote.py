@@ -24,7 +24,7 @@ from aarlab.campaign._promote import (
     record_promotion,
 )
 from aarlab.campaign._promote_queue import enqueue, queued_requests
-from aarlab.campaign._promote_stats import label_ablation, paired_comparison
+from aarlab.campaign._promote_stats import label_ablation, paired_comparison, versus_baseline
 from aarlab.campaign._report import render_report
 from aarlab.campaign._run import queue_promotions
 from aarlab.client import ForumClient
@@ -103,8 +103,9 @@ class Env:
         finally:
             shutil.rmtree(workspace, ignore_errors=True)
 
-    def promote(self, submission_id: str, held_out: bool = False):  # noqa: ANN201
-        options = PromotionOptions(lane="probe", timeout_s=600, held_out=held_out, fixed_seeds=SEEDS)
+    def promote(self, submission_id: str, held_out: bool = False, against: list[str] | None = None):  # noqa: ANN201
+        options = PromotionOptions(lane="probe", timeout_s=600, held_out=held_out, fixed_seeds=SEEDS,
+                                   against=against or [])
         return promote(self.state, submission_id, suite=self.suite, suite_ref=self.suite_file, options=options)
 
     def rows(self) -> list[dict]:
@@ -184,6 +185,28 @@ def test_a_method_that_ignores_the_weak_labels_is_flagged_with_both_numbers(env:
     assert ablation.shuffled_acc == ablation.method_acc  # a constant does not move when the labels are shuffled
 
 
+def test_against_literature_baselines_each_is_rerun_on_the_same_seeds_and_paired(env: Env) -> None:
+    result = env.promote(env.publish(HONEST), against=["soft", "vanilla", "soft"])
+    assert result.status == "promoted", result.reason
+    assert list(result.versus) == ["vanilla", "soft"]  # vanilla first, each once
+    vanilla = result.versus["vanilla"]
+    assert result.paired is not None and vanilla.mean_diff == result.paired.mean_diff  # the same comparison
+    for comparison in result.versus.values():
+        assert len(comparison.baseline_acc) == len(comparison.per_seed_diff) == len(SEEDS)
+        assert comparison.ci[0] <= comparison.mean_diff <= comparison.ci[1]
+    assert result.beats_every_baseline == all(c.ci[0] > 0 for c in result.versus.values())
+    stored = json.loads(next(r for r in env.rows() if r["id"] == result.id)["result"])
+    assert set(stored["versus"]) == {"vanilla", "soft"} and stored["beats_every_baseline"] is not None
+
+
+def test_an_unknown_baseline_to_compare_with_is_refused_before_anything_runs(env: Env) -> None:
+    submission = env.publish(HONEST)
+    before = len(env.rows())
+    with pytest.raises(PromotionError, match="unknown baseline.*nope.*auxconf"):
+        env.promote(submission, against=["nope"])
+    assert len(env.rows()) == before
+
+
 def test_promoting_an_unknown_submission_is_refused_and_records_nothing(env: Env) -> None:
     before = len(env.rows())
     with pytest.raises(PromotionError, match="no submission 'nope'"):
@@ -256,6 +279,20 @@ def test_the_leaderboard_and_the_campaign_report_lead_with_promoted_results(env:
     assert f'data-submission="{promoted_id}"' in section and "0.770" in section
     unlinked = section[section.index(f'data-submission="{unlinked_id}"'):]
     assert "cannot be promoted" in unlinked[:600]
+    assert "not compared" in section  # a promotion run without --against
+
+    versus = {"vanilla": versus_baseline("vanilla", ones, halves, 0.5),
+              "auxconf": versus_baseline("auxconf", ones, ones, 0.77)}
+    compared = result.model_copy(update={"id": "prm_test2", "versus": versus, "beats_every_baseline": False,
+                                         "created_at": "2026-01-02T00:00:00+00:00"})
+    opened = open_state(env.state)
+    try:
+        record_promotion(opened, compared)
+    finally:
+        opened.db.dispose()
+    html = render_report(env.state.parent)
+    section = html[html.index("Promoted results"):html.index("Agents and costs")]
+    assert "does not beat all 2; closest auxconf +0.000 [+0.000, +0.000]" in section
 
 
 def test_the_campaign_end_queues_each_agents_best_linked_submission_once(env: Env) -> None:
@@ -297,3 +334,15 @@ def test_the_promote_command_refuses_an_unknown_id_with_one_line_and_exit_2(env:
     assert result.exit_code == 2, result.output
     assert "no submission 'nope'" in result.output and "Traceback" not in result.output
     assert len(env.rows()) == before
+    queued = CliRunner().invoke(app, ["promote", "--queued", "--against", "softer", "--state", str(env.state.parent),
+                                      "--suite", env.suite_file, "--home", str(env.suite.home)])
+    assert queued.exit_code == 2 and "unknown baseline(s) softer" in queued.output  # before any request is touched
+
+
+def test_against_all_names_every_literature_baseline_that_learns_from_the_teacher() -> None:
+    from aarlab.campaign.cli_promote import against_names
+
+    assert against_names(["all"]) == ["auxconf", "bootstrap", "confident", "soft", "ue_weak", "vanilla"]
+    assert against_names(["soft", "all", "soft"])[0] == "soft" and "zeroshot" not in against_names(["all"])
+    with pytest.raises(ValueError, match="zeroshot"):
+        against_names(["zeroshot"])  # it does not learn from the teacher: not a baseline to beat

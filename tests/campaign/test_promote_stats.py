@@ -77,3 +77,14 @@ def test_an_experiment_can_hand_the_method_shuffled_weak_labels(micro_suite: Sui
     assert result.config["weak_labels"] == "shuffled"
     with pytest.raises(ValueError, match="weak_labels"):
         experiment.run(as_method, [0], weak_labels="inverted")
+
+
+def test_a_baseline_is_beaten_only_when_the_paired_interval_is_above_zero() -> None:
+    from aarlab.campaign._promote_stats import versus_baseline
+
+    better, worse = np.ones((3, 40)), np.tile([1.0, 0.0], (3, 20))
+    won = versus_baseline("soft", better, worse, 0.4)
+    assert won.beaten and won.baseline == "soft" and won.baseline_acc == [0.5] * 3 and won.mean_diff == 0.5
+    tied = versus_baseline("auxconf", worse, worse, 0.4)
+    assert not tied.beaten and tied.mean_diff == 0.0
+    assert not versus_baseline("vanilla", worse, better, 0.9).beaten
