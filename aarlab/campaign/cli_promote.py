@@ -76,8 +76,8 @@ def _print(result_json: dict) -> None:
 
 
 def _beats_line(r: dict) -> str:
-    """``yes`` or ``no``, and the closest baseline's paired difference."""
-    worst = min(r["versus"].values(), key=lambda c: c["ci"][0])
+    """``yes`` or ``no``, and the paired difference with the closest baseline (the smallest mean difference)."""
+    worst = min(r["versus"].values(), key=lambda c: c["mean_diff"])
     verdict = "yes" if r["beats_every_baseline"] else "no"
     return (f"{verdict} ({len(r['versus'])} baselines, paired 95% CI above 0 needed; closest: {worst['baseline']} "
             f"{worst['mean_diff']:+.3f} [{worst['ci'][0]:+.3f}, {worst['ci'][1]:+.3f}])")
