@@ -7,7 +7,12 @@ candidate is a mutation of a parent (mostly the latest candidate that raised the
 best it knows; else a tournament), a crossover of two, or -- the islands' migration -- a mutation or crossover of the
 best program another agent posted on the forum. A new best is
 pushed as a snapshot and posted as a ``result`` citing its receipt, its own snapshot and the snapshot it started from;
-other agents read those posts and build on them. Everything the agent tried is in ``agents/NAME/population.jsonl``
+other agents read those posts and build on them. Before a new best is posted (and before the end-of-run
+nomination) the agent runs it once more on the teacher's soft labels *shuffled* over the examples, not submitted: a
+program whose hard test predictions barely change (agreement >= :data:`TEACHER_AGREEMENT`) does not learn from the
+teacher -- it reads the strong model's own knowledge out, as self-training can -- and is neither posted nor used
+as a parent (label-free; the promotion's label-dependence ablation on the private split still decides).
+Everything the agent tried is in ``agents/NAME/population.jsonl``
 (host side, one line per candidate: program, origin, parent, score), next to its transcript.
 
 It reuses the search agent's sandbox, submission, publication and operator control (:class:`SearchAgent`).
@@ -36,6 +41,14 @@ RANDOM_STARTS = 2
 #: Candidates a tournament looks at.
 TOURNAMENT = 3
 _PROGRAM_BLOCK = re.compile(r"```json\s*(\{.*?\})\s*```", re.S)
+#: Hard test predictions agreeing this much between a program's run on the teacher's soft labels and its run on
+#: them shuffled: the program does not learn from the teacher (an honest W2S method's agreement is near chance).
+TEACHER_AGREEMENT = 0.8
+#: Candidates the end-of-run nomination screens at most, and how long past the deadline it may take to.
+NOMINATION_CHECKS = 3
+NOMINATION_GRACE_S = 40.0  # inside the campaign's 60 s grace (campaign/_run.py)
+#: Where the shuffled-label run writes its predictions in the workspace (never submitted).
+SHUFFLED_PREDICTIONS = "predictions-shuffled.jsonl"
 
 
 @dataclass
@@ -51,6 +64,34 @@ class Candidate:
     submission: str | None = None
     snapshot: str | None = None
     t: float = 0.0
+    #: Agreement of its hard test predictions with its run on shuffled weak labels (None: not screened).
+    shuffled_agreement: float | None = None
+
+    @property
+    def ignores_teacher(self) -> bool:
+        """Screened, and its predictions hardly depend on the teacher's labels."""
+        return self.shuffled_agreement is not None and self.shuffled_agreement >= TEACHER_AGREEMENT
+
+
+def hard_agreement(first: dict[str, bool], second: dict[str, bool]) -> float | None:
+    """Fraction of shared example ids on which two runs' hard predictions agree (None when none is shared)."""
+    shared = first.keys() & second.keys()
+    return sum(first[i] == second[i] for i in shared) / len(shared) if shared else None
+
+
+def hard_predictions(path: Path, workspace: Path) -> dict[str, bool]:
+    """``id -> p > 0.5`` of a predictions file in the workspace (read without following links); {} if unreadable."""
+    from aarlab.client import PredictionsFileError, read_predictions
+
+    try:
+        records, _ = read_predictions(path, within=workspace)
+    except PredictionsFileError:
+        return {}
+    out = {}
+    for record in records:
+        if isinstance(record.get("id"), str) and isinstance(record.get("p"), int | float):
+            out[record["id"]] = float(record["p"]) > 0.5
+    return out
 
 
 @dataclass
@@ -110,6 +151,8 @@ class EvolveAgent(SearchAgent):
         self.migrants: list[Migrant] = []
         #: Receipts of this process's submissions by program id (a result post cites one).
         self._receipts: dict[str, SubmissionReceipt] = {}
+        #: Hard test predictions of this process's candidates by program id (what the shuffled run is compared with).
+        self._hard: dict[str, dict[str, bool]] = {}
 
     # -- population ---------------------------------------------------------------------------------------
     def _record(self, candidate: Candidate) -> None:
@@ -118,8 +161,9 @@ class EvolveAgent(SearchAgent):
             fh.write(json.dumps(asdict(candidate)) + "\n")
 
     def scored(self) -> list[Candidate]:
-        """Evaluated candidates, best first."""
-        return sorted((c for c in self.population if c.value is not None), key=lambda c: -(c.value or 0.0))
+        """Evaluated candidates that are not known to ignore the teacher, best first."""
+        return sorted((c for c in self.population if c.value is not None and not c.ignores_teacher),
+                      key=lambda c: -(c.value or 0.0))
 
     def best(self) -> Candidate | None:
         ranked = self.scored()
@@ -135,7 +179,7 @@ class EvolveAgent(SearchAgent):
         """
         out, best = [], float("-inf")
         for candidate in self.population:
-            if candidate.value is not None and candidate.value > best:
+            if candidate.value is not None and candidate.value > best and not candidate.ignores_teacher:
                 best = candidate.value
                 out.append(candidate)
         return out
@@ -220,8 +264,33 @@ class EvolveAgent(SearchAgent):
         candidate.value = receipt.public_pgr if receipt.public_pgr is not None else receipt.public_transfer_acc
         candidate.submission = receipt.id
         self._receipts[candidate.id] = receipt
+        self._hard[candidate.id] = hard_predictions(predictions, self.layout.workspace)
         self._record(candidate)
         return candidate, receipt
+
+    def learns_from_teacher(self, candidate: Candidate, timeout_s: float) -> bool:
+        """Run the candidate's program on shuffled weak labels (not submitted) and record the agreement of the two
+        runs' hard predictions; False when it ignores the teacher. A baseline, a candidate whose predictions this
+        process does not hold, or a control run that fails is not judged (True)."""
+        real = self._hard.get(candidate.id)
+        if candidate.origin == "baseline" or not real or timeout_s < 5:
+            return True
+        program = Program.model_validate(candidate.program)
+        path = self.exec_trial(["--method", f"/workspace/{method_file(program)}", "--weak-labels", "shuffled"],
+                               f"{program.id} on shuffled weak labels (the label-dependence control)", timeout_s,
+                               {"method": method_file(program), "weak_labels": "shuffled"},
+                               out_name=SHUFFLED_PREDICTIONS)
+        agreement = None if path is None else hard_agreement(real, hard_predictions(path, self.layout.workspace))
+        if agreement is None:
+            return True
+        candidate.shuffled_agreement = round(agreement, 4)
+        with self.population_file.open("a") as fh:  # a later line of the same id wins
+            fh.write(json.dumps(asdict(candidate)) + "\n")
+        if candidate.ignores_teacher:
+            self.log(f"program {program.id}: {agreement:.0%} of its test predictions are the same on shuffled weak "
+                     "labels -- it does not learn from the teacher; not posted, not a parent")
+            self.journal.event("ignores-teacher", program=program.id, agreement=candidate.shuffled_agreement)
+        return not candidate.ignores_teacher
 
     def publish_program(self, client: ForumClient, candidate: Candidate, receipt: SubmissionReceipt,
                         nominated: bool = False) -> None:
@@ -293,7 +362,9 @@ class EvolveAgent(SearchAgent):
                     break
                 ran += 1
                 self.log(f"candidate {program.id} ({origin}): {program.describe()} -> public PGR {candidate.value}")
-                if receipt is not None and candidate.value is not None and candidate.value > best_value:
+                if (receipt is not None and candidate.value is not None and candidate.value > best_value
+                        and self.learns_from_teacher(candidate, min(self.assignment.deadline - time.time(),
+                                                                    self.assignment.trial_timeout_s))):
                     best_value = candidate.value
                     self.publish_program(client, candidate, receipt)
                 if ran % FORUM_EVERY == 0:
@@ -312,11 +383,19 @@ class EvolveAgent(SearchAgent):
         from aarlab.agents.evolve._program import retune_of
 
         new = [c for c in self.population if c.value is not None and c.submission is not None
-               and retune_of(Program.model_validate(c.program)) is None]
-        if not new:
+               and retune_of(Program.model_validate(c.program)) is None and not c.ignores_teacher]
+        for _ in range(NOMINATION_CHECKS):  # the latest at the top score that learns from the teacher
+            if not new:
+                return
+            top = max(c.value or 0.0 for c in new)
+            chosen = max((c for c in new if c.value == top), key=lambda c: c.t)
+            if chosen.snapshot is not None or chosen.shuffled_agreement is not None or self.learns_from_teacher(
+                    chosen, min(max(0.0, self.assignment.deadline + NOMINATION_GRACE_S - time.time()),
+                                self.assignment.trial_timeout_s)):
+                break
+            new.remove(chosen)
+        else:
             return
-        top = max(c.value or 0.0 for c in new)
-        chosen = max((c for c in new if c.value == top), key=lambda c: c.t)
         if chosen.snapshot is not None:
             return
         receipt = self._receipts.get(chosen.id)
@@ -337,8 +416,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def findings(state: Path) -> list[str]:
-    """What an evolve campaign found, in a few lines: the best new program (not a retuned baseline) against vanilla,
-    with the file that holds it; [] when no agent has a scored new program."""
+    """What an evolve campaign found, in a few lines: the best new program (not a retuned baseline, not seen to
+    ignore the teacher) against vanilla, with the file that holds it; [] when no agent has a scored new program."""
     from aarlab.agents.evolve._program import retune_of
 
     best: tuple[float, str, Candidate] | None = None
@@ -346,7 +425,7 @@ def findings(state: Path) -> list[str]:
     for agent_dir in sorted((state / "agents").glob("*")):
         for candidate in read_population(agent_dir / POPULATION):
             program = Program.model_validate(candidate.program)
-            if candidate.value is None:
+            if candidate.value is None or candidate.ignores_teacher:
                 continue
             if retune_of(program) == "vanilla" and candidate.origin == "baseline":
                 vanilla[agent_dir.name] = candidate.value
@@ -369,6 +448,10 @@ def findings(state: Path) -> list[str]:
                 f"nominated new method at the top score: {agent}'s program {program.id} -- {program.describe()} -- "
                 f"public PGR {value:.2f} (vanilla {vanilla[agent]:.2f}); file: {file}; {promote}"]
     against = f" (its vanilla: {vanilla[agent]:.2f})" if agent in vanilla else ""
+    ignoring = sum(c.ignores_teacher for a in (state / "agents").glob("*") for c in read_population(a / POPULATION))
+    if ignoring:
+        promote += (f"; {ignoring} program(s) were set aside because their predictions hardly changed on shuffled "
+                    "weak labels (they do not learn from the teacher)")
     return [f"best new method: {agent}'s program {program.id} -- {program.describe()} -- public PGR {value:.2f}"
             f"{against}; file: {file}",
             f"public scores select, they do not prove: {promote}"]

@@ -159,9 +159,9 @@ class SearchAgent:
                                 "overrides": {"lr_mult": config.lr_mult, "epochs_mult": config.epochs_mult}})
 
     def exec_trial(self, what: list[str], described: str, timeout_s: float,
-                   call_args: dict[str, object]) -> Path | None:
+                   call_args: dict[str, object], out_name: str = "predictions.jsonl") -> Path | None:
         """Run the trial runner with ``what`` (``--config ...`` or ``--method ...``) on this agent's dataset in the
-        sandbox; the predictions file, or None when it failed (logged).
+        sandbox; the predictions file (``out_name`` in the workspace), or None when it failed (logged).
 
         Every trial of an agent uses the agent's own seed (its assignment's): its trials compare on equal terms, and
         two agents running the same method do not submit identical predictions that read as copies of each other.
@@ -172,7 +172,7 @@ class SearchAgent:
             self._sandbox = self.sandbox(self.assignment.trial_timeout_s)
         argv = [sandbox_python(), "-m", "aarlab.agents.search.trial", *what,
                 "--suite", self.assignment.suite, "--home", self.assignment.home, "--dataset", self.dataset,
-                "--seed", str(self.assignment.seed), "--out", f"{WORKSPACE}/predictions.jsonl"]
+                "--seed", str(self.assignment.seed), "--out", f"{WORKSPACE}/{out_name}"]
         call = self.journal.call("w2s_run", {"dataset": self.dataset, "seed": self.assignment.seed, **call_args})
         result = self._sandbox.exec(argv, timeout_s=max(1.0, timeout_s))  # threads: the sandbox's share
         self.journal.count(experiments=1)
@@ -184,9 +184,9 @@ class SearchAgent:
             self.journal.result(call, "w2s_run", message, is_error=True, duration_s=result.duration_s)
             self.log(message)
             return None
-        self.journal.result(call, "w2s_run", f"{described}: predictions in /workspace/predictions.jsonl",
+        self.journal.result(call, "w2s_run", f"{described}: predictions in /workspace/{out_name}",
                             duration_s=result.duration_s)
-        return self.layout.workspace / "predictions.jsonl"
+        return self.layout.workspace / out_name
 
     def submit(self, client: ForumClient, config: TrialConfig | str, predictions: Path) -> SubmissionReceipt:
         """Submit predictions under a configuration's label (or ``config`` itself when it is a label);

@@ -119,12 +119,13 @@ def strong_handle(suite: Suite, kind: TaskKind, lane: str, feature_cache: Path) 
 
 def run_experiment(method_ref: str, *, suite_name: str, home: Path, data_dir: Path, dataset: str, seed: int,
                    out: Path, lane: str | None = None, overrides: Mapping[str, object] | None = None,
-                   feature_cache: Path | None = None) -> dict[str, Any]:
+                   feature_cache: Path | None = None, weak_labels: str = "teacher") -> dict[str, Any]:
     """Run a method (name or ``.py`` path) on ``data_dir/dataset`` and write ``out`` as JSONL ``{id, p}``.
 
     ``overrides`` replace fields of the lane's training recipe (``TrainConfig`` in the fine-tune lane,
-    ``ProbeConfig`` in the probe lane) unless the method sets them itself. Returns a summary (method, lane,
-    predictions count, out).
+    ``ProbeConfig`` in the probe lane) unless the method sets them itself. ``weak_labels="shuffled"`` hands the
+    method the teacher's soft labels permuted over the examples (seeded by ``seed``): the label-dependence control,
+    label-free, that an agent can run on its own methods. Returns a summary (method, lane, predictions count, out).
     """
     from aarlab._threads import pick_threads, use_threads
     from aarlab.suites import load_suite
@@ -145,6 +146,12 @@ def run_experiment(method_ref: str, *, suite_name: str, home: Path, data_dir: Pa
     unlabeled = read_split(folder / "train_unlabel.jsonl")
     test = read_split(folder / "test.jsonl", kind=unlabeled.kind)
     soft = read_soft_labels(folder / "weak_soft_labels.jsonl")
+    if weak_labels == "shuffled":
+        from aarlab.w2s.pipeline import shuffled_soft_labels
+
+        soft = shuffled_soft_labels(soft, seed)
+    elif weak_labels != "teacher":
+        raise MethodError(f"weak_labels must be teacher or shuffled; found {weak_labels!r}")
     inner = strong_handle(suite, unlabeled.kind, lane, feature_cache or Path.home() / ".cache" / "features")
     try:
         strong = _TunedStrong(inner, overrides or {})
@@ -161,7 +168,7 @@ def run_experiment(method_ref: str, *, suite_name: str, home: Path, data_dir: Pa
     out.parent.mkdir(parents=True, exist_ok=True)
     write_jsonl(out, [{"id": i, "p": p} for i, p in predictions.items()])
     return {"method": method.name, "lane": lane, "dataset": dataset, "seed": seed, "predictions": len(predictions),
-            "out": str(out)}
+            "out": str(out), "weak_labels": weak_labels}
 
 
 def run_trial(config: TrialConfig, *, suite_name: str, home: Path, data_dir: Path, dataset: str, seed: int,
@@ -193,6 +200,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--lane", choices=("finetune", "probe"), help="Default: the suite's lane (with --method)")
     parser.add_argument("--overrides", default="{}", help="JSON object of training-recipe fields (with --method)")
     parser.add_argument("--feature-cache", type=Path, help="Probe lane feature cache (default ~/.cache/features)")
+    parser.add_argument("--weak-labels", choices=("teacher", "shuffled"), default="teacher",
+                        help="shuffled: the teacher's soft labels permuted over the examples (with --method; the "
+                             "label-dependence control)")
     parser.add_argument("--out", required=True, type=Path)
     args = parser.parse_args(argv)
     try:
@@ -207,7 +217,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise MethodError(f"--overrides must be a JSON object, found {args.overrides!r}")
             summary = run_experiment(args.method, suite_name=args.suite, home=args.home, data_dir=args.data_dir,
                                      dataset=args.dataset, seed=args.seed, out=args.out, lane=args.lane,
-                                     overrides=overrides, feature_cache=args.feature_cache)
+                                     overrides=overrides, feature_cache=args.feature_cache,
+                                     weak_labels=args.weak_labels)
     except (MethodError, json.JSONDecodeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

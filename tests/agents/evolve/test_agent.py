@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import select
 
 from aarlab.agents.evolve import BASELINES, EvolveAgent, Program, program_of_post, random_program, retune_of
-from aarlab.agents.evolve._agent import Migrant
+from aarlab.agents.evolve._agent import TEACHER_AGREEMENT, Migrant
 from aarlab.campaign._setup import server_dir
 from aarlab.server import open_state
 from aarlab.server._db import posts
@@ -83,12 +83,25 @@ def test_the_best_programs_are_posted_with_their_program_snapshot_and_origin(evo
     for row in (r for r in rows if "Nominated for promotion" in r["body"]):  # a new program, promotable
         program = program_of_post(SimpleNamespace(body=row["body"]))  # type: ignore[arg-type]
         assert program is not None and retune_of(program) is None and "nominated" in row["tags"]
-    for name in ("evolve-1", "evolve-2"):  # each agent's best new program is linked to a snapshot (posted)
+    screened = []
+    for name in ("evolve-1", "evolve-2"):  # each agent's best new program that learns from the teacher is posted
         latest = {c["id"]: c for c in _population(evolve_run.state, name)}
-        new = [c for c in latest.values() if c["value"] is not None and retune_of(Program(**c["program"])) is None]
+        screened += [c for c in latest.values() if c.get("shuffled_agreement") is not None]
+        new = [c for c in latest.values() if c["value"] is not None and retune_of(Program(**c["program"])) is None
+               and (c.get("shuffled_agreement") or 0.0) < TEACHER_AGREEMENT]
         if new:
             top = max(c["value"] for c in new)
             assert any(c["snapshot"] for c in new if c["value"] == top), latest
+        for c in latest.values():  # nothing posted was seen to ignore the teacher
+            assert not (c["snapshot"] and (c.get("shuffled_agreement") or 0.0) >= TEACHER_AGREEMENT), c
+    assert all(0.0 <= c["shuffled_agreement"] <= 1.0 for c in screened), screened
+    for name in ("evolve-1", "evolve-2"):  # every shuffled-label control that ran in the sandbox worked
+        transcript = [json.loads(line) for line in
+                      (evolve_run.state / "agents" / name / "transcript.jsonl").read_text().splitlines()]
+        controls = {e["id"] for e in transcript if e.get("type") == "tool_call"
+                    and e.get("input", {}).get("weak_labels") == "shuffled"}
+        assert not [e for e in transcript if e.get("id") in controls and e.get("type") == "tool_result"
+                    and e.get("is_error") and "no limit hit" in e.get("output", "")], transcript[-5:]
     for row in rows:
         program = program_of_post(SimpleNamespace(body=row["body"]))  # type: ignore[arg-type]
         assert program is not None and f"program `{program.id}`" in row["body"]
@@ -133,3 +146,78 @@ def test_parents_come_mostly_from_the_candidates_that_raised_the_ladder(evolve_r
     agent.rng = random.Random(0)
     picks = [agent._tournament().id for _ in range(200)]
     assert picks.count(programs[2].id) > 100  # the best known, most of the time
+
+
+def _agent_copy(evolve_run: Run, tmp_path: Path) -> EvolveAgent:
+    state = tmp_path / "copy"
+    shutil.copytree(evolve_run.state / "agents", state / "agents", ignore=shutil.ignore_patterns("*.sock"))
+    shutil.copy(evolve_run.state / "campaign.json", state / "campaign.json")
+    return EvolveAgent(state, "evolve-1", log=lambda _m: None)
+
+
+def test_a_program_whose_predictions_survive_shuffled_weak_labels_is_neither_posted_nor_a_parent(
+        evolve_run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from aarlab.agents.evolve._agent import SHUFFLED_PREDICTIONS, Candidate, hard_agreement, read_population
+
+    agent = _agent_copy(evolve_run, tmp_path)
+    ids = [f"x{i}" for i in range(10)]
+    real = {i: n % 3 == 0 for n, i in enumerate(ids)}
+    runs: list[list[str]] = []
+
+    def shuffled_run(flip: int):  # type: ignore[no-untyped-def]
+        def exec_trial(what: list[str], *_a: object, out_name: str = "", **_k: object) -> Path:
+            runs.append(what)
+            path = agent.layout.workspace / out_name
+            path.write_text("".join(json.dumps({"id": i, "p": float(real[i] != (n < flip))}) + "\n"
+                                    for n, i in enumerate(ids)))
+            return path
+        return exec_trial
+
+    programs = [random_program(random.Random(i)) for i in range(3)]
+    made = [Candidate(program=p.model_dump(), id=p.id, origin="mutation", parents=[], parent_snapshot=None,
+                      value=v) for p, v in zip(programs, [0.9, 0.5, 0.4], strict=True)]
+    agent.population = list(made)
+    for c in made:
+        agent._hard[c.id] = real
+    monkeypatch.setattr(agent, "exec_trial", shuffled_run(flip=1))  # 90% the same without the teacher's labels
+    assert not agent.learns_from_teacher(made[0], 60)
+    assert runs[-1][-2:] == ["--weak-labels", "shuffled"] and SHUFFLED_PREDICTIONS
+    assert made[0].shuffled_agreement == 0.9 and made[0].ignores_teacher
+    assert made[0] not in agent.scored() and made[0] not in agent.records() and agent.best() is made[1]
+    again = {c.id: c for c in read_population(agent.population_file)}
+    assert again[made[0].id].shuffled_agreement == 0.9  # recorded for a resumed agent
+
+    monkeypatch.setattr(agent, "exec_trial", shuffled_run(flip=5))  # half of them move: it uses the teacher
+    assert agent.learns_from_teacher(made[1], 60) and made[1].shuffled_agreement == 0.5
+    calls = len(runs)
+    baseline = Candidate(program=BASELINES["vanilla"].model_dump(), id=BASELINES["vanilla"].id, origin="baseline",
+                         parents=[], parent_snapshot=None, value=0.3)
+    agent._hard[baseline.id] = real
+    unknown = Candidate(program=programs[2].model_dump(), id="not-run-here", origin="mutation", parents=[],
+                        parent_snapshot=None, value=0.4)
+    assert agent.learns_from_teacher(baseline, 60) and agent.learns_from_teacher(unknown, 60)
+    assert agent.learns_from_teacher(made[2], 2)  # no time left for the control: not judged
+    assert len(runs) == calls and made[2].shuffled_agreement is None
+    monkeypatch.setattr(agent, "exec_trial", lambda *_a, **_k: None)  # the control failed: not judged
+    assert agent.learns_from_teacher(made[2], 60) and made[2].shuffled_agreement is None
+    assert hard_agreement({"a": True}, {"b": True}) is None
+
+
+def test_the_campaign_findings_skip_a_program_that_ignores_the_teacher(tmp_path: Path) -> None:
+    from dataclasses import asdict
+
+    from aarlab.agents.evolve._agent import Candidate, findings
+
+    vanilla, honest, ignoring = BASELINES["vanilla"], random_program(random.Random(1)), random_program(random.Random(2))
+    rows = [Candidate(program=vanilla.model_dump(), id=vanilla.id, origin="baseline", parents=[],
+                      parent_snapshot=None, value=0.5, t=1.0),
+            Candidate(program=honest.model_dump(), id=honest.id, origin="random", parents=[], parent_snapshot=None,
+                      value=0.8, t=2.0, shuffled_agreement=0.55),
+            Candidate(program=ignoring.model_dump(), id=ignoring.id, origin="mutation", parents=[honest.id],
+                      parent_snapshot=None, value=0.95, t=3.0, shuffled_agreement=0.97)]
+    agent_dir = tmp_path / "agents" / "evolve-1"
+    agent_dir.mkdir(parents=True)
+    (agent_dir / "population.jsonl").write_text("".join(json.dumps(asdict(c)) + "\n" for c in rows))
+    lines = findings(tmp_path)
+    assert f"program {honest.id}" in lines[0] and "public PGR 0.80" in lines[0] and ignoring.id not in lines[0]
+    assert "1 program(s) were set aside" in lines[1]
