@@ -157,6 +157,10 @@ class EvolveAgent(SearchAgent):
     # -- population ---------------------------------------------------------------------------------------
     def _record(self, candidate: Candidate) -> None:
         self.population.append(candidate)
+        self._write(candidate)
+
+    def _write(self, candidate: Candidate) -> None:
+        """Append the candidate's line to ``population.jsonl`` (a later line of the same id wins on reading)."""
         with self.population_file.open("a") as fh:
             fh.write(json.dumps(asdict(candidate)) + "\n")
 
@@ -284,8 +288,7 @@ class EvolveAgent(SearchAgent):
         if agreement is None:
             return True
         candidate.shuffled_agreement = round(agreement, 4)
-        with self.population_file.open("a") as fh:  # a later line of the same id wins
-            fh.write(json.dumps(asdict(candidate)) + "\n")
+        self._write(candidate)
         if candidate.ignores_teacher:
             self.log(f"program {program.id}: {agreement:.0%} of its test predictions are the same on shuffled weak "
                      "labels -- it does not learn from the teacher; not posted, not a parent")
@@ -313,8 +316,7 @@ class EvolveAgent(SearchAgent):
             + (["nominated"] if nominated else [])
         candidate.snapshot = self.post_result(client, title, body, tags, receipt, program.describe())
         if candidate.snapshot is not None:
-            with self.population_file.open("a") as fh:  # the snapshot, once known: a later line of the same id wins
-                fh.write(json.dumps(asdict(candidate)) + "\n")
+            self._write(candidate)  # the snapshot, once known
 
     def read_migrants(self, client: ForumClient) -> None:
         """Take other agents' posted programs (verified scores only) as migrants."""

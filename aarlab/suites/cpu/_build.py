@@ -25,7 +25,7 @@ from aarlab.suites.cpu._models import prepare_gemma, prepare_minilm
 Progress = Callable[[str, float, float], None]
 Log = Callable[[str], None]
 
-BUILDERS = {"chat": build_chat, "math": build_math, "code": build_code, "companies": build_companies,
+DATASET_BUILDERS = {"chat": build_chat, "math": build_math, "code": build_code, "companies": build_companies,
             "etymology": build_etymology}
 #: Measured single-thread reading speeds (tokens/s) used for estimates: Gemma-3-270M float32 to layer 9 of 18
 #: (half the model), MiniLM. Under contention expect less.
@@ -48,8 +48,8 @@ def _datasets(suite: Suite, progress: Progress, log: Log, notes: dict[str, Any])
     seed = int(suite.spec.build.get("data_seed", 0))
     secret = load_or_create_build_secret(suite.root)
     for name in suite.spec.datasets:
-        if name not in BUILDERS:
-            raise CpuBuildError(f"the cpu builder makes datasets {sorted(BUILDERS)}; suite lists {name!r}")
+        if name not in DATASET_BUILDERS:
+            raise CpuBuildError(f"the cpu builder makes datasets {sorted(DATASET_BUILDERS)}; suite lists {name!r}")
         start = time.perf_counter()
         if name == "code":
             log("dataset code: running HumanEval's tests on ~2,000 candidate implementations (isolated, ~1-2 min)")
@@ -57,7 +57,7 @@ def _datasets(suite: Suite, progress: Progress, log: Log, notes: dict[str, Any])
             dataset = build_code(seed, secret, report=notes[name],
                                  progress=lambda d, t: progress("code tests", d, t))
         else:
-            dataset = BUILDERS[name](seed, secret)
+            dataset = DATASET_BUILDERS[name](seed, secret)
         write_dataset(suite.data_path(name), dataset)
         timings[name] = time.perf_counter() - start
         log(f"dataset {name}: written to {suite.data_path(name)}")

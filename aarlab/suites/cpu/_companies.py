@@ -15,11 +15,10 @@ Why it has a gap: a sentence encoder reads sector words in a name ("... Bank", "
 
 from __future__ import annotations
 
-import hashlib
 import random
 from collections import Counter
 
-from aarlab.suites.cpu._facts import Fact, build_comparisons, weighted_pool
+from aarlab.suites.cpu._facts import Fact, build_comparisons, capped_answers, weighted_pool
 from aarlab.w2s.data import Dataset
 
 SPLIT_SIZES = {"train_label": 400, "train_unlabel": 1000, "test": 600}  # test takes the rest
@@ -41,18 +40,11 @@ def companies_facts() -> list[Fact]:
 
     stocks = list(PyTickerSymbols().get_all_stocks())
     names = Counter(str(s["name"]) for s in stocks)
-    rows = sorted(((str(s["name"]), _country(str(s["country"])),
-                    sorted({i for i in s.get("industries", []) if i in SECTORS}))
-                   for s in stocks if names[str(s["name"])] == 1 and s.get("country")),
-                  key=lambda r: hashlib.sha256(r[0].encode()).hexdigest())
-    asked: Counter[str] = Counter()
-    countries: dict[str, str] = {}
-    for name, country, _ in rows:
-        asked[country] += 1
-        if asked[country] <= MAX_PER_COUNTRY:
-            countries[name] = country
-    country_counts = Counter(countries.values())
-    country_counts = Counter({c: n for c, n in country_counts.items() if n >= MIN_PER_COUNTRY})
+    rows = [(str(s["name"]), _country(str(s["country"])), sorted({i for i in s.get("industries", []) if i in SECTORS}))
+            for s in stocks if names[str(s["name"])] == 1 and s.get("country")]
+    kept, country_counts = capped_answers(((name, country) for name, country, _ in rows), MAX_PER_COUNTRY,
+                                          MIN_PER_COUNTRY)
+    countries = dict(kept)
     sectors = {name: found[0] for name, _, found in rows if len(found) == 1}
     sector_counts = Counter(sectors.values())
     facts: list[Fact] = []

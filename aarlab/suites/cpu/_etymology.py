@@ -14,14 +14,12 @@ context. A domain of its own (the history of words), held out from ``chat``'s ge
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import random
-from collections import Counter
 from pathlib import Path
 
-from aarlab.suites.cpu._facts import Fact, build_comparisons, weighted_pool
+from aarlab.suites.cpu._facts import Fact, build_comparisons, capped_answers, weighted_pool
 from aarlab.w2s.data import Dataset
 
 SPLIT_SIZES = {"train_label": 570, "train_unlabel": 1430, "test": 860}  # test takes the rest
@@ -56,15 +54,7 @@ def etymology_facts() -> list[Fact]:
         languages = {SOURCES.get(lang) for origin in origins for lang in origin.values()}
         if len(languages) == 1 and None not in languages and word.isalpha() and word.islower() and len(word) >= 4:
             words.append((word, str(next(iter(languages)))))
-    words.sort(key=lambda w: hashlib.sha256(w[0].encode()).hexdigest())
-    asked: Counter[str] = Counter()
-    kept = []
-    for word, language in words:
-        asked[language] += 1
-        if asked[language] <= MAX_PER_LANGUAGE:
-            kept.append((word, language))
-    counts = Counter(language for _, language in kept)
-    counts = Counter({language: n for language, n in counts.items() if n >= MIN_PER_LANGUAGE})
+    kept, counts = capped_answers(words, MAX_PER_LANGUAGE, MIN_PER_LANGUAGE)
     return [Fact("origin", f"word:{word}", f'From which language does the English word "{word}" come?', language,
                  weighted_pool(counts, counts, language))
             for word, language in sorted(kept) if language in counts]

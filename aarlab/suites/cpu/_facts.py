@@ -1,4 +1,4 @@
-"""Fact comparisons shared by the cpu suite's knowledge datasets (``chat``, ``translate``, ``medical``).
+"""Fact comparisons shared by the cpu suite's knowledge datasets (``chat``, ``companies``, ``etymology``).
 
 A :class:`Fact` is one question with its correct answer and the pool its distractor is drawn from. Each becomes a
 comparison: the correct answer and one distractor in random order. Pools are **prior-matched** where answers repeat
@@ -9,6 +9,7 @@ chance.
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -32,6 +33,21 @@ class Fact:
 def weighted_pool(candidates: Iterable[str], counts: Counter[str], exclude: str) -> tuple[tuple[str, float], ...]:
     """``candidates`` other than ``exclude``, each weighted by how often it is a correct answer (0 drops it)."""
     return tuple((c, float(counts[c])) for c in sorted(set(candidates)) if c != exclude and counts[c] > 0)
+
+
+def capped_answers(pairs: Iterable[tuple[str, str]], max_per_answer: int,
+                   min_per_answer: int) -> tuple[list[tuple[str, str]], Counter[str]]:
+    """``(key, answer)`` pairs with at most ``max_per_answer`` per answer -- the first in order of the key's hash,
+    not of the seed -- and the kept pairs' answer counts restricted to answers with at least ``min_per_answer``
+    (callers drop the pairs whose answer is not counted)."""
+    asked: Counter[str] = Counter()
+    kept = []
+    for key, answer in sorted(pairs, key=lambda pair: hashlib.sha256(pair[0].encode()).hexdigest()):
+        asked[answer] += 1
+        if asked[answer] <= max_per_answer:
+            kept.append((key, answer))
+    counts = Counter(answer for _, answer in kept)
+    return kept, Counter({answer: n for answer, n in counts.items() if n >= min_per_answer})
 
 
 def build_comparisons(name: str, facts: Sequence[Fact], sizes: dict[str, int], rng: random.Random) -> Dataset:
