@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Quick start 1: set up and run the offline demo campaign: 3 researchers writing and evolving W2S methods (method
-# files built from literature blocks) for 5 minutes on the tiny suite, each in its own bubblewrap sandbox, scored by
-# the scoring service, building on each other's results through the forum.
+# files built from literature blocks) for 4 minutes on the tiny suite's chat dataset, each in its own bubblewrap
+# sandbox, scored by the scoring service, building on each other's results through the forum; then the best one is
+# promoted by a clean re-run (fresh seeds, private split, shuffled weak labels) and tested on math and code, which no
+# agent saw (~2 min more): the last lines say what was found and how it generalised.
 # The first run builds the tiny suite once (~4 min on 2 idle cores, ~6 when its ceiling gate adds a chunk; a
 # progress line per stage).
 # Each run starts a new campaign dir under demo-campaigns/.
@@ -10,7 +12,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 state="demo-campaigns/$(date +%Y%m%d-%H%M%S)"
-.venv/bin/aarlab campaign run --suite tiny --agents 3 --agent evolve --minutes 5 --state "$state" "$@"
+.venv/bin/aarlab campaign run --suite tiny --agents 3 --agent evolve --minutes 4 --dev-dataset chat --promote-best \
+    --state "$state" "$@"
 echo
 echo "campaign state: $state (forum, leaderboard and audit log live there; see docs/campaign.md)"
 echo "dashboard login: .venv/bin/aarlab server admin-token --state $state/server (the token for the URL it serves)"

@@ -11,22 +11,32 @@ from importlib import resources
 from pathlib import Path
 
 from aarlab.campaign._state import CampaignError
+from aarlab.campaign._verdict import Verdict
 
 #: Result posts listed in the report (best verified public PGR first), each crediting whoever pushed its code first.
 RESULT_POSTS = 200
 
 
 def render_report(state: Path, *, judge: str | None = None, judge_base_url: str | None = None) -> str:
-    """The report of the campaign in state dir ``state`` as an HTML string.
+    """The report of the campaign in state dir ``state`` as an HTML string (see :func:`build_report`)."""
+    return build_report(state, judge=judge, judge_base_url=judge_base_url)[0]
+
+
+def build_report(state: Path, *, judge: str | None = None, judge_base_url: str | None = None,
+                 ) -> tuple[str, list[Verdict]]:
+    """The report of the campaign in state dir ``state`` as an HTML string, and its verdicts against the literature
+    (one per dataset with a promoted result, :mod:`aarlab.campaign._verdict`).
 
     Every agent's transcript is scanned by the rule-based monitor; with ``judge`` (a model string), an LLM judge
     also scores each transcript (see :mod:`aarlab.agents.monitor`).
     """
     from aarlab.agents.monitor import check_judge, judge_agent, monitor_agent
     from aarlab.agents.runtime._model import ModelConfigError
+    from aarlab.campaign._verdict import PromotedRun, campaign_verdicts, split_sizes
     from aarlab.server import ServerSettings, StateError, open_state
     from aarlab.server._forum import PostQuery, find_posts
     from aarlab.server._promotion import latest_promotions, linked_submissions
+    from aarlab.server._scoring import load_answer_keys
     from aarlab.server.dashboard import (
         FlagCache,
         agent_colours,
@@ -60,8 +70,15 @@ def render_report(state: Path, *, judge: str | None = None, judge_base_url: str 
             promotions = sorted(latest_promotions(conn).values(),  # best promoted private PGR first
                                 key=lambda p: -(p.private_pgr if p.private_pgr is not None else float("-inf")))
             promotable = linked_submissions(conn)
+            sizes = split_sizes(load_answer_keys(conn))
     finally:
         opened.db.dispose()
+    public: dict[str, list[float]] = {}
+    for e in data.evaluations:
+        if e.public_pgr is not None:
+            public.setdefault(e.dataset, []).append(e.public_pgr)
+    runs = [r for r in (PromotedRun.from_result({**p.result, "status": p.status}) for p in promotions) if r]
+    verdicts = campaign_verdicts(runs, public, sizes)
     colours = agent_colours([a.name for a in data.agents])
     charts = {d.name: pgr_chart(d, data.evaluations, colours, namespace=False) for d in data.datasets}
     css = resources.files("aarlab.server.dashboard").joinpath("static/dashboard.css").read_text()
@@ -69,20 +86,22 @@ def render_report(state: Path, *, judge: str | None = None, judge_base_url: str 
     for row in data.leaderboard.rows:
         best.setdefault(row.dataset, []).append(row)
     monitors = {a.name: monitor_agent(state, a.name) for a in data.agents}
-    verdicts = {a.name: judge_agent(state, a.name, judge, base_url=judge_base_url) for a in data.agents} \
+    judged = {a.name: judge_agent(state, a.name, judge, base_url=judge_base_url) for a in data.agents} \
         if judge else {}
-    return template_environment().get_template("report.html").render(
-        data=data, charts=charts, css=css, best=best, state=str(state), monitors=monitors, verdicts=verdicts,
+    html = template_environment().get_template("report.html").render(
+        data=data, charts=charts, css=css, best=best, state=str(state), monitors=monitors, verdicts=judged,
         judge=judge, results=results, promotions=promotions, promotable=promotable,
-        promoted_ids={p.submission_id for p in promotions})
+        promoted_ids={p.submission_id for p in promotions}, campaign_verdicts=verdicts)
+    return html, verdicts
 
 
-def write_report(state: Path, out: Path, *, judge: str | None = None, judge_base_url: str | None = None) -> Path:
-    """Write the report atomically to ``out``; returns its path."""
-    html = render_report(state, judge=judge, judge_base_url=judge_base_url)
+def write_report(state: Path, out: Path, *, judge: str | None = None, judge_base_url: str | None = None,
+                 ) -> tuple[Path, list[Verdict]]:
+    """Write the report atomically to ``out``; returns its path and its verdicts."""
+    html, verdicts = build_report(state, judge=judge, judge_base_url=judge_base_url)
     out = out.expanduser()
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     tmp.write_text(html)
     os.replace(tmp, out)
-    return out
+    return out, verdicts

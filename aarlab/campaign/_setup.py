@@ -168,7 +168,8 @@ def setup_campaign(state: Path, *, suite: str, home: Path, agents: int, kind: st
                    server: str | None = None, admin_token: str | None = None,
                    dashboard_port: int | None = None, build_view: BuildView | None = None,
                    cluster: ClusterOptions | None = None, db_url: str | None = None,
-                   dev_datasets: list[str] | None = None, ladder_bits: float | None = None) -> CampaignInfo:
+                   dev_datasets: list[str] | None = None, ladder_bits: float | None = None,
+                   promote_best: bool = False) -> CampaignInfo:
     """Create a new campaign in ``state`` (which must not hold one) and return its record.
 
     ``kind`` is ``"search"`` or a model string (``llm`` then holds its endpoint, budgets, prices and directions).
@@ -178,7 +179,8 @@ def setup_campaign(state: Path, *, suite: str, home: Path, agents: int, kind: st
     is written; with ``cluster`` (agents as Ray actors) also the storage, the cluster and its resources.
     ``dev_datasets``: the datasets agents work on and see; the suite's others are held out (never shown to an agent;
     a promotion's re-run scores the method on them). ``ladder_bits``: the Ladder's information budget of the
-    campaign's own server (not with ``server``).
+    campaign's own server (not with ``server``). ``promote_best``: the end promotes the best queued submission (not
+    with ``server``, whose state and queue live elsewhere).
     """
     from aarlab.server import StateError, init_state
 
@@ -191,6 +193,10 @@ def setup_campaign(state: Path, *, suite: str, home: Path, agents: int, kind: st
         if ladder_bits is not None:
             raise CampaignError("--ladder-bits sets the Ladder of the campaign's own server; --server has its own "
                                 "settings (`aarlab server start --config`)")
+        if promote_best:
+            raise CampaignError("--promote-best re-runs a submission against the campaign's own server's answer "
+                                "keys; with --server promote on that service's machine (`aarlab promote --queued "
+                                "--state ITS_STATE`)")
         if not admin_token:
             raise CampaignError("--server needs the service's admin token (--admin-token or --admin-token-file)")
         admin_client(server, admin_token).close()
@@ -250,7 +256,7 @@ def setup_campaign(state: Path, *, suite: str, home: Path, agents: int, kind: st
     info = CampaignInfo(suite=suite, home=str(home), agent_kind=kind, minutes=minutes, concurrency=concurrency,
                         budget=budget, server=server, dashboard_port=dashboard_port, started_at=started,
                         deadline=started + minutes * 60, agents=records, cluster=settings,
-                        dev_datasets=dev_datasets, ladder_bits=ladder_bits)
+                        dev_datasets=dev_datasets, ladder_bits=ladder_bits, promote_best=promote_best)
     save_campaign(state, info)
     if settings is not None:
         from aarlab.campaign._cluster import publish

@@ -123,6 +123,8 @@ class CampaignInfo(BaseModel):
                                            "suite's others are held out. None: every dataset")
     ladder_bits: float | None = Field(None, ge=0, description="The campaign's own server's Ladder information "
                                       "budget per agent and dataset (--ladder-bits); None: the server default")
+    promote_best: bool = Field(False, description="At the end, promote the campaign's best queued submission by a "
+                               "clean re-run and say how it generalised to the held-out datasets (--promote-best)")
 
     def agent(self, name: str) -> AgentRecord:
         """The record of agent ``name``."""

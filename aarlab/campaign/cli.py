@@ -153,30 +153,49 @@ def _supervise(state: Path, quiet: bool = False) -> None:
 
 
 def _finish(state: Path) -> None:
-    """The end of a campaign: ONE summary table (at most 100 columns) on stdout, the report written to
-    ``STATE/report.html`` and one line saying where it is and how to open the dashboard."""
+    """The end of a campaign: ONE summary table (at most 100 columns) on stdout, with ``--promote-best`` the best
+    queued submission promoted, the report written to ``STATE/report.html`` and one line saying where it is and how
+    to open the dashboard."""
     from aarlab.campaign._live import SUMMARY_WIDTH, report_line, summary_table
     from aarlab.campaign._report import write_report
-    from aarlab.campaign._state import CampaignError
+    from aarlab.campaign._state import CampaignError, load_campaign
     from aarlab.campaign._status import campaign_status
 
     try:
         status = campaign_status(state)
+        info = load_campaign(state)
     except CampaignError as e:
         raise fail(str(e), 1) from None
     shown = out if out.is_terminal else Console(width=SUMMARY_WIDTH)
     shown.print(summary_table(status))
+    promoted = _promote_best(state, info.dev_datasets) if info.promote_best else []
     report: Path | None
     try:
-        report = write_report(state, state / "report.html")
+        report = write_report(state, state / "report.html")[0]
     except (CampaignError, OSError) as e:
         _say(f"the report was not written: {e}")
         report = None
     from aarlab.agents.evolve._agent import findings
 
-    for line in findings(state):  # an evolve campaign: what it found
+    ran = bool(promoted) and not promoted[0].startswith("--promote-best")
+    for line in findings(state, promoting=ran) + promoted:  # an evolve campaign: what it found; what the promotion says
         shown.print(line, highlight=False, markup=False, soft_wrap=True)
     shown.print(report_line(state, report, status.dashboard_url), highlight=False, markup=False, soft_wrap=True)
+
+
+def _promote_best(state: Path, dev_datasets: list[str] | None) -> list[str]:
+    """``--promote-best``: promote the best queued submission now (progress on stderr); the lines to print."""
+    from aarlab.campaign._promote import PromotionError
+    from aarlab.campaign._promote_best import promote_best, promotion_lines
+    from aarlab.suites import SuiteError
+
+    try:
+        result = promote_best(state, _say)
+    except (PromotionError, SuiteError, ValueError) as e:
+        return [f"--promote-best: not promoted: {e}"]
+    if result is None:
+        return ["--promote-best: no queued submission to promote (no agent linked its best to a method snapshot)"]
+    return promotion_lines(result, dev_datasets)
 
 
 @campaign_app.command("run")
@@ -278,11 +297,16 @@ def run(
                                                   "--service-host)", rich_help_panel="Cluster")] = None,
     tls_key: Annotated[Path | None, typer.Option("--tls-key", help="The PEM private key of --tls-cert",
                                                  rich_help_panel="Cluster")] = None,
+    promote_best: Annotated[bool, typer.Option("--promote-best", help="At the end, promote the best queued "
+                                               "submission by a clean re-run (3 fresh seeds, private split, "
+                                               "shuffled weak labels, held-out datasets; a few minutes on tiny) "
+                                               "and say how it generalised")] = False,
 ) -> None:
     """Start a campaign: scoring service, agents with tokens and sandboxes, a live view until the deadline, then one
     summary table and the report (STATE/report.html).
 
     Examples: aarlab campaign run --state runs/demo --agents 3 --minutes 5;
+    aarlab campaign run --state runs/evolve --agent evolve --dev-dataset chat --minutes 4 --promote-best;
     aarlab campaign run --state runs/llm --agent anthropic/claude-sonnet-4-5 --agents 2 --usd 5 --minutes 60;
     aarlab campaign run --state runs/ray --cluster 10.0.0.5:6379 --storage s3://bucket/aarlab --agent-gpus 1
     """
@@ -318,7 +342,8 @@ def run(
                        trial_timeout_s=trial_timeout,
                        log=_say, llm=llm, server=server, admin_token=admin_token, dashboard_port=dashboard_port,
                        build_view=lambda: build_progress(err, plain=quiet), cluster=options,
-                       db_url=db, dev_datasets=dev_dataset or None, ladder_bits=ladder_bits)
+                       db_url=db, dev_datasets=dev_dataset or None, ladder_bits=ladder_bits,
+                       promote_best=promote_best)
     except CampaignError as e:
         raise fail(str(e)) from None
     _supervise(state, quiet)

@@ -280,6 +280,8 @@ def test_the_leaderboard_and_the_campaign_report_lead_with_promoted_results(env:
     unlinked = section[section.index(f'data-submission="{unlinked_id}"'):]
     assert "cannot be promoted" in unlinked[:600]
     assert "not compared" in section  # a promotion run without --against
+    verdicts = html[html.index("Against the literature"):html.index("Agents and costs")]
+    assert 'data-beats-all="unknown"' in verdicts and 'data-reason="not-compared"' in verdicts
 
     versus = {"vanilla": versus_baseline("vanilla", ones, halves, 0.5),
               "auxconf": versus_baseline("auxconf", ones, ones, 0.77)}
@@ -293,6 +295,14 @@ def test_the_leaderboard_and_the_campaign_report_lead_with_promoted_results(env:
     html = render_report(env.state.parent)
     section = html[html.index("Promoted results"):html.index("Agents and costs")]
     assert "does not beat all 2; closest auxconf +0.000 [+0.000, +0.000]" in section
+    verdicts = html[html.index("Against the literature"):html.index("Agents and costs")]
+    assert 'data-beats-all="no"' in verdicts and 'data-baseline="auxconf"' in verdicts
+    assert 'data-baseline="vanilla"' not in verdicts  # beaten: not a miss
+    assert "does not beat 1 of the 2 literature baselines; closest auxconf +0.000 accuracy" in verdicts
+    printed = CliRunner().invoke(app, ["campaign", "report", "--state", str(env.state.parent), "--out",
+                                       str(env.state.parent / "r.html")], env={"COLUMNS": "250"})
+    assert printed.exit_code == 0, printed.output
+    assert "verdict: on math the best promoted method" in printed.output and "closest auxconf" in printed.output
 
 
 def test_the_campaign_end_queues_each_agents_best_linked_submission_once(env: Env) -> None:
@@ -346,3 +356,38 @@ def test_against_all_names_every_literature_baseline_that_learns_from_the_teache
     assert against_names(["soft", "all", "soft"])[0] == "soft" and "zeroshot" not in against_names(["all"])
     with pytest.raises(ValueError, match="zeroshot"):
         against_names(["zeroshot"])  # it does not learn from the teacher: not a baseline to beat
+
+
+def test_promote_best_promotes_the_best_queued_submission_and_says_how_it_generalised(env: Env) -> None:
+    from aarlab.campaign._promote_best import pick_best, promote_best, promotion_lines
+    from aarlab.campaign._state import CampaignInfo
+
+    first, second = env.publish(HONEST, method="first"), env.publish(HONEST, method="second")
+    for submission in (first, second):
+        enqueue(env.state, submission)
+    assert pick_best(env.state, [first, second]) == second  # the same public accuracy: the latest
+    assert pick_best(env.state, [first, second], preferred=first) == first  # the evolve agents' nominee
+    assert pick_best(env.state, [first, second], preferred="sub_not_queued") == second
+    assert pick_best(env.state, []) is None
+    campaign = env.state.parent / "campaign.json"
+    saved = campaign.read_text()
+    campaign.write_text(CampaignInfo(suite=env.suite_file, home=str(env.suite.home), agent_kind="search", minutes=1,
+                                     concurrency=1, budget=5, started_at=0, deadline=60, agents=[],
+                                     promote_best=True).model_dump_json())
+    messages: list[str] = []
+    try:
+        result = promote_best(env.state.parent, messages.append)
+    finally:
+        campaign.write_text(saved)
+    assert result is not None and result.status == "promoted", result
+    assert result.submission_id == second and second not in queued_requests(env.state)
+    assert first in queued_requests(env.state)  # one promotion, not the whole queue
+    assert messages[0].startswith(f"promoting {second} by a clean re-run")
+    lines = promotion_lines(result, ["math"])
+    assert len(lines) == 3 and lines[0].startswith(f"promoted alice's {result.method} on math (clean re-run")
+    shown = "undefined" if result.private_pgr is None else f"{result.private_pgr:.2f}"  # micro: gaps are noise
+    assert f"private PGR {shown} against vanilla's" in lines[0] and "vanilla (accuracy" in lines[0]
+    assert "on shuffled weak labels it scores" in lines[1]
+    assert lines[2].startswith("how it generalised, held out (never seen by any agent): chat PGR")
+    assert promotion_lines(result.model_copy(update={"status": "failed", "reason": "it crashed"})) == [
+        f"promotion of alice's {result.method} on math failed: it crashed"]

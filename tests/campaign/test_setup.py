@@ -217,6 +217,11 @@ def test_the_ladder_budget_is_the_campaigns_own_servers_setting_only(tiny_suite:
                        concurrency=1, budget=4, trial_timeout_s=60, log=lambda _m: None,
                        server="http://127.0.0.1:9", admin_token="x", ladder_bits=8)
     assert not (short_tmp / "c").exists()
+    with pytest.raises(CampaignError, match="--promote-best re-runs a submission against the campaign's own"):
+        setup_campaign(short_tmp / "c", suite="tiny", home=tiny_suite.home, agents=1, kind="search", minutes=5,
+                       concurrency=1, budget=4, trial_timeout_s=60, log=lambda _m: None,
+                       server="http://127.0.0.1:9", admin_token="x", promote_best=True)
+    assert not (short_tmp / "c").exists()
 
 
 def test_the_forwarder_refuses_urls_that_are_not_http(short_tmp: Path) -> None:
@@ -229,8 +234,8 @@ def test_the_campaign_server_also_listens_on_the_dashboard_port(tiny_suite: Suit
     port = free_port()
     info = setup_campaign(state, suite="tiny", home=tiny_suite.home, agents=1, kind="search", minutes=5,
                           concurrency=1, budget=4, trial_timeout_s=60, log=lambda _m: None, dashboard_port=port,
-                          ladder_bits=16)
-    assert load_campaign(state).ladder_bits == 16
+                          ladder_bits=16, promote_best=True)
+    assert load_campaign(state).ladder_bits == 16 and load_campaign(state).promote_best  # kept for resume
     server = ScoringServer(state, info, server_settings(info.budget, info.ladder_bits))
     server.start()
     try:

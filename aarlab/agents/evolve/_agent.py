@@ -417,9 +417,10 @@ def main(argv: list[str] | None = None) -> int:
     return agent_main(EvolveAgent, "aarlab.agents.evolve", argv)
 
 
-def findings(state: Path) -> list[str]:
-    """What an evolve campaign found, in a few lines: the best new program (not a retuned baseline, not seen to
-    ignore the teacher) against vanilla, with the file that holds it; [] when no agent has a scored new program."""
+def nominee(state: Path) -> tuple[float, str, Candidate, dict[str, float]] | None:
+    """The best new program of an evolve campaign (not a retuned baseline, not seen to ignore the teacher; among
+    equal public scores the latest, the agents' end-of-run nomination): (public PGR, agent, candidate, each agent's
+    vanilla public PGR); None when no agent has a scored new program."""
     from aarlab.agents.evolve._program import retune_of
 
     best: tuple[float, str, Candidate] | None = None
@@ -434,14 +435,23 @@ def findings(state: Path) -> list[str]:
             elif retune_of(program) is None and (best is None or (candidate.value, candidate.t)
                                                  >= (best[0], best[2].t)):
                 best = (candidate.value, agent_dir.name, candidate)  # among equal scores the latest: the nominee
-    if best is None:
+    return None if best is None else (*best, vanilla)
+
+
+def findings(state: Path, promoting: bool = False) -> list[str]:
+    """What an evolve campaign found, in a few lines: the best new program (:func:`nominee`) against vanilla, with
+    the file that holds it; [] when no agent has a scored new program. ``promoting``: the campaign's end promotes
+    it (``--promote-best``), so the lines say so instead of how to."""
+    found = nominee(state)
+    if found is None:
         return []
-    value, agent, candidate = best
+    value, agent, candidate, vanilla = found
     program = Program.model_validate(candidate.program)
     file = state / "agents" / agent / "workspace" / method_file(program)
-    promote = ("promote it for a clean re-run on the private split with held-out datasets (`aarlab promote "
-               "SUBMISSION_ID --state STATE`, docs/promotion.md)"
-               + (f"; its submission: {candidate.submission}" if candidate.submission else ""))
+    promote = ("its clean re-run on the private split with held-out datasets follows" if promoting else
+               "promote it for a clean re-run on the private split with held-out datasets (`aarlab promote "
+               "SUBMISSION_ID --state STATE`, docs/promotion.md)") \
+        + (f"; its submission: {candidate.submission}" if candidate.submission else "")
     if agent in vanilla and value <= vanilla[agent]:
         tried = sum(1 for _ in state.glob("agents/*/workspace/methods/evolved-*.py"))
         return [f"no new method moved a public score above its agent's vanilla ({tried} method files written; "

@@ -1,0 +1,39 @@
+"""What ``campaign run --promote-best`` prints about the promoted method (the end-to-end run is in test_promote)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from aarlab.campaign._promote import HeldOutScore, PromotionResult
+from aarlab.campaign._promote_best import promotion_lines
+from aarlab.campaign._promote_stats import label_ablation, paired_comparison
+
+
+def _result(method: np.ndarray, vanilla: np.ndarray, shuffled_acc: float, **held_out: HeldOutScore,
+            ) -> PromotionResult:
+    return PromotionResult(id="prm_x", submission_id="sub_x", agent="evolve-1", dataset="chat", method="evolved-p1",
+                           snapshot_id="0" * 64, method_in_snapshot="methods/evolved-p1.py", status="promoted",
+                           lane="finetune", seeds=[1, 2, 3], private_pgr=0.92, vanilla_private_pgr=0.70,
+                           private_transfer_acc=float(method.mean()), paired=paired_comparison(method, vanilla),
+                           ablation=label_ablation(0.5, float(method.mean()), shuffled_acc), held_out=held_out,
+                           held_out_ratio=0.95)
+
+
+def test_a_method_better_than_vanilla_that_learns_from_the_teacher_and_generalises() -> None:
+    better, vanilla = np.ones((3, 20)), np.tile([1.0, 0.0], (3, 10))
+    lines = promotion_lines(_result(better, vanilla, 0.55, math=HeldOutScore(pgr=0.83), code=HeldOutScore(pgr=0.91)),
+                            ["chat"])
+    assert lines[0].startswith("promoted evolve-1's evolved-p1 on chat (clean re-run, fresh seeds 1, 2, 3): "
+                               "private PGR 0.92 against vanilla's 0.70 on the same seeds -- better than vanilla")
+    assert lines[1] == ("on shuffled weak labels it scores 0.550 against 1.000 (0.10 of its gain kept): it learns "
+                        "from the teacher")
+    assert lines[2] == ("how it generalised, held out (never seen by any agent): math PGR 0.83, code PGR 0.91 "
+                        "(held-out / in-domain 0.95)")
+
+
+def test_a_tie_with_vanilla_a_teacher_free_method_and_a_failed_held_out_run_are_said_plainly() -> None:
+    same = np.tile([1.0, 0.0], (3, 10))
+    lines = promotion_lines(_result(same, same, 0.5, math=HeldOutScore(error="timed out")))
+    assert "not separable from vanilla" in lines[0]
+    assert lines[1].endswith("it does NOT learn from the teacher")  # shuffled labels keep the whole gain
+    assert lines[2] == "how it generalised, held out (other datasets): math failed (held-out / in-domain 0.95)"
