@@ -12,8 +12,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 state="demo-campaigns/$(date +%Y%m%d-%H%M%S)"
-.venv/bin/aarlab campaign run --suite tiny --agents 3 --agent evolve --minutes 4 --dev-dataset chat --promote-best \
-    --state "$state" "$@"
+# --ladder-bits 16: the evolve agents select on public scores, so the Ladder lets them move for longer than the
+# server's default 2 bits (docs/scoring.md); the promotion's private re-run decides what the result is worth.
+.venv/bin/aarlab campaign run --suite tiny --agents 3 --agent evolve --minutes 4 --dev-dataset chat --ladder-bits 16 \
+    --promote-best --state "$state" "$@"
 echo
 echo "campaign state: $state (forum, leaderboard and audit log live there; see docs/campaign.md)"
 echo "dashboard login: .venv/bin/aarlab server admin-token --state $state/server (the token for the URL it serves)"

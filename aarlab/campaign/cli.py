@@ -193,6 +193,9 @@ def _promote_best(state: Path, dev_datasets: list[str] | None) -> list[str]:
         result = promote_best(state, _say)
     except (PromotionError, SuiteError, ValueError) as e:
         return [f"--promote-best: not promoted: {e}"]
+    except KeyboardInterrupt:  # a promotion records nothing until it is complete
+        return [f"--promote-best: interrupted, nothing recorded; run the queue with `aarlab promote --queued "
+                f"--state {state}`"]
     if result is None:
         return ["--promote-best: no queued submission to promote (no agent linked its best to a method snapshot)"]
     return promotion_lines(result, dev_datasets)
