@@ -81,7 +81,8 @@ def promotion_lines(result: PromotionResult, dev_datasets: list[str] | None = No
                      f"p {p.p_value:.2g})")
     a = result.ablation
     if a is not None:
-        kept = f"{a.retained:.2f} of its gain kept" if a.retained is not None else "no gain over zero-shot to keep"
+        kept = ("no gain over zero-shot to keep" if a.retained is None else "all of its gain over zero-shot lost"
+                if a.retained <= 0 else f"{a.retained:.0%} of its gain over zero-shot kept")
         verdict = "it does NOT learn from the teacher" if a.ignores_weak_labels else "it learns from the teacher"
         lines.append(f"on shuffled weak labels it scores {a.shuffled_acc:.3f} against {a.method_acc:.3f} "
                      f"({kept}): {verdict}")

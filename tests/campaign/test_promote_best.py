@@ -25,8 +25,10 @@ def test_a_method_better_than_vanilla_that_learns_from_the_teacher_and_generalis
                             ["chat"])
     assert lines[0].startswith("promoted evolve-1's evolved-p1 on chat (clean re-run, fresh seeds 1, 2, 3): "
                                "private PGR 0.92 against vanilla's 0.70 on the same seeds -- better than vanilla")
-    assert lines[1] == ("on shuffled weak labels it scores 0.550 against 1.000 (0.10 of its gain kept): it learns "
-                        "from the teacher")
+    assert lines[1] == ("on shuffled weak labels it scores 0.550 against 1.000 (10% of its gain over zero-shot "
+                        "kept): it learns from the teacher")
+    below = promotion_lines(_result(better, vanilla, 0.4))[1]  # shuffled labels fall under zero-shot (0.5)
+    assert "(all of its gain over zero-shot lost): it learns from the teacher" in below
     assert lines[2] == ("how it generalised, held out (never seen by any agent): math PGR 0.83, code PGR 0.91 "
                         "(held-out / in-domain 0.95)")
 
@@ -35,5 +37,5 @@ def test_a_tie_with_vanilla_a_teacher_free_method_and_a_failed_held_out_run_are_
     same = np.tile([1.0, 0.0], (3, 10))
     lines = promotion_lines(_result(same, same, 0.5, math=HeldOutScore(error="timed out")))
     assert "not separable from vanilla" in lines[0]
-    assert lines[1].endswith("it does NOT learn from the teacher")  # shuffled labels keep the whole gain
+    assert lines[1].endswith("(no gain over zero-shot to keep): it does NOT learn from the teacher")
     assert lines[2] == "how it generalised, held out (other datasets): math failed (held-out / in-domain 0.95)"
