@@ -191,7 +191,7 @@ def _promote_best(state: Path, dev_datasets: list[str] | None) -> list[str]:
 
     try:
         result = promote_best(state, _say)
-    except (PromotionError, SuiteError, ValueError) as e:
+    except (PromotionError, SuiteError, OSError) as e:  # SuiteError: a ValueError (a suite or input problem)
         return [f"--promote-best: not promoted: {e}"]
     except KeyboardInterrupt:  # a promotion records nothing until it is complete
         return [f"--promote-best: interrupted, nothing recorded; run the queue with `aarlab promote --queued "
