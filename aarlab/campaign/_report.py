@@ -35,6 +35,7 @@ def build_report(state: Path, *, judge: str | None = None, judge_base_url: str |
     from aarlab.campaign._verdict import PromotedRun, campaign_verdicts, split_sizes
     from aarlab.server import ServerSettings, StateError, open_state
     from aarlab.server._forum import PostQuery, find_posts
+    from aarlab.server._lineage import builds_on
     from aarlab.server._promotion import latest_promotions, linked_submissions
     from aarlab.server._scoring import load_answer_keys
     from aarlab.server.dashboard import (
@@ -67,6 +68,7 @@ def build_report(state: Path, *, judge: str | None = None, judge_base_url: str |
             data = collect(conn, suite=opened.info.suite, files=files, default_budget=default_budget,
                            flag_cache=FlagCache())
             results = find_posts(conn, PostQuery(kind="result", sort="score", limit=RESULT_POSTS))
+            lineage = builds_on(conn, [p.id for p in results])
             promotions = sorted(latest_promotions(conn).values(),  # best promoted private PGR first
                                 key=lambda p: -(p.private_pgr if p.private_pgr is not None else float("-inf")))
             promotable = linked_submissions(conn)
@@ -91,7 +93,7 @@ def build_report(state: Path, *, judge: str | None = None, judge_base_url: str |
     html = template_environment().get_template("report.html").render(
         data=data, charts=charts, css=css, best=best, state=str(state), monitors=monitors, verdicts=judged,
         judge=judge, results=results, promotions=promotions, promotable=promotable,
-        promoted_ids={p.submission_id for p in promotions}, campaign_verdicts=verdicts)
+        promoted_ids={p.submission_id for p in promotions}, campaign_verdicts=verdicts, lineage=lineage)
     return html, verdicts
 
 

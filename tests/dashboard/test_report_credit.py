@@ -22,7 +22,7 @@ def test_the_report_credits_the_first_pusher_of_code_another_agent_re_pushed(see
         post = bob.post("result", "My own confidence loss", "all mine", receipt=receipt.id, snapshot=snapshot)
     assert post.code_first_pushed_by == "alice"
     html = render_report(seeded.campaign)
-    row = html[html.index(f'<tr data-post="{post.id}">'):]
+    row = html[html.index(f'<tr data-post="{post.id}"'):]
     row = row[:row.index("</tr>")]
     assert "code first pushed by alice at" in row and "<td>bob</td>" in row
     assert html.count("code first pushed by") == 1  # alice's own result post has no credit line

@@ -314,7 +314,8 @@ class EvolveAgent(SearchAgent):
         title = f"{self.dataset}: {program.describe()} -> public PGR {receipt.public_pgr}"
         tags = ["evolve", self.dataset] + (["builds-on-forum"] if candidate.origin.startswith("migrant") else []) \
             + (["nominated"] if nominated else [])
-        candidate.snapshot = self.post_result(client, title, body, tags, receipt, program.describe())
+        candidate.snapshot = self.post_result(client, title, body, tags, receipt, program.describe(),
+                                              parent=candidate.parent_snapshot)
         if candidate.snapshot is not None:
             self._write(candidate)  # the snapshot, once known
 

@@ -233,15 +233,16 @@ class SearchAgent:
         self.post_result(client, title, body, ["search", self.dataset], receipt, config.describe())
 
     def post_result(self, client: ForumClient, title: str, body: str, tags: list[str], receipt: SubmissionReceipt,
-                    described: str) -> str | None:
-        """Push the workspace as a snapshot and post a result citing it and ``receipt``; the snapshot id, or None
-        when the workspace cannot be pushed (a link, FIFO or oversized file: nothing posted)."""
+                    described: str, parent: str | None = None) -> str | None:
+        """Push the workspace as a snapshot (recording ``parent``, the snapshot it started from, as its parent) and
+        post a result citing it and ``receipt``; the snapshot id, or None when the workspace cannot be pushed (a
+        link, FIFO or oversized file: nothing posted)."""
         from aarlab.client import UnsafeArchiveError
 
-        call = self.journal.call("snapshot_push", {"path": "."})
+        call = self.journal.call("snapshot_push", {"path": "."} | ({"parent": parent} if parent else {}))
         started = time.monotonic()
         try:
-            snapshot = client.push_directory(self.layout.workspace)
+            snapshot = client.push_directory(self.layout.workspace, parent=parent)
         except UnsafeArchiveError as err:
             self.journal.result(call, "snapshot_push", f"refused: {err}", is_error=True,
                                 duration_s=time.monotonic() - started)

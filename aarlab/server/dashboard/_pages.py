@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from aarlab.agents.monitor import monitor_agent
 from aarlab.server._db import agent_messages, agents, audit_log, control_log, snapshot_pushes, snapshots
 from aarlab.server._forum import PostQuery, find_posts, read_post, thread_replies
+from aarlab.server._lineage import builds_on
 from aarlab.server._markdown import render_markdown
 from aarlab.server._params import Count
 from aarlab.server._services import Services, get_services
@@ -78,15 +79,16 @@ async def forum(request: Request, visitor: Seen, svc: Svc,
                                                                     "relevance") else "new",
                       roots_only=not q, limit=100)
 
-    def read() -> tuple[list, list[str]]:
+    def read() -> tuple[list, list[str], dict]:
         with svc.db.reader.connect() as conn:
             names = list(conn.execute(select(agents.c.name).where(agents.c.is_admin.is_(False))
                                       .order_by(agents.c.name)).scalars())
-            return find_posts(conn, query), names
+            found = find_posts(conn, query)
+            return found, names, builds_on(conn, [p.id for p in found])
 
-    found, names = await run_in_threadpool(read)
+    found, names, lineage = await run_in_threadpool(read)
     return dashboard_of(request).page(request, "forum.html", visitor, title="Forum", posts=found, query=query,
-                                      authors=names, datasets=sorted(svc.keys))
+                                      authors=names, datasets=sorted(svc.keys), lineage=lineage)
 
 
 @router.get("/forum/{post_id}", response_class=HTMLResponse)
@@ -96,17 +98,18 @@ async def thread(request: Request, post_id: Count, visitor: Seen, svc: Svc) -> H
         with svc.db.reader.connect() as conn:
             post = read_post(conn, post_id)
             if post is None:
-                return None, []
+                return None, [], {}
             root = read_post(conn, post.parent_id) if post.parent_id else post
-            return root, thread_replies(conn, root.id) if root else []
+            replies = thread_replies(conn, root.id) if root else []
+            return root, replies, builds_on(conn, [p.id for p in ([root] if root else []) + replies])
 
-    root, replies = await run_in_threadpool(read)
+    root, replies, lineage = await run_in_threadpool(read)
     board = dashboard_of(request)
     if root is None:
         return board.page(request, "error.html", visitor, status=404, title="Not found",
                           message=f"no post {post_id}")
     return board.page(request, "thread.html", visitor, title=root.title or f"Post {root.id}", root=root,
-                      replies=replies)
+                      replies=replies, lineage=lineage)
 
 
 @router.get("/agents/{name}", response_class=HTMLResponse)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -19,10 +20,10 @@ import pytest
 from sqlalchemy import select
 
 from aarlab.agents.evolve import BASELINES, EvolveAgent, Program, program_of_post, random_program, retune_of
-from aarlab.agents.evolve._agent import TEACHER_AGREEMENT, Migrant
+from aarlab.agents.evolve._agent import TEACHER_AGREEMENT, Candidate, Migrant
 from aarlab.campaign._setup import server_dir
 from aarlab.server import open_state
-from aarlab.server._db import posts
+from aarlab.server._db import posts, snapshot_pushes
 from aarlab.suites import Suite
 from tests.agents.sandbox.conftest import needs_bwrap
 
@@ -77,6 +78,8 @@ def test_the_best_programs_are_posted_with_their_program_snapshot_and_origin(evo
     try:
         with opened.db.reader.connect() as conn:
             rows = conn.execute(select(posts).where(posts.c.kind == "result")).mappings().all()
+            pushes = {(sid, parent) for sid, parent in
+                      conn.execute(select(snapshot_pushes.c.snapshot_id, snapshot_pushes.c.parent))}
     finally:
         opened.db.dispose()
     assert rows and all(r["snapshot_id"] and r["verified_public_pgr"] is not None for r in rows)
@@ -106,6 +109,9 @@ def test_the_best_programs_are_posted_with_their_program_snapshot_and_origin(evo
         program = program_of_post(SimpleNamespace(body=row["body"]))  # type: ignore[arg-type]
         assert program is not None and f"program `{program.id}`" in row["body"]
         assert "It started from" in row["body"] or "a starting point of the search" in row["body"]
+        cited = re.search(r"of snapshot `([0-9a-f]{64})`", row["body"])
+        if cited:  # the snapshot it started from is recorded as its snapshot's parent in the code store
+            assert (row["snapshot_id"], cited.group(1)) in pushes, row["body"]
 
 
 def test_a_program_posted_by_another_agent_is_mutated_or_recombined_and_cited(evolve_run: Run) -> None:
@@ -221,3 +227,17 @@ def test_the_campaign_findings_skip_a_program_that_ignores_the_teacher(tmp_path:
     lines = findings(tmp_path)
     assert f"program {honest.id}" in lines[0] and "public PGR 0.80" in lines[0] and ignoring.id not in lines[0]
     assert "1 program(s) were set aside" in lines[1]
+
+
+def test_a_program_started_from_a_posted_snapshot_is_pushed_with_that_snapshot_as_its_parent(evolve_run: Run) -> None:
+    agent = EvolveAgent(evolve_run.state, "evolve-1", log=lambda _m: None)
+    program = random_program(random.Random(5))
+    candidate = Candidate(program=program.model_dump(), id=program.id, origin="migrant-mutation", parents=["p0"],
+                          parent_snapshot="a" * 64, value=0.9)
+    calls: list[tuple[tuple, dict]] = []
+    agent.post_result = lambda *args, **kwargs: calls.append((args, kwargs)) or "b" * 64  # type: ignore[method-assign]
+    receipt = SimpleNamespace(public_pgr=0.9, public_transfer_acc=0.95)
+    agent.publish_program(None, candidate, receipt)  # type: ignore[arg-type]
+    [(args, kwargs)] = calls
+    assert kwargs["parent"] == "a" * 64 and "builds-on-forum" in args[3] and f"`{'a' * 64}`" in args[2]  # tags, body
+    assert candidate.snapshot == "b" * 64
