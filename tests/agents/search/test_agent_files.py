@@ -106,7 +106,7 @@ def test_a_workspace_that_cannot_be_pushed_is_not_published_and_the_agent_goes_o
         def push_archive(self, *_: Any, **__: Any) -> None:
             raise AssertionError("nothing may be pushed")
 
-        def push_directory(self, directory: Path) -> None:
+        def push_directory(self, directory: Path, *, parent: str | None = None) -> None:  # the real signature
             from aarlab.client import pack_directory
 
             pack_directory(directory)
