@@ -67,6 +67,8 @@ class PromotedRun:
     @classmethod
     def from_result(cls, result: Mapping[str, Any]) -> PromotedRun | None:
         """The run of a stored promotion result; None when it did not promote (failed, or PGR undefined)."""
+        from aarlab.campaign._promote_stats import IGNORES_WEAK_LABELS
+
         if result.get("status") != "promoted" or result.get("private_pgr") is None:
             return None
         ablation = result.get("ablation") or {}
@@ -77,7 +79,7 @@ class PromotedRun:
             strong_acc=result.get("strong_acc"), private_acc=result.get("private_transfer_acc"),
             versus=result.get("versus") or {}, beats_every_baseline=result.get("beats_every_baseline"),
             ignores_weak_labels=bool(ablation.get("ignores_weak_labels")) or
-            "ignores the weak labels" in (result.get("flags") or []),
+            IGNORES_WEAK_LABELS in (result.get("flags") or []),
             shuffled_acc=ablation.get("shuffled_acc"))
 
     @property
@@ -150,15 +152,16 @@ def _mean(values: Sequence[float] | None) -> float | None:
 
 def misses_of(run: PromotedRun) -> list[Miss]:
     """The baselines ``run`` does not beat (paired CI not above 0), closest (smallest difference) first."""
+    from aarlab.campaign._promote_stats import BaselineComparison
+
     gap = run.gap
     out = []
-    for name, cmp in run.versus.items():
-        low, high = (float(x) for x in cmp["ci"])
-        if low > 0:
+    for name, stored in run.versus.items():
+        cmp = BaselineComparison.model_validate(stored)
+        if cmp.beaten:
             continue
-        diff = float(cmp["mean_diff"])
-        out.append(Miss(name, diff, (low, high), diff / gap if gap else None, cmp.get("baseline_private_pgr"),
-                        _mean(cmp.get("baseline_acc"))))
+        out.append(Miss(name, cmp.mean_diff, cmp.ci, cmp.mean_diff / gap if gap else None, cmp.baseline_private_pgr,
+                        _mean(cmp.baseline_acc)))
     return sorted(out, key=lambda m: m.mean_diff)
 
 
@@ -250,8 +253,6 @@ def split_sizes(keys: Mapping[str, Any]) -> dict[str, SplitSizes]:
 
     out = {}
     for name, key in keys.items():
-        n_items = key.n_test_items or key.n_test
-        n_public = key.n_public_items or int(key.public.sum())
-        base = Baselines(key.weak_acc, key.strong_acc, n_items, n_public)
-        out[name] = SplitSizes(n_public, max(0, n_items - n_public), pgr_noise(base))
+        base = Baselines.of_key(key)
+        out[name] = SplitSizes(base.n_public, max(0, base.n_test - base.n_public), pgr_noise(base))
     return out

@@ -30,7 +30,9 @@ import fsspec
 
 from aarlab.server._audit import canonical_json
 
-SNAPSHOT_ID = re.compile(r"^[0-9a-f]{64}$")
+#: A snapshot id: the sha256 of its manifest, 64 lowercase hex digits.
+SNAPSHOT_HEX = "[0-9a-f]{64}"
+SNAPSHOT_ID = re.compile(f"^{SNAPSHOT_HEX}$")
 #: Largest pax (``x``/``g``) or GNU long name/link (``L``/``K``) header accepted: paths are at most 255 characters.
 MAX_EXTENDED_HEADER = 16 * 1024
 #: Inflated bytes allowed beyond the snapshot's total size: headers, padding and directories of a real workspace.

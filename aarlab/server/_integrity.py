@@ -23,6 +23,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sqlalchemy import Connection, bindparam, func, insert, select
@@ -31,6 +32,9 @@ from aarlab.server._db import shortcut_references, submission_fingerprints, subm
 from aarlab.server._schemas import Leaderboard, SubmissionFlag
 from aarlab.server._settings import SCORE_STEP
 from aarlab.server._writer import Change
+
+if TYPE_CHECKING:
+    from aarlab.server._scoring import AnswerKey
 
 Evidence = dict[str, float | int | str | None]
 
@@ -87,6 +91,12 @@ class Baselines:
     strong_acc: float
     n_test: int
     n_public: int
+
+    @classmethod
+    def of_key(cls, key: AnswerKey) -> Baselines:
+        """A dataset's baselines and distinct-item counts from its answer key (row counts for an older state)."""
+        return cls(key.weak_acc, key.strong_acc, key.n_test_items or key.n_test,
+                   key.n_public_items or int(key.public.sum()))
 
 
 def _r(value: float, digits: int = 4) -> float:

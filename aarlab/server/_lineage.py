@@ -16,9 +16,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, select
 
+from aarlab.server._codestore import SNAPSHOT_HEX
 from aarlab.server._db import agents, posts, snapshot_pushes
 
-SNAPSHOT_ID = re.compile(r"(?<![0-9a-f])[0-9a-f]{64}(?![0-9a-f])")
+#: A snapshot id anywhere in a post's text (not part of a longer hex run).
+CITED_SNAPSHOT = re.compile(f"(?<![0-9a-f]){SNAPSHOT_HEX}(?![0-9a-f])")
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,7 @@ def builds_on(conn: Connection, post_ids: Iterable[int]) -> dict[int, list[Citat
                                 .order_by(snapshot_pushes.c.audit_seq.desc())).all()) if own else {}
     cited: dict[int, list[str]] = {}
     for r in rows:
-        found = ([parents[r.snapshot_id]] if r.snapshot_id in parents else []) + SNAPSHOT_ID.findall(r.body or "")
+        found = ([parents[r.snapshot_id]] if r.snapshot_id in parents else []) + CITED_SNAPSHOT.findall(r.body or "")
         cited[r.id] = [s for s in dict.fromkeys(found) if s != r.snapshot_id]
     wanted = {s for group in cited.values() for s in group}
     if not wanted:

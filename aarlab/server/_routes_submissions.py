@@ -115,11 +115,6 @@ def _answer_key(svc: Services, dataset: str) -> AnswerKey:
                    f"{', '.join(sorted(svc.keys))}")
 
 
-def _baselines(key: AnswerKey) -> Baselines:
-    return Baselines(key.weak_acc, key.strong_acc, key.n_test_items or key.n_test,
-                     key.n_public_items or int(key.public.sum()))
-
-
 def _record(svc: Services, caller: Principal, request: SubmissionRequest, key: AnswerKey,
             probs: np.ndarray) -> Callable[[Change], SubmissionReceipt]:
     rules = LadderRules.of(svc.settings)
@@ -152,7 +147,7 @@ def _record(svc: Services, caller: Principal, request: SubmissionRequest, key: A
         record = change.audit(caller.name, "submission.create", submission_payload(row, caller.name), time=created)
         change.insert(submissions, {**row, "agent_id": caller.id, "predictions": blob, "audit_seq": record.seq})
         flags = store_flags(change, submission_id=sub_id, dataset=key.name, agent_id=caller.id, probs=probs,
-                            public_pgr=row["public_pgr"], base=_baselines(key))
+                            public_pgr=row["public_pgr"], base=Baselines.of_key(key))
         if climbed is not None:  # rare; written now so that later changes of this batch read it
             change.flush()
             change.conn.execute(insert(public_ladder).values(
