@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from aarlab.server import init_state
-from aarlab.server._routes_submissions import _baselines
+from aarlab.server._integrity import Baselines
 from aarlab.server._scoring import load_answer_keys
 from aarlab.w2s.data import BinaryExample, content_id, distinct_items, read_split, write_split
 from tests.server.fakesuite import SUITE, write_fake_suite
@@ -30,7 +30,7 @@ def test_a_state_counts_the_distinct_items_of_each_test_split_and_its_public_par
     math, chat = keys["math"], keys["chat"]
     public_contents = {content_id(e.model_dump()) for pos, e in enumerate(repeated) if math.public[pos]}
     assert (math.n_test, math.n_test_items, math.n_public_items) == (200, 20, len(public_contents))
-    assert (_baselines(math).n_test, _baselines(math).n_public) == (20, len(public_contents))
+    assert (Baselines.of_key(math).n_test, Baselines.of_key(math).n_public) == (20, len(public_contents))
     assert chat.n_test_items == chat.n_test == 200  # distinct rows: items and rows agree
 
 
