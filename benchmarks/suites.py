@@ -58,6 +58,11 @@ def print_build_stages(suite_name: str, report: dict) -> None:
     if target is not None and "total" in stages:
         verdict = "meets" if stages["total"] <= target else f"{stages['total'] / target:.1f}x over"
         print(f"suite build (recorded) total {stages['total']:.0f} s vs target {target:.0f} s on 2 cores: {verdict}")
+    refused = report.get("refused_worlds") or []
+    if refused:  # worlds a check refused before the one built (each a whole build's time, on top of the total)
+        print(f"suite build (recorded) worlds refused before this one: {len(refused)}, "
+              f"{sum(float(r.get('seconds', 0)) for r in refused):.0f} s: "
+              + "; ".join(str(r.get("refused", ""))[:100] for r in refused))
 
 
 def extraction_speed(suite, dataset: str, role: str, sample: int) -> dict[str, float]:

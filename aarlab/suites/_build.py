@@ -34,12 +34,27 @@ LOCK_FILE = ".build.lock"
 #: A suite file's ``builder`` -> the package that builds it. Each exposes ``build(suite, progress, workers, log)``
 #: (returns the builder's report) and may expose ``after_baselines(suite, report, progress, recompute_baselines)``,
 #: run once the baselines are in ``report["vanilla"]``: it may change the built models and then replaces
-#: ``report["vanilla"]`` with ``recompute_baselines()``.
+#: ``report["vanilla"]`` with ``recompute_baselines()``. A builder that draws its own world from the build secret
+#: exposes ``discard_world(suite)`` (see :func:`_build`), and ``REFUSES_OUTSIDE_BAR = True`` when a vanilla PGR of
+#: the seed means outside (0, 1) after every gate refuses its world (otherwise it is a warning).
 BUILDERS = {"tiny": "aarlab.suites.tiny", "cpu": "aarlab.suites.cpu"}
 
 
+#: Worlds one build of a builder that draws its own (tiny: ``discard_world``) may try: when a check refuses the world
+#: drawn from a build secret the build drew itself, it draws another secret and starts over (every refusal in the
+#: build report's ``refused_worlds``). About 1 fresh tiny secret in 6 was refused (a gap under ``min_gap``).
+MAX_WORLDS = 3
+
+
 class SuiteBuildError(RuntimeError):
-    """The suite could not be built to specification; the message says what failed."""
+    """The suite could not be built to specification; the message says what failed.
+
+    ``report`` holds what the failing stage had measured (the builder's gates, the baselines), for the build report.
+    """
+
+    def __init__(self, message: str, *, report: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.report = report
 
 
 def _vanilla_worker(suite: Suite, dataset: str) -> dict[str, Any]:
@@ -109,6 +124,13 @@ def pgr_bar_problems(results: dict[str, dict[str, Any]], experimental: list[str]
     return lines
 
 
+def mean_bar_problems(results: dict[str, dict[str, Any]], experimental: list[str]) -> list[str]:
+    """One line per dataset held to the bar whose vanilla PGR of the means over the seeds is not in (0, 1)."""
+    return [f"{d}: vanilla PGR {r['pgr']:.2f} (weak_acc {r['weak_acc']:.3f}, strong_acc {r['strong_acc']:.3f}, "
+            f"transfer_acc {r['transfer_acc']:.3f})" for d, r in results.items()
+            if d not in experimental and r.get("pgr") is not None and not 0 < r["pgr"] < 1]
+
+
 def compute_baselines(suite: Suite, progress: Progress, workers: int = 2) -> dict[str, Any]:
     """Run vanilla W2S on every dataset for the baseline seeds; returns the results by dataset (nothing written:
     :func:`write_baselines` does that once every check of the build has passed)."""
@@ -128,7 +150,8 @@ def compute_baselines(suite: Suite, progress: Progress, workers: int = 2) -> dic
             progress("baselines", i + 1, len(futures))
     problems = gap_problems(results, suite.spec.min_gap, suite.spec.experimental)
     if problems:
-        raise SuiteBuildError("the strong ceiling does not beat the weak teacher enough: " + "; ".join(problems))
+        raise SuiteBuildError("the strong ceiling does not beat the weak teacher enough: " + "; ".join(problems),
+                              report=results)
     return results
 
 
@@ -219,21 +242,90 @@ def build_suite(suite: Suite, progress: Progress, *, force: bool = False, worker
 
 
 def _build(suite: Suite, progress: Progress, *, workers: int, log: Log) -> dict[str, Any]:
-    """Run the builder, the baselines and the build's checks (the caller holds the build lock).
+    """Build the suite (the caller holds the build lock), drawing another world when a check refuses one.
+
+    A builder that draws its world from a build secret (it exposes ``discard_world(suite)``) is given another draw
+    when a check refuses the world of a secret this build drew itself, or one a build before refused: the secret and
+    everything made from it are discarded and the build starts over, at most :data:`MAX_WORLDS` worlds. A secret
+    that was there before and never refused (a rebuild, or one placed to reproduce a suite) is never discarded.
+    Each refusal is written to ``build_report.json`` when it happens (``refused`` and ``refused_worlds``, with what
+    the failing stage had measured), so a build that ends refused can still be read.
+    """
+    builder = None if suite.spec.builder is None else importlib.import_module(BUILDERS[suite.spec.builder])
+    discard_world = getattr(builder, "discard_world", None)
+    refused: list[dict[str, Any]] = []
+    redraws = 0
+    if discard_world is not None:
+        fingerprint = _secret_fingerprint(suite)
+        earlier = _refused_worlds(suite)
+        if fingerprint is not None and fingerprint in {r.get("secret_fingerprint") for r in earlier}:
+            log(f"suite {suite.name}: a build before refused the world of its build secret; drawing another")
+            discard_world(suite)
+            refused = earlier  # the history goes on in this build's report
+        redraws = MAX_WORLDS - 1 if _secret_fingerprint(suite) is None else 0
+    while True:
+        start = time.perf_counter()
+        report: dict[str, Any] = {"suite": suite.name, "version": suite_version(suite), "refused_worlds": refused}
+        try:
+            return _build_world(suite, builder, report, progress, workers=workers, log=log)
+        except SuiteBuildError as err:
+            refused.append({"world": len(refused) + 1, "secret_fingerprint": _secret_fingerprint(suite),
+                            "refused": str(err), "seconds": round(time.perf_counter() - start, 1)})
+            report["refused"] = str(err)
+            _write_report(suite, report)
+            if redraws == 0 or discard_world is None:
+                raise
+            redraws -= 1
+            log(f"suite {suite.name}: world {len(refused)} refused ({err}); drawing another world with a new "
+                f"build secret ({redraws} more allowed after it)")
+            discard_world(suite)
+
+
+def _secret_fingerprint(suite: Suite) -> str | None:
+    from aarlab.suites._secret import read_build_secret, secret_fingerprint
+
+    secret = read_build_secret(suite.root)
+    return None if secret is None else secret_fingerprint(secret)
+
+
+def _refused_worlds(suite: Suite) -> list[dict[str, Any]]:
+    """The refused worlds the last build report lists (none when there is no readable report)."""
+    try:
+        refused = _report(suite).get("refused_worlds")
+    except (OSError, ValueError, AttributeError):
+        return []
+    return [r for r in refused if isinstance(r, dict)] if isinstance(refused, list) else []
+
+
+def _write_report(suite: Suite, report: dict[str, Any]) -> None:
+    tmp = suite.root / f".build_report.json.{os.getpid()}.tmp"
+    tmp.write_text(json.dumps(report, indent=2))
+    os.replace(tmp, suite.root / "build_report.json")
+
+
+def _build_world(suite: Suite, builder: Any, report: dict[str, Any], progress: Progress, *, workers: int,
+                 log: Log) -> dict[str, Any]:
+    """Run the builder, the baselines and the build's checks on one world, filling ``report`` as they finish.
 
     ``baselines.json`` -- what makes a suite built -- is removed first and written last, after the shortcut report
     has passed: a build that fails a check or is killed at any point leaves a suite the next command rebuilds,
-    never one that looks built without having passed every check.
+    never one that looks built without having passed every check. A refusing stage's measurements go into
+    ``report`` (the builder's under ``builder``, the baselines under ``vanilla``).
     """
-    report_path = suite.root / "build_report.json"
     (suite.root / "baselines.json").unlink(missing_ok=True)
-    report: dict[str, Any] = {"suite": suite.name, "version": suite_version(suite)}
     start = time.perf_counter()
-    builder = None if suite.spec.builder is None else importlib.import_module(BUILDERS[suite.spec.builder])
     if builder is not None:
-        report["builder"] = builder.build(suite, progress, workers, log)
+        try:
+            report["builder"] = builder.build(suite, progress, workers, log)
+        except SuiteBuildError as err:
+            report["builder"] = err.report
+            raise
     t0 = time.perf_counter()
-    report["vanilla"] = compute_baselines(suite, progress, workers=workers)
+    try:
+        report["vanilla"] = compute_baselines(suite, progress, workers=workers)
+    except SuiteBuildError as err:
+        report["vanilla"] = err.report
+        raise
     timings = {"baselines": time.perf_counter() - t0}
     after_baselines = getattr(builder, "after_baselines", None)
     if after_baselines is not None:  # tiny: the ceiling gate (vanilla PGR >= 1: strong_acc is not yet a ceiling)
@@ -241,12 +333,17 @@ def _build(suite: Suite, progress: Progress, *, workers: int, log: Log) -> dict[
         after_baselines(suite, report, progress, lambda: compute_baselines(suite, progress, workers=workers))
         timings["after_baselines"] = time.perf_counter() - t0
     report["bar_problems"] = pgr_bar_problems(report["vanilla"], suite.spec.experimental)
+    outside = mean_bar_problems(report["vanilla"], suite.spec.experimental)
+    if outside and getattr(builder, "REFUSES_OUTSIDE_BAR", False):
+        raise SuiteBuildError("the vanilla PGR of the seed means is outside the acceptance bar (0 < PGR < 1) after "
+                              "every gate: " + "; ".join(outside) + " (a vanilla student at its ceiling leaves no "
+                              "room above vanilla; one below its teacher, nothing to recover)")
     for problem in report["bar_problems"]:
         log(f"warning: outside the acceptance bar (0 < vanilla PGR < 1, means and every seed): {problem}")
     t0 = time.perf_counter()
     refuse_shortcuts(suite, report, progress)
     report["timings_s"] = {**timings, "shortcuts": time.perf_counter() - t0, "total": time.perf_counter() - start}
-    report_path.write_text(json.dumps(report, indent=2))
+    _write_report(suite, report)
     write_baselines(suite, report["vanilla"])
     return report
 
@@ -266,7 +363,6 @@ def refuse_shortcuts(suite: Suite, report: dict[str, Any], progress: Progress) -
     progress("shortcut report", 1, 1)
     problems = shortcut_problems(report["shortcuts"], suite.spec.experimental)
     if problems:
-        (suite.root / "build_report.json").write_text(json.dumps(report, indent=2))
         raise SuiteBuildError("a method could match the weak teacher without its labels: " + "; ".join(problems)
                               + f". Change the builder (weaker planted cue, balanced candidates) or mark the dataset "
                               f"experimental; the numbers are in {suite.root / 'build_report.json'}")

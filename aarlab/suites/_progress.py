@@ -102,10 +102,11 @@ def build_progress(console: Console, plain: bool = False) -> Iterator[tuple[Prog
 
         yield StageLines(write), write
         return
+    from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
     from rich.progress import Progress as RichProgress
 
     columns = (TextColumn("{task.description:<18}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TextColumn("ETA"), TimeRemainingColumn())
     with RichProgress(*columns, console=console, transient=False) as bars:
-        yield StageBars(bars), lambda m: bars.console.print(f"[dim]{m}[/]", highlight=False)
+        yield StageBars(bars), lambda m: bars.console.print(f"[dim]{escape(m)}[/]", highlight=False)

@@ -4,6 +4,7 @@ and the file is never mounted in an agent's sandbox (docs/sandbox.md)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import secrets
@@ -23,11 +24,18 @@ class BuildSecretError(SuiteBuildError):
 def load_or_create_build_secret(root: Path) -> str:
     """The secret in ``root/build_secret`` when present (a rebuild reproduces the suite), else a new one
     (``secrets.token_hex(32)``) written there with mode 0600. Refuses a link or a non-regular file."""
+    secret = read_build_secret(root)
+    return _create(Path(root) / SECRET_FILE) if secret is None else secret
+
+
+def read_build_secret(root: Path) -> str | None:
+    """The secret in ``root/build_secret`` (its mode made 0600), or None when there is none; refuses a link, a
+    non-regular file or a malformed secret (:class:`BuildSecretError`, saying what to do)."""
     path = Path(root) / SECRET_FILE
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except FileNotFoundError:
-        return _create(path)
+        return None
     except OSError as err:
         raise BuildSecretError(f"{path} cannot be read as the suite's build secret ({err.strerror}); it must be "
                                "a regular file, not a link: remove it to draw a new secret (labels will change)"
@@ -42,6 +50,12 @@ def load_or_create_build_secret(root: Path) -> str:
                                "secret (the suite's labels will change)")
     os.chmod(path, 0o600)
     return secret
+
+
+def secret_fingerprint(secret: str) -> str:
+    """A short public name for a secret (the first 16 hex digits of its SHA-256): lets a build report say which
+    world it refused without revealing the secret."""
+    return hashlib.sha256(secret.encode()).hexdigest()[:16]
 
 
 def _create(path: Path) -> str:

@@ -84,3 +84,12 @@ def test_plain_asks_for_lines_even_on_a_terminal() -> None:
     with build_progress(console, plain=True) as (progress, _log):
         progress("datasets", 0, 4)
     assert console.file.getvalue() == "datasets: 0/4 (0%), 0:00 elapsed\n"  # type: ignore[attr-defined]
+
+
+def test_a_note_on_a_terminal_is_printed_as_written_even_with_brackets() -> None:
+    import io
+
+    console = Console(file=io.StringIO(), force_terminal=True, width=200)
+    with build_progress(console) as (_progress, log):
+        log("set another init_seed in the suite's [build] table [/]")
+    assert "the suite's [build] table [/]" in console.file.getvalue()  # type: ignore[attr-defined]

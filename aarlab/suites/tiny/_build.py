@@ -17,10 +17,7 @@ init seed replaces it (bounded, recorded; these teacher runs are cached and reus
 from __future__ import annotations
 
 import multiprocessing as mp
-import os
 import random
-import re
-import secrets
 import shutil
 import time
 from collections.abc import Callable
@@ -32,6 +29,7 @@ from typing import Any
 
 from aarlab._threads import pick_threads
 from aarlab.suites._build import SuiteBuildError
+from aarlab.suites._secret import SECRET_FILE, load_or_create_build_secret
 from aarlab.suites._spec import Suite
 from aarlab.suites.tiny._draw import draw_world
 from aarlab.suites.tiny._gate import (
@@ -86,27 +84,17 @@ class BuildPlan:
         )
 
 
-SECRET_FILE = "build_secret"
-_SECRET_FORMAT = re.compile(r"[0-9a-f]{32,128}")
+#: What a world leaves under the suite's root besides its secret (datasets, models, cached runs, the shortcut
+#: references): all of it goes when the build draws another world.
+WORLD_PATHS = ("data", "models", "cache", "shortcuts")
 
 
-def load_or_create_secret(root: Path) -> str:
-    """The suite's build secret: read from ``root/build_secret`` if present, else drawn and written (mode 0600)."""
-    path = root / SECRET_FILE
-    if path.is_file():
-        secret = path.read_text().strip()
-        if not _SECRET_FORMAT.fullmatch(secret):
-            raise BuildError(f"{path}: expected 32-128 lowercase hex digits (a secret from secrets.token_hex), "
-                             f"found {len(secret)} characters of another form; fix the file or delete it to draw "
-                             "a new secret (the suite's labels will change)")
-        path.chmod(0o600)
-        return secret
-    root.mkdir(parents=True, exist_ok=True)
-    secret = secrets.token_hex(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(secret + "\n")
-    return secret
+def discard_world(suite: Suite) -> None:
+    """Remove the suite's build secret and everything made from its world (``suites/_build.py`` calls this when a
+    check refuses a world whose secret the build drew itself, then builds again on a new secret)."""
+    for name in WORLD_PATHS:
+        shutil.rmtree(suite.root / name, ignore_errors=True)
+    (suite.root / SECRET_FILE).unlink(missing_ok=True)
 
 
 def weak_known_items(world: World) -> dict[str, list[Item]]:
@@ -236,7 +224,7 @@ def build_tiny(suite: Suite, progress: Progress, workers: int = 2) -> dict[str, 
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     progress("datasets", 0, len(TASKS) + 1)
-    drawn = draw_world(load_or_create_secret(root), plan.world_seed, plan.data_seed)
+    drawn = draw_world(load_or_create_build_secret(root), plan.world_seed, plan.data_seed)
     key, world, shortcuts = drawn.key, drawn.world, drawn.shortcuts
     tests = {}
     for task in TASKS:
@@ -276,25 +264,28 @@ def build_tiny(suite: Suite, progress: Progress, workers: int = 2) -> dict[str, 
     timings["pretrain"] = time.perf_counter() - t0
     for role, gate in gates.items():
         timings[f"pretrain_{role}"] = gate["seconds"]
+    # what a refused world leaves in build_report.json (the build's report of every world it refused)
+    partial = {"plan": plan.__dict__, "world_draws": drawn.draws, "gates": gates, "shortcuts": shortcuts,
+               "timings_s": timings}
     failures = strong_gate_failures(gates["strong"])
     if failures:
         tried = ", ".join(f"init seed {a['init_seed']} ({a['steps']} steps)" for a in gates["strong"]["attempts"])
         raise BuildError(f"strong model failed the knowledge gate after {tried}: " + "; ".join(failures)
-                         + f". Delete {root / SECRET_FILE} to draw another world, or set another init_seed in the "
-                         "suite's [build] table (a new suite version); the decoy lines in tiny/_pretrain.py should "
-                         "keep zero-shot near 0.5, so a zero-shot failure here is worth reporting")
+                         + f". Building again draws another world (a {SECRET_FILE} you placed yourself is kept: delete "
+                         f"{root / SECRET_FILE} for that), or set another init_seed in the suite's [build] table (a "
+                         "new suite version); the decoy lines in tiny/_pretrain.py should "
+                         "keep zero-shot near 0.5, so a zero-shot failure here is worth reporting", report=partial)
     failures = teacher_failures(gates["weak"], floors)
     if failures:
         seeds = ", ".join(str(a["init_seed"]) for a in gates["weak"]["attempts"])
         raise BuildError(f"the weak model failed the teacher gate with init seeds {seeds}: " + "; ".join(failures)
-                         + f". Delete {root / SECRET_FILE} to draw another world; every attempt is in the build "
-                         "report's gates.weak.attempts")
+                         + f". Building again draws another world (a {SECRET_FILE} you placed yourself is kept: delete "
+                         f"{root / SECRET_FILE} for that); every attempt is in the build report's "
+                         "builder.gates.weak.attempts", report=partial)
 
     t0 = time.perf_counter()
     from aarlab.suites.tiny._readouts import strong_readouts
 
     readouts = strong_readouts(models_dir / "strong", {task: tests[task] for task in TASKS}, progress)
     timings["readouts"] = time.perf_counter() - t0
-    return {"plan": plan.__dict__, "world_draws": drawn.draws, "gates": gates, "shortcuts": shortcuts,
-            "strong_readouts": readouts,
-            "timings_s": timings, "thread_handover": handover, "thread_budget": workers * share}
+    return {**partial, "strong_readouts": readouts, "thread_handover": handover, "thread_budget": workers * share}

@@ -57,7 +57,8 @@ def _consolidate_strong(suite: Suite, plan: Any, builder: dict[str, Any], progre
     from transformers import AutoTokenizer, Qwen3ForCausalLM
 
     from aarlab._threads import pick_threads, use_threads
-    from aarlab.suites.tiny._build import load_or_create_secret, save_model
+    from aarlab.suites._secret import load_or_create_build_secret
+    from aarlab.suites.tiny._build import save_model
     from aarlab.suites.tiny._draw import draw_world
     from aarlab.suites.tiny._gate import chunk_steps, strong_gate_failures
     from aarlab.suites.tiny._pretrain import PretrainConfig, gate_report, pretrain
@@ -67,7 +68,7 @@ def _consolidate_strong(suite: Suite, plan: Any, builder: dict[str, Any], progre
     quiet_transformers()
     # The build's own budget: the load average still counts the baseline workers that have just finished.
     threads = use_threads(int(builder.get("thread_budget") or pick_threads(workers=1)))
-    drawn = draw_world(load_or_create_secret(suite.root), plan.world_seed, plan.data_seed)
+    drawn = draw_world(load_or_create_build_secret(suite.root), plan.world_seed, plan.data_seed)
     models = suite.root / "models"
     tokenizer = AutoTokenizer.from_pretrained(models / "tokenizer")
     model = Qwen3ForCausalLM.from_pretrained(models / "strong")

@@ -1,10 +1,7 @@
-import stat
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from aarlab.suites.tiny._build import BuildError, BuildPlan, load_or_create_secret, weak_known_items
+from aarlab.suites.tiny._build import BuildPlan, weak_known_items
 from aarlab.suites.tiny._gate import strong_gate_failures
 from aarlab.suites.tiny._world import build_world
 
@@ -34,27 +31,6 @@ def test_the_weak_model_knows_a_fixed_partial_subset() -> None:
     known = weak_known_items(world)
     assert known == weak_known_items(world)
     assert {t: len(v) for t, v in known.items()} == {"math": 50, "code": 80, "chat": 72}
-
-
-def test_a_build_secret_is_drawn_once_kept_private_and_reused(tmp_path: Path) -> None:
-    secret = load_or_create_secret(tmp_path)
-    path = tmp_path / "build_secret"
-    assert len(secret) == 64 and path.read_text().strip() == secret
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert load_or_create_secret(tmp_path) == secret
-    assert load_or_create_secret(tmp_path / "other") != secret
-
-
-def test_a_user_supplied_secret_is_kept(tmp_path: Path) -> None:
-    (tmp_path / "build_secret").write_text("ab" * 16 + "\n")
-    assert load_or_create_secret(tmp_path) == "ab" * 16
-    assert stat.S_IMODE((tmp_path / "build_secret").stat().st_mode) == 0o600
-
-
-def test_a_malformed_secret_file_is_refused_with_a_fix(tmp_path: Path) -> None:
-    (tmp_path / "build_secret").write_text("0\n")
-    with pytest.raises(BuildError, match="hex digits.*delete it"):
-        load_or_create_secret(tmp_path)
 
 
 def test_the_build_plan_allows_more_attempts_without_a_suite_file_key() -> None:

@@ -114,7 +114,7 @@ def test_a_real_consolidation_keeps_a_model_only_when_it_passes_the_knowledge_ga
     plan = BuildPlan(world_seed=0, data_seed=0, strong_steps=20, weak_steps=20, max_extra_chunks=0, init_seed=0,
                      max_attempts=1)
     try:
-        monkeypatch.setattr("aarlab.suites.tiny._build.load_or_create_secret", lambda _root: "ab" * 16)
+        monkeypatch.setattr("aarlab.suites._secret.load_or_create_build_secret", lambda _root: "ab" * 16)
         strong = _pretrain_worker("strong", suite, plan, drawn.key, {}, {})
         builder: dict[str, Any] = {"gates": {"strong": strong}, "thread_budget": 1}
         model_dir = suite.root / "models" / "strong"
@@ -138,9 +138,10 @@ def test_a_real_consolidation_keeps_a_model_only_when_it_passes_the_knowledge_ga
         torch.set_num_threads(threads)
 
 
-def test_a_tiny_build_runs_the_ceiling_gate_and_warns_of_what_stays_outside_the_bar(
+def test_a_tiny_build_runs_the_ceiling_gate_and_warns_of_seeds_outside_the_bar(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The build's wiring: baselines, the gate's round, the baselines again, bar problems warned and recorded."""
+    """The build's wiring: baselines, the gate's round, the baselines again, bar problems warned and recorded
+    (a seed outside with the means inside; means outside refuse the world: tests/suites/test_build_redraw.py)."""
     import json
 
     from aarlab.suites import _build, load_suite, tiny
@@ -148,7 +149,8 @@ def test_a_tiny_build_runs_the_ceiling_gate_and_warns_of_what_stays_outside_the_
 
     suite = load_suite("tiny", tmp_path)
     suite.root.mkdir(parents=True)  # what the build lock does before _build
-    after = {**INSIDE, "code": _result(0.73, 0.98, 0.70)}  # the round fixes math; code falls under the teacher
+    seeds = [{"seed": 0, "pgr": 0.9}, {"seed": 1, "pgr": -0.1}, {"seed": 2, "pgr": 0.8}]
+    after = {**INSIDE, "code": {**INSIDE["code"], "seeds": seeds}}  # the round fixes math; a code seed falls under
     runs = iter([dict(AT_CEILING), after])
     calls: list[str] = []
     monkeypatch.setattr(tiny, "build_tiny", lambda *_a, **_k: {"gates": {}})
