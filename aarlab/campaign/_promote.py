@@ -58,6 +58,11 @@ MIN_SEEDS = 3
 MAX_PREDICTIONS_BYTES = 64 * 1024 * 1024
 #: Flag of a re-run whose fresh seeds give no weak-to-strong gap on the private part (PGR undefined).
 NO_GAP = "no weak-to-strong gap on the re-run's seeds"
+#: The in-domain private PGR under which held-out / in-domain is left out (None): the ratio of two PGRs divides by
+#: a number that one test item moves by ~0.1 on tiny, so a small in-domain PGR blows it up (5.79 measured at an
+#: in-domain 0.13). The held-out PGRs themselves are always reported.
+MIN_RATIO_PGR = 0.2
+
 #: The search agent's configuration file in its snapshots.
 SEARCH_CONFIG = "best_config.json"
 
@@ -514,8 +519,14 @@ def _held_out(result: PromotionResult, runner: Runner, method: MethodSpec, keys:
         result.held_out[name] = HeldOutScore(transfer_acc=t, pgr=value, per_seed_pgr=_per_seed_pgr(base, matrix))
         if value is not None:
             values.append(value)
-    if values and result.private_pgr is not None and result.private_pgr > 0:
-        result.held_out_ratio = float(np.mean(values)) / result.private_pgr
+    result.held_out_ratio = held_out_ratio(values, result.private_pgr)
+
+
+def held_out_ratio(held_out_pgrs: list[float], private_pgr: float | None) -> float | None:
+    """Mean held-out PGR / in-domain private PGR; None without held-out PGRs or under :data:`MIN_RATIO_PGR`."""
+    if not held_out_pgrs or private_pgr is None or private_pgr < MIN_RATIO_PGR:
+        return None
+    return float(np.mean(held_out_pgrs)) / private_pgr
 
 
 # --- 6. the record ----------------------------------------------------------------------------------------------------

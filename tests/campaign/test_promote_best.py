@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from aarlab.campaign._promote import HeldOutScore, PromotionResult
 from aarlab.campaign._promote_best import promotion_lines
@@ -39,3 +40,13 @@ def test_a_tie_with_vanilla_a_teacher_free_method_and_a_failed_held_out_run_are_
     assert "not separable from vanilla" in lines[0]
     assert lines[1].endswith("(no gain over zero-shot to keep): it does NOT learn from the teacher")
     assert lines[2] == "how it generalised, held out (other datasets): math failed (held-out / in-domain 0.95)"
+
+
+def test_held_out_over_in_domain_is_left_out_where_the_in_domain_pgr_is_too_small_to_divide_by() -> None:
+    from aarlab.campaign._promote import MIN_RATIO_PGR, held_out_ratio
+
+    assert held_out_ratio([0.8, 0.6], 0.5) == pytest.approx(1.4)
+    assert held_out_ratio([0.8, 0.6], MIN_RATIO_PGR) == pytest.approx(0.7 / MIN_RATIO_PGR)
+    assert held_out_ratio([0.80, 0.65], 0.13) is None  # measured once as 5.79: noise over noise
+    assert held_out_ratio([0.8], -0.1) is None and held_out_ratio([0.8], None) is None
+    assert held_out_ratio([], 0.9) is None
