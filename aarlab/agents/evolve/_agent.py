@@ -303,15 +303,20 @@ class EvolveAgent(SearchAgent):
         started = (f"It started from {', '.join(f'program `{p}`' for p in candidate.parents)}"
                    + (f" of snapshot `{candidate.parent_snapshot}`" if candidate.parent_snapshot else "")
                    + f" ({candidate.origin})." if candidate.parents else "It is a starting point of the search.")
-        body = (f"Evolved method on `{self.dataset}`: program `{program.id}` -- {program.describe()} -- reached "
+        reached = "its receipt shows the top public level," if nominated else "reached"
+        body = (f"Evolved method on `{self.dataset}`: program `{program.id}` -- {program.describe()} -- {reached} "
                 f"public PGR {receipt.public_pgr} (public accuracy {receipt.public_transfer_acc}). {started}\n\n"
                 f"The method file is `{method_file(program)}` in the snapshot (the plug-in API: run it with "
                 f"`aarlab w2s run --method {method_file(program)}`).\n\n"
                 f"```json\n{json.dumps({'program': candidate.program, 'parents': candidate.parents})}\n```\n")
-        if nominated:
-            body = ("Nominated for promotion at the end of the search: the latest of the new programs at the top "
-                    "public score (the Ladder did not separate them further).\n\n" + body)
         title = f"{self.dataset}: {program.describe()} -> public PGR {receipt.public_pgr}"
+        if nominated:  # its receipt repeats the level another program set: the post claims no score of its own
+            body = ("Nominated for promotion at the end of the search: the latest of the new programs at the top "
+                    f"public level (public PGR {receipt.public_pgr}, which the Ladder did not separate them at). "
+                    "Unless it set that level itself, the score the forum verifies for this post is the starting "
+                    "level: only the promotion's private re-run says how good it is.\n\n" + body)
+            title = (f"{self.dataset}: nominated for promotion: {program.describe()} (at the top public level, "
+                     f"PGR {receipt.public_pgr}; not separated by the Ladder)")
         tags = ["evolve", self.dataset] + (["builds-on-forum"] if candidate.origin.startswith("migrant") else []) \
             + (["nominated"] if nominated else [])
         candidate.snapshot = self.post_result(client, title, body, tags, receipt, program.describe(),

@@ -241,3 +241,20 @@ def test_a_program_started_from_a_posted_snapshot_is_pushed_with_that_snapshot_a
     [(args, kwargs)] = calls
     assert kwargs["parent"] == "a" * 64 and "builds-on-forum" in args[3] and f"`{'a' * 64}`" in args[2]  # tags, body
     assert candidate.snapshot == "b" * 64
+
+
+def test_a_nomination_post_does_not_claim_the_top_level_as_its_own_score(evolve_run: Run) -> None:
+    agent = EvolveAgent(evolve_run.state, "evolve-1", log=lambda _m: None)
+    program = random_program(random.Random(6))
+    calls: list[tuple[tuple, dict]] = []
+    agent.post_result = lambda *args, **kwargs: calls.append((args, kwargs)) or "c" * 64  # type: ignore[method-assign]
+    receipt = SimpleNamespace(public_pgr=1.3, public_transfer_acc=0.97)
+    for nominated in (False, True):
+        candidate = Candidate(program=program.model_dump(), id=program.id, origin="mutation", parents=["p0"],
+                              parent_snapshot=None, value=1.3)
+        agent.publish_program(None, candidate, receipt, nominated=nominated)  # type: ignore[arg-type]
+    (best, _), (nomination, _) = calls
+    assert best[1].endswith("-> public PGR 1.3") and "reached public PGR 1.3" in best[2]
+    assert "nominated for promotion" in nomination[1] and "not separated by the Ladder" in nomination[1]
+    assert "reached public PGR" not in nomination[2] and "only the promotion's private re-run" in nomination[2]
+    assert "nominated" in nomination[3] and "nominated" not in best[3]
