@@ -486,3 +486,8 @@ def suites_build_cmd(
         table.add_row(dataset, f"{r['weak_acc']:.3f}", f"{r['strong_acc']:.3f}", f"{r['transfer_acc']:.3f}",
                       f"{r['pgr']:.2f}")
     out.print(table)
+    refused = report.get("refused_worlds") or []
+    if refused:  # the build drew another world after a check refused one: say so once, with where to read why
+        err.print(f"{len(refused)} world(s) refused before this one ({sum(r.get('seconds', 0) for r in refused):.0f}"
+                  f" s): the reasons are in {suite.root / 'build_report.json'} under refused_worlds",
+                  highlight=False, markup=False)

@@ -170,3 +170,19 @@ def test_the_bar_refuses_only_for_a_builder_that_says_so_and_never_an_experiment
     monkeypatch.setattr("aarlab.suites._build.compute_baselines", worlds.baselines)
     report, _logs = _build(other)
     assert report["refused_worlds"] == [] and is_built(other)
+
+
+def test_suites_build_says_how_many_worlds_were_refused_and_where_the_reasons_are(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    import aarlab.suites
+    from aarlab.cli import app
+
+    suite, _worlds = _stub(tmp_path, monkeypatch, [True, False])
+    monkeypatch.setattr(aarlab.suites, "build_suite", lambda s, *_a, **_k: _build(s)[0])
+    shown = CliRunner().invoke(app, ["suites", "build", "tiny", "--home", str(tmp_path), "--threads", "1"],
+                               env={"COLUMNS": "300"})
+    assert shown.exit_code == 0, shown.output
+    assert "1 world(s) refused before this one" in shown.output
+    assert f"{suite.root / 'build_report.json'} under refused_worlds" in shown.output
