@@ -333,11 +333,8 @@ def _build_world(suite: Suite, builder: Any, report: dict[str, Any], progress: P
         after_baselines(suite, report, progress, lambda: compute_baselines(suite, progress, workers=workers))
         timings["after_baselines"] = time.perf_counter() - t0
     report["bar_problems"] = pgr_bar_problems(report["vanilla"], suite.spec.experimental)
-    outside = mean_bar_problems(report["vanilla"], suite.spec.experimental)
-    if outside and getattr(builder, "REFUSES_OUTSIDE_BAR", False):
-        raise SuiteBuildError("the vanilla PGR of the seed means is outside the acceptance bar (0 < PGR < 1) after "
-                              "every gate: " + "; ".join(outside) + " (a vanilla student at its ceiling leaves no "
-                              "room above vanilla; one below its teacher, nothing to recover)")
+    if getattr(builder, "REFUSES_OUTSIDE_BAR", False):
+        refuse_outside_bar(suite, report["vanilla"])
     for problem in report["bar_problems"]:
         log(f"warning: outside the acceptance bar (0 < vanilla PGR < 1, means and every seed): {problem}")
     t0 = time.perf_counter()
@@ -346,6 +343,22 @@ def _build_world(suite: Suite, builder: Any, report: dict[str, Any], progress: P
     _write_report(suite, report)
     write_baselines(suite, report["vanilla"])
     return report
+
+
+def refuse_outside_bar(suite: Suite, results: dict[str, dict[str, Any]]) -> None:
+    """Refuse (:class:`SuiteBuildError`) a dataset held to the bar whose vanilla PGR of the seed means is outside
+    (0, 1), or on which the scoring service would flag every submission ``gap-too-small`` (``_scorable.py``)."""
+    from aarlab.suites._scorable import unscorable
+
+    outside = mean_bar_problems(results, suite.spec.experimental)
+    if outside:
+        raise SuiteBuildError("the vanilla PGR of the seed means is outside the acceptance bar (0 < PGR < 1) after "
+                              "every gate: " + "; ".join(outside) + " (a vanilla student at its ceiling leaves no "
+                              "room above vanilla; one below its teacher, nothing to recover)")
+    flagged = unscorable(suite, results, suite.spec.experimental)
+    if flagged:
+        raise SuiteBuildError("the scoring service would flag every submission gap-too-small on: "
+                              + "; ".join(flagged))
 
 
 def refuse_shortcuts(suite: Suite, report: dict[str, Any], progress: Progress) -> None:

@@ -100,6 +100,7 @@ def _stub_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shortcuts) -> t
         shortcuts()
 
     monkeypatch.setattr(_build, "refuse_shortcuts", refuse)
+    monkeypatch.setattr("aarlab.suites._scorable.unscorable", lambda *_a: [])  # no datasets written here
     return suite, calls
 
 

@@ -54,6 +54,7 @@ def _stub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, refuse: list[bool], *
     monkeypatch.setattr(_build, "compute_baselines", worlds.baselines)
     monkeypatch.setattr(_build, "refuse_shortcuts", lambda *_a: None)
     monkeypatch.setattr(tiny, "after_baselines", lambda *_a, **_k: None)
+    monkeypatch.setattr("aarlab.suites._scorable.unscorable", lambda *_a: [])  # the stand-ins write no datasets
     return suite, worlds
 
 
@@ -186,3 +187,40 @@ def test_suites_build_says_how_many_worlds_were_refused_and_where_the_reasons_ar
     assert shown.exit_code == 0, shown.output
     assert "1 world(s) refused before this one" in shown.output
     assert f"{suite.root / 'build_report.json'} under refused_worlds" in shown.output
+
+
+def _write_test_split(suite: Suite, dataset: str, questions: int) -> None:
+    """A dataset dir whose test split has ``questions`` distinct questions, each as two repeated rows."""
+    directory = suite.data_path(dataset)
+    directory.mkdir(parents=True, exist_ok=True)
+    rows = [{"id": f"{q}-{r}", "question": f"q{q}", "choice": str(q % 3), "label": r == 0}
+            for q in range(questions) for r in (0, 1)]
+    for split in ("train_label", "train_unlabel", "test"):
+        (directory / f"{split}.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+
+
+def test_a_dataset_every_submission_on_which_the_service_would_flag_gap_too_small_is_unscorable(
+        tmp_path: Path) -> None:
+    from aarlab.suites._scorable import unscorable
+
+    suite = load_suite("tiny", tmp_path)
+    for name in ("math", "code", "chat"):
+        _write_test_split(suite, name, 60)
+    results = {"math": {"weak_acc": 0.767, "strong_acc": 0.933},  # tiny math before 2026-12-05: SE 0.27 on 30
+               "code": {"weak_acc": 0.697, "strong_acc": 0.992}, "chat": {"weak_acc": 0.60, "strong_acc": 0.62}}
+    lines = unscorable(suite, results, [])
+    assert [line.split(":")[0] for line in lines] == ["math", "chat"]
+    assert "one SE of public PGR is 0.27" in lines[0] and "60 distinct test items, ~30 public" in lines[0]
+    assert "the gap 0.020 is below" in lines[1]
+    assert unscorable(suite, results, ["math", "chat"]) == []
+
+
+def test_a_world_the_service_could_not_score_is_refused_and_redrawn(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    suite, worlds = _stub(tmp_path, monkeypatch, [False, False])
+    verdicts = iter([["math: one SE of public PGR is 0.27 (> 0.25)"], []])
+    monkeypatch.setattr("aarlab.suites._scorable.unscorable", lambda *_a: next(verdicts))
+    report, _logs = _build(suite)
+    (refusal,) = report["refused_worlds"]
+    assert refusal["refused"].startswith("the scoring service would flag every submission gap-too-small on: math")
+    assert is_built(suite) and len(worlds.secrets) == 2

@@ -41,8 +41,12 @@ from aarlab.suites.tiny._gate import (
 )
 from aarlab.suites.tiny._world import TASKS, Item, World, build_world
 
-#: Fraction of each task's items the weak model is pretrained on (its knowledge; the rest it must guess).
-WEAK_KNOWLEDGE: dict[str, float] = {"math": 0.5, "code": 0.4, "chat": 0.4}
+#: Fraction of each task's items the weak model is pretrained on (its knowledge; the rest it must guess), unless
+#: the suite's ``[build]`` table sets ``weak_knowledge_<task>`` (tiny.toml sets these values). Math was 0.5 before
+#: 2026-12-05: its teacher then sat so close to the ceiling that one SE of public PGR on its ~30 public questions
+#: exceeded the scoring service's 0.25 on 2 of 5 fresh worlds, and every honest submission was flagged
+#: ``gap-too-small`` (docs/suites.md).
+WEAK_KNOWLEDGE: dict[str, float] = {"math": 0.4, "code": 0.4, "chat": 0.4}
 
 Progress = Callable[[str, float, float], None]
 
@@ -67,6 +71,8 @@ class BuildPlan:
     #: The weak model's teacher gate: each attempt costs one weak pretraining (~2.5 min on one core, mostly while
     #: the strong model still trains); 1 of the 3 builds of the current recipes measured needed a second one.
     max_weak_attempts: int = 4
+    #: The fraction of each task's items the weak model knows (:data:`WEAK_KNOWLEDGE` unless the suite sets it).
+    weak_knowledge: tuple[tuple[str, float], ...] = tuple(WEAK_KNOWLEDGE.items())
 
     @staticmethod
     def from_suite(suite: Suite) -> BuildPlan:
@@ -81,6 +87,8 @@ class BuildPlan:
             init_seed=int(b.get("init_seed", 0)),
             max_attempts=int(b.get("max_attempts", 2)),
             max_weak_attempts=int(b.get("max_weak_attempts", 4)),
+            weak_knowledge=tuple((task, float(b.get(f"weak_knowledge_{task}", share)))
+                                 for task, share in WEAK_KNOWLEDGE.items()),
         )
 
 
@@ -97,10 +105,12 @@ def discard_world(suite: Suite) -> None:
     (suite.root / SECRET_FILE).unlink(missing_ok=True)
 
 
-def weak_known_items(world: World) -> dict[str, list[Item]]:
-    """The items in the weak model's pretraining corpus (deterministic per world)."""
+def weak_known_items(world: World, shares: dict[str, float] | None = None) -> dict[str, list[Item]]:
+    """The items in the weak model's pretraining corpus (deterministic per world and ``shares``, the fraction of
+    each task's items; default :data:`WEAK_KNOWLEDGE`)."""
+    shares = shares or WEAK_KNOWLEDGE
     rng = random.Random(f"{world.key}:weak-known")
-    return {t: rng.sample(items, round(len(items) * WEAK_KNOWLEDGE[t])) for t, items in world.items.items()}
+    return {t: rng.sample(items, round(len(items) * shares[t])) for t, items in world.items.items()}
 
 
 def save_model(model: Any, tokenizer: Any, out_dir: str, role: str) -> None:
@@ -159,7 +169,7 @@ def _pretrain_worker(role: str, suite: Suite, plan: BuildPlan, key: str, floors:
     steps = plan.strong_steps if role == "strong" else plan.weak_steps
     world = build_world(key)
     tokenizer = AutoTokenizer.from_pretrained(out_dir + "/tokenizer")
-    known = world.items if role == "strong" else weak_known_items(world)
+    known = world.items if role == "strong" else weak_known_items(world, dict(plan.weak_knowledge))
     items = [i for its in known.values() for i in its]
     cfg = PretrainConfig()
     start = time.perf_counter()

@@ -30,7 +30,19 @@ def test_the_weak_model_knows_a_fixed_partial_subset() -> None:
     world = build_world("k0")
     known = weak_known_items(world)
     assert known == weak_known_items(world)
-    assert {t: len(v) for t, v in known.items()} == {"math": 50, "code": 80, "chat": 72}
+    assert {t: len(v) for t, v in known.items()} == {"math": 40, "code": 80, "chat": 72}
+    half = weak_known_items(world, {"math": 0.5, "code": 0.4, "chat": 0.4})
+    assert len(half["math"]) == 50 and set(known["math"]) != set(half["math"])
+
+
+def test_the_weak_models_knowledge_comes_from_the_suite_file(tmp_path: Path) -> None:
+    from aarlab.suites import Suite, load_suite
+
+    suite = load_suite("tiny", tmp_path)
+    assert dict(BuildPlan.from_suite(suite).weak_knowledge) == {"math": 0.4, "code": 0.4, "chat": 0.4}
+    changed = Suite(suite.spec.model_copy(update={"build": {**suite.spec.build, "weak_knowledge_math": 0.5}}),
+                    tmp_path)
+    assert dict(BuildPlan.from_suite(changed).weak_knowledge)["math"] == 0.5
 
 
 def test_the_build_plan_allows_more_attempts_without_a_suite_file_key() -> None:

@@ -156,6 +156,7 @@ def test_a_tiny_build_runs_the_ceiling_gate_and_warns_of_seeds_outside_the_bar(
     monkeypatch.setattr(tiny, "build_tiny", lambda *_a, **_k: {"gates": {}})
     monkeypatch.setattr(_build, "compute_baselines", lambda *_a, **_k: (calls.append("baselines"), next(runs))[1])
     monkeypatch.setattr(_build, "refuse_shortcuts", lambda *_a: calls.append("shortcuts"))
+    monkeypatch.setattr("aarlab.suites._scorable.unscorable", lambda *_a: [])  # no datasets written here
     monkeypatch.setattr(_consolidate, "consolidate_strong",
                         lambda *_a: (calls.append("consolidate"), {"steps": 3000, "kept": True})[1])
     logged: list[str] = []
