@@ -245,9 +245,10 @@ def _build(suite: Suite, progress: Progress, *, workers: int, log: Log) -> dict[
     """Build the suite (the caller holds the build lock), drawing another world when a check refuses one.
 
     A builder that draws its world from a build secret (it exposes ``discard_world(suite)``) is given another draw
-    when a check refuses the world of a secret this build drew itself, or one a build before refused: the secret and
-    everything made from it are discarded and the build starts over, at most :data:`MAX_WORLDS` worlds. A secret
-    that was there before and never refused (a rebuild, or one placed to reproduce a suite) is never discarded.
+    when a check refuses the world of a secret a build drew (this one, or one before whose refusal the last report
+    records): the secret and everything made from it are discarded and the build starts over, at most
+    :data:`MAX_WORLDS` worlds. A secret placed before any build drew it (one copied to reproduce a suite) or that
+    passed before (a rebuild) is never discarded: a refusal on it fails the build.
     Each refusal is written to ``build_report.json`` when it happens (``refused`` and ``refused_worlds``, with what
     the failing stage had measured), so a build that ends refused can still be read.
     """
@@ -258,11 +259,13 @@ def _build(suite: Suite, progress: Progress, *, workers: int, log: Log) -> dict[
     if discard_world is not None:
         fingerprint = _secret_fingerprint(suite)
         earlier = _refused_worlds(suite)
-        if fingerprint is not None and fingerprint in {r.get("secret_fingerprint") for r in earlier}:
-            log(f"suite {suite.name}: a build before refused the world of its build secret; drawing another")
+        if fingerprint is not None and any(r.get("secret_fingerprint") == fingerprint and r.get("drawn_by_build")
+                                           for r in earlier):
+            log(f"suite {suite.name}: a build before refused the world of the build secret it drew; drawing another")
             discard_world(suite)
             refused = earlier  # the history goes on in this build's report
         redraws = MAX_WORLDS - 1 if _secret_fingerprint(suite) is None else 0
+    drawn = _secret_fingerprint(suite) is None  # the builder draws the secret of the world it builds now
     while True:
         start = time.perf_counter()
         report: dict[str, Any] = {"suite": suite.name, "version": suite_version(suite), "refused_worlds": refused}
@@ -270,7 +273,8 @@ def _build(suite: Suite, progress: Progress, *, workers: int, log: Log) -> dict[
             return _build_world(suite, builder, report, progress, workers=workers, log=log)
         except SuiteBuildError as err:
             refused.append({"world": len(refused) + 1, "secret_fingerprint": _secret_fingerprint(suite),
-                            "refused": str(err), "seconds": round(time.perf_counter() - start, 1)})
+                            "drawn_by_build": drawn, "refused": str(err),
+                            "seconds": round(time.perf_counter() - start, 1)})
             report["refused"] = str(err)
             _write_report(suite, report)
             if redraws == 0 or discard_world is None:
@@ -279,6 +283,7 @@ def _build(suite: Suite, progress: Progress, *, workers: int, log: Log) -> dict[
             log(f"suite {suite.name}: world {len(refused)} refused ({err}); drawing another world with a new "
                 f"build secret ({redraws} more allowed after it)")
             discard_world(suite)
+            drawn = True
 
 
 def _secret_fingerprint(suite: Suite) -> str | None:

@@ -104,19 +104,21 @@ def test_a_rerun_after_a_refused_build_draws_a_new_world_at_once(tmp_path: Path,
     refused_secret = read_build_secret(suite.root)
     report, logs = _build(suite)
     assert is_built(suite) and read_build_secret(suite.root) not in (None, refused_secret)
-    assert any("a build before refused" in line for line in logs)
+    assert any("a build before refused the world of the build secret it drew" in line for line in logs)
     assert [r["world"] for r in report["refused_worlds"]] == list(range(1, MAX_WORLDS + 1))  # the history is kept
     assert report["refused_worlds"][-1]["secret_fingerprint"] == secret_fingerprint(refused_secret or "")
 
 
 def test_a_secret_placed_before_the_build_is_never_discarded(tmp_path: Path,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    suite, worlds = _stub(tmp_path, monkeypatch, [True, False])
+    suite, worlds = _stub(tmp_path, monkeypatch, [True, True, False])
     (suite.root / SECRET_FILE).write_text("ab" * 32 + "\n")
-    with pytest.raises(SuiteBuildError, match="does not beat"):
-        _build(suite)
-    assert worlds.secrets == ["ab" * 32] and read_build_secret(suite.root) == "ab" * 32
-    assert not is_built(suite) and len(_report(suite)["refused_worlds"]) == 1
+    for _ in range(2):  # refused, and refused again when built again: it stays the user's world
+        with pytest.raises(SuiteBuildError, match="does not beat"):
+            _build(suite)
+    assert worlds.secrets == ["ab" * 32] * 2 and read_build_secret(suite.root) == "ab" * 32
+    (refusal,) = _report(suite)["refused_worlds"]
+    assert not is_built(suite) and refusal["drawn_by_build"] is False
 
 
 def test_a_builder_gate_refusal_keeps_the_gates_it_measured(tmp_path: Path,
