@@ -120,17 +120,21 @@ def pgr_bar_problems(results: dict[str, dict[str, Any]], experimental: list[str]
             continue
         outside = [(where, p) for where, p in misses if where != "mean"]
         shown = ", ".join(f"{where} {'n/a' if p is None else f'{p:.2f}'}" for where, p in outside)
-        lines.append(f"{d}: vanilla PGR {r['pgr']:.2f} (weak_acc {r['weak_acc']:.3f}, strong_acc "
-                     f"{r['strong_acc']:.3f}, transfer_acc {r['transfer_acc']:.3f})"
-                     + (f"; outside on {shown}" if outside else ""))
+        lines.append(_bar_line(d, r) + (f"; outside on {shown}" if outside else ""))
     return lines
+
+
+def _bar_line(dataset: str, r: dict[str, Any]) -> str:
+    return (f"{dataset}: vanilla PGR {r['pgr']:.2f} (weak_acc {r['weak_acc']:.3f}, strong_acc {r['strong_acc']:.3f}, "
+            f"transfer_acc {r['transfer_acc']:.3f})")
 
 
 def mean_bar_problems(results: dict[str, dict[str, Any]], experimental: list[str]) -> list[str]:
     """One line per dataset held to the bar whose vanilla PGR of the means over the seeds is not in (0, 1)."""
-    return [f"{d}: vanilla PGR {r['pgr']:.2f} (weak_acc {r['weak_acc']:.3f}, strong_acc {r['strong_acc']:.3f}, "
-            f"transfer_acc {r['transfer_acc']:.3f})" for d, r in results.items()
-            if d not in experimental and r.get("pgr") is not None and not 0 < r["pgr"] < 1]
+    from aarlab.w2s.metrics import pgr_bar_misses
+
+    return [_bar_line(d, r) for d, r in results.items() if d not in experimental and r.get("pgr") is not None
+            and any(where == "mean" for where, _p in pgr_bar_misses(r))]
 
 
 def compute_baselines(suite: Suite, progress: Progress, workers: int = 2) -> dict[str, Any]:
@@ -257,7 +261,6 @@ def _build(suite: Suite, progress: Progress, *, workers: int, log: Log) -> dict[
     builder = None if suite.spec.builder is None else importlib.import_module(BUILDERS[suite.spec.builder])
     discard_world = getattr(builder, "discard_world", None)
     refused: list[dict[str, Any]] = []
-    redraws = 0
     if discard_world is not None:
         fingerprint = _secret_fingerprint(suite)
         earlier = _refused_worlds(suite)
@@ -266,8 +269,8 @@ def _build(suite: Suite, progress: Progress, *, workers: int, log: Log) -> dict[
             log(f"suite {suite.name}: a build before refused the world of the build secret it drew; drawing another")
             discard_world(suite)
             refused = earlier  # the history goes on in this build's report
-        redraws = MAX_WORLDS - 1 if _secret_fingerprint(suite) is None else 0
     drawn = _secret_fingerprint(suite) is None  # the builder draws the secret of the world it builds now
+    redraws = MAX_WORLDS - 1 if discard_world is not None and drawn else 0
     while True:
         start = time.perf_counter()
         report: dict[str, Any] = {"suite": suite.name, "version": suite_version(suite), "refused_worlds": refused}
